@@ -1,0 +1,32 @@
+// The `pricealert` command: one subcommand per file in this folder.
+import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { reportFailure } from './errors.ts';
+import { registerStore } from './store.ts';
+
+export { InvalidArgumentError };
+
+export function buildProgram(): Command {
+  const program = new Command('pricealert')
+    .description('Real-time price alerts on crypto trades, event-sourced, served over GraphQL.')
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+  registerStore(program);
+  for (const command of program.commands) command.exitOverride();
+  return program;
+}
+
+async function main(argv: string[]): Promise<void> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // Help and version output exit 0; every other commander error is bad usage.
+      process.exitCode = error.exitCode === 0 ? 0 : 2;
+      return;
+    }
+    reportFailure(error);
+  }
+}
+
+await main(process.argv);

@@ -1,0 +1,69 @@
+// Configuration from environment variables and command-line flags, validated once (CONTRACT §1).
+import { z } from 'zod';
+
+export class ConfigError extends Error {
+  readonly code = 'CONFIG';
+}
+
+const WINDOW_PATTERN = /^(\d+)(s|m|h|d)$/;
+const UNIT_MS = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+
+/** Parses a window name such as `10m` into milliseconds; `undefined` when it is not one. */
+export function windowMillis(name: string): number | undefined {
+  const match = WINDOW_PATTERN.exec(name);
+  if (!match) return undefined;
+  const amount = Number(match[1]);
+  if (!Number.isSafeInteger(amount) || amount <= 0) return undefined;
+  return amount * UNIT_MS[match[2] as keyof typeof UNIT_MS];
+}
+
+const list = (what: string, item: z.ZodType<string>) =>
+  z
+    .string()
+    .transform((raw) => raw.split(',').map((part) => part.trim()).filter((part) => part.length > 0))
+    .pipe(z.array(item).min(1, `${what} must name at least one`));
+
+const port = z.coerce.number().int().min(0).max(65_535);
+
+export const configSchema = z.object({
+  HOST: z.string().min(1).default('127.0.0.1'),
+  PORT: port.default(4000),
+  PRICEALERT_DATA_DIR: z.string().min(1).default('./data'),
+  EVENTSTORE_URL: z
+    .string()
+    .regex(/^(esdb|esdb\+discover|kurrentdb|kurrentdb\+discover|kdb|kdb\+discover):\/\//, 'must be an esdb:// connection string')
+    .optional(),
+  PRICEALERT_PRODUCTS: list('PRICEALERT_PRODUCTS', z.string().regex(/^[A-Z0-9]+-[A-Z0-9]+$/, 'products look like BTC-USD')).default(['BTC-USD', 'ETH-USD']),
+  PRICEALERT_WINDOWS: list(
+    'PRICEALERT_WINDOWS',
+    z.string().refine((name) => windowMillis(name) !== undefined, 'windows look like 30s, 10m, 1h or 7d'),
+  ).default(['1m', '10m', '1h', '24h']),
+  PRICEALERT_FEED: z.enum(['coinbase', 'simulated', 'none']).default('coinbase'),
+  COINBASE_WS_URL: z.string().url().default('wss://ws-feed.exchange.coinbase.com'),
+  PRICEALERT_JWT_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+export type Config = z.infer<typeof configSchema>;
+
+/**
+ * Validates the environment merged with flag overrides (flags win). Empty strings count as unset, so
+ * `EVENTSTORE_URL=` in a shell does not select a cluster.
+ */
+export function loadConfig(
+  env: Record<string, string | undefined> = process.env,
+  overrides: Partial<Record<keyof Config, string | number | undefined>> = {},
+): Config {
+  const raw: Record<string, unknown> = {};
+  for (const key of Object.keys(configSchema.shape)) {
+    const value = overrides[key as keyof Config] ?? env[key];
+    if (value !== undefined && value !== '') raw[key] = typeof value === 'number' ? String(value) : value;
+  }
+  const parsed = configSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const where = issue?.path.join('.') || 'configuration';
+    throw new ConfigError(`${where}: ${issue?.message ?? 'invalid'}`);
+  }
+  return parsed.data;
+}
