@@ -1,0 +1,31 @@
+import { describe, expect, it } from 'vitest';
+import { firstPositionAfter } from '../../src/backtest/seek.ts';
+
+function probeCounter(times: readonly number[]) {
+  const probe = { count: 0, timeAt: async (position: number) => (probe.count++, times[position]!) };
+  return probe;
+}
+
+describe('firstPositionAfter', () => {
+  const times = Array.from({ length: 100_000 }, (_, i) => Math.floor(i / 3) * 10); // runs of equal times
+
+  it.each([
+    [-1, 0],
+    [0, 3],
+    [5, 3],
+    [10, 6],
+    [333_320, 99_999],
+    [333_330, 100_000],
+  ])('finds the first time after %d at %d, in about log2(n) probes', async (after, expected) => {
+    const probe = probeCounter(times);
+    expect(await firstPositionAfter(0, times.length, after, probe.timeAt)).toBe(expected);
+    expect(probe.count).toBeLessThanOrEqual(Math.ceil(Math.log2(times.length)) + 1);
+  });
+
+  it('searches only inside its bounds', async () => {
+    const probe = probeCounter(times);
+    expect(await firstPositionAfter(50, 60, 0, probe.timeAt)).toBe(50);
+    expect(await firstPositionAfter(50, 60, 1_000_000, probe.timeAt)).toBe(60);
+    expect(await firstPositionAfter(0, 0, 5, probe.timeAt)).toBe(0);
+  });
+});
