@@ -1,0 +1,31 @@
+// `pricealert token <userId>`: prints a bearer token signed with the server's secret (CONTRACT §1).
+import { Option, type Command } from 'commander';
+import { ROLES, isUserId, loadSecret, signToken } from '../api/auth.ts';
+import { loadConfig, windowMillis } from '../config.ts';
+import type { Role } from '../domain/types.ts';
+import { UsageError } from './errors.ts';
+
+interface TokenOptions {
+  role: Role;
+  ttl: string;
+  data?: string;
+}
+
+export function registerToken(program: Command): void {
+  program
+    .command('token')
+    .description("print a bearer token for a user, signed with the server's secret (the only line on stdout)")
+    .argument('<userId>', 'the user the token acts as (letters, digits and . _ @ : + -, at most 128)')
+    .addOption(new Option('--role <role>', 'what the token may do').choices(ROLES).default('user'))
+    .option('--ttl <duration>', 'how long the token is valid: 30s, 15m, 12h, 30d', '30d')
+    .option('--data <dir>', 'data dir holding the generated secret (PRICEALERT_DATA_DIR)')
+    .action(async (userId: string, options: TokenOptions) => {
+      if (!isUserId(userId)) throw new UsageError(`userId "${userId}": use 1–128 letters, digits or . _ @ : + -`);
+      const ttlMs = windowMillis(options.ttl);
+      if (ttlMs === undefined) throw new UsageError(`--ttl "${options.ttl}": use a duration like 30s, 15m, 12h or 30d`);
+      const config = loadConfig(process.env, { PRICEALERT_DATA_DIR: options.data });
+      const secret = await loadSecret(config);
+      const token = await signToken(secret, { userId, role: options.role }, Math.ceil(ttlMs / 1000));
+      process.stdout.write(`${token}\n`);
+    });
+}
