@@ -2,6 +2,7 @@
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { reportFailure } from './errors.ts';
 import { registerStore } from './store.ts';
+import { registerToken } from './token.ts';
 
 export { InvalidArgumentError };
 
@@ -11,6 +12,7 @@ export function buildProgram(): Command {
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
   registerStore(program);
+  registerToken(program);
   for (const command of program.commands) command.exitOverride();
   return program;
 }
