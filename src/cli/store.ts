@@ -1,0 +1,52 @@
+// `pricealert store`: runs the embedded EventStoreDB-compatible node in the foreground until SIGINT/SIGTERM.
+import type { Command } from 'commander';
+import { loadConfig } from '../config.ts';
+import { NodeLockedError } from '../eventstore/embedded/lock.ts';
+import { runNode } from '../eventstore/embedded/node.ts';
+import { createLogger } from '../logger.ts';
+import { UsageError } from './errors.ts';
+
+/** EventStoreDB's own default port, so tools pointed at a local EventStoreDB find this node too. */
+const DEFAULT_PORT = 2113;
+
+interface StoreFlags {
+  port: string;
+  data?: string;
+  host: string;
+}
+
+function parsePort(text: string): number {
+  const port = Number(text);
+  if (!Number.isInteger(port) || port < 0 || port > 65_535) throw new UsageError(`--port: not a port number: ${text}`);
+  return port;
+}
+
+export function registerStore(program: Command): void {
+  program
+    .command('store')
+    .description('run the embedded EventStoreDB-compatible node in the foreground; prints its connection string')
+    .option('--port <port>', 'gRPC port (0 picks a free one)', String(DEFAULT_PORT))
+    .option('--data <dir>', 'data dir (default: PRICEALERT_DATA_DIR or ./data)')
+    .option('--host <host>', 'address to listen on', '127.0.0.1')
+    .action(async (flags: StoreFlags) => {
+      const config = loadConfig(process.env, { PRICEALERT_DATA_DIR: flags.data });
+      const port = parsePort(flags.port);
+      const logger = createLogger(config.LOG_LEVEL).child({ component: 'eventstore-node' });
+      let node;
+      try {
+        node = await runNode({ dataDir: config.PRICEALERT_DATA_DIR, host: flags.host, port, logger });
+      } catch (error) {
+        if (error instanceof NodeLockedError) throw new UsageError(error.message);
+        throw error;
+      }
+      process.stdout.write(`${node.connectionString}\n`);
+      const running = node;
+      await new Promise<void>((resolve) => {
+        const shutdown = (): void => {
+          running.stop().then(resolve, resolve);
+        };
+        process.once('SIGINT', shutdown);
+        process.once('SIGTERM', shutdown);
+      });
+    });
+}

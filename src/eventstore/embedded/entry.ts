@@ -1,0 +1,42 @@
+// Entry point of the forked node process (see index.ts). Reports readiness over IPC, stops on SIGTERM,
+// SIGINT or when its parent goes away, and exits 2 when the data dir belongs to another live node.
+import { parseArgs } from 'node:util';
+import { createLogger } from '../../logger.ts';
+import { NodeLockedError } from './lock.ts';
+import { runNode } from './node.ts';
+
+export const EXIT_LOCKED = 2;
+
+export type NodeMessage = { readonly type: 'ready'; readonly connectionString: string };
+
+const { values } = parseArgs({
+  options: {
+    data: { type: 'string' },
+    host: { type: 'string', default: '127.0.0.1' },
+    port: { type: 'string', default: '0' },
+    'log-level': { type: 'string', default: 'info' },
+  },
+});
+
+const logger = createLogger(values['log-level']).child({ component: 'eventstore-node' });
+
+try {
+  const node = await runNode({ dataDir: values.data ?? './data', host: values.host!, port: Number(values.port), logger });
+  const shutdown = (): void => {
+    node.stop().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        logger.error({ err: error }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', shutdown);
+  process.once('SIGINT', shutdown);
+  // The node lives as long as the process that started it.
+  process.once('disconnect', shutdown);
+  process.send?.({ type: 'ready', connectionString: node.connectionString } satisfies NodeMessage);
+} catch (error) {
+  process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(error instanceof NodeLockedError ? EXIT_LOCKED : 1);
+}

@@ -1,0 +1,81 @@
+// Starting the embedded EventStoreDB-compatible node in its own process, so that a busy app never
+// starves it: `startEmbeddedNode` forks `entry.ts` through tsx and resolves once the node listens.
+import { fork } from 'node:child_process';
+import type { Socket } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import type { NodeMessage } from './entry.ts';
+
+export { NodeLockedError, LOCK_FILE, liveLock, readLock, type LockInfo } from './lock.ts';
+
+export interface EmbeddedNodeOptions {
+  readonly dataDir: string;
+  readonly host?: string;
+  /** 0 (the default) picks a free port. */
+  readonly port?: number;
+  readonly logLevel?: string;
+}
+
+export interface EmbeddedNode {
+  /** e.g. `esdb://127.0.0.1:40123?tls=false` */
+  readonly connectionString: string;
+  readonly pid: number;
+  stop(): Promise<void>;
+}
+
+/** Raised when the node could not start; `exitCode` 2 means another live node owns the data dir. */
+export class EmbeddedNodeError extends Error {
+  readonly code = 'EMBEDDED_NODE';
+  constructor(
+    message: string,
+    readonly exitCode: number | null,
+  ) {
+    super(message);
+  }
+}
+
+const ENTRY = fileURLToPath(new URL('./entry.ts', import.meta.url));
+const STOP_GRACE_MS = 5_000;
+
+export function startEmbeddedNode({ dataDir, host = '127.0.0.1', port = 0, logLevel = 'info' }: EmbeddedNodeOptions): Promise<EmbeddedNode> {
+  const child = fork(ENTRY, ['--data', dataDir, '--host', host, '--port', String(port), '--log-level', logLevel], {
+    execArgv: ['--import', 'tsx'],
+    stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
+  });
+  let lastError = '';
+  child.stderr?.on('data', (chunk: Buffer) => {
+    process.stderr.write(chunk);
+    const lines = chunk.toString('utf8').trim().split('\n');
+    lastError = lines[lines.length - 1] ?? lastError;
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+
+  return new Promise((resolve, reject) => {
+    const onExit = (code: number | null, signal: NodeJS.Signals | null): void => {
+      reject(new EmbeddedNodeError(lastError || `the embedded node exited (${code ?? signal}) before it was ready`, code));
+    };
+    child.once('exit', onExit);
+    child.once('message', (message: NodeMessage) => {
+      if (message.type !== 'ready') return;
+      child.off('exit', onExit);
+      // The node must not keep the parent alive, nor the parent wait on the node's pipes.
+      child.unref();
+      child.channel?.unref();
+      (child.stderr as Socket | null)?.unref();
+      let stopping: Promise<void> | undefined;
+      resolve({
+        connectionString: message.connectionString,
+        pid: child.pid!,
+        stop: () => {
+          stopping ??= (async () => {
+            if (child.exitCode !== null || child.signalCode !== null) return;
+            child.kill('SIGTERM');
+            const timer = setTimeout(() => child.kill('SIGKILL'), STOP_GRACE_MS);
+            await exited;
+            clearTimeout(timer);
+          })();
+          return stopping;
+        },
+      });
+    });
+  });
+}

@@ -1,0 +1,49 @@
+// One embedded node in this process: the data dir's lock, the SQLite log and the gRPC server.
+import { mkdirSync } from 'node:fs';
+import type { Logger } from 'pino';
+import { acquireLock } from './lock.ts';
+import { startServer } from './server.ts';
+import { openStorage, type Storage } from './storage.ts';
+
+export interface NodeOptions {
+  readonly dataDir: string;
+  readonly host: string;
+  readonly port: number;
+  readonly logger: Logger;
+}
+
+export interface RunningNode {
+  readonly connectionString: string;
+  stop(): Promise<void>;
+}
+
+/** Starts the node; throws NodeLockedError when another live node owns the data dir. */
+export async function runNode({ dataDir, host, port, logger }: NodeOptions): Promise<RunningNode> {
+  mkdirSync(dataDir, { recursive: true });
+  const lock = acquireLock(dataDir);
+  let storage: Storage | undefined;
+  try {
+    storage = openStorage({ dataDir });
+    const server = await startServer({ storage, host, port, logger });
+    lock.publish(server.connectionString);
+    logger.info({ dataDir, connectionString: server.connectionString, head: storage.head() }, 'embedded node started');
+    let stopping: Promise<void> | undefined;
+    const opened = storage;
+    return {
+      connectionString: server.connectionString,
+      stop: () => {
+        stopping ??= (async () => {
+          await server.stop();
+          opened.close();
+          lock.release();
+          logger.info('embedded node stopped');
+        })();
+        return stopping;
+      },
+    };
+  } catch (error) {
+    storage?.close();
+    lock.release();
+    throw error;
+  }
+}

@@ -1,0 +1,185 @@
+// Hand-written protobuf encoding of the ReadResp messages that carry events: the hot path of reads and
+// subscriptions. One Buffer per event, sized once, no intermediate message objects. Field numbers are
+// those of EventStoreDB's streams.proto (ReadResp.ReadEvent.RecordedEvent: id=1, stream_identifier=2,
+// stream_revision=3, prepare_position=4, commit_position=5, metadata=6, custom_metadata=7, data=8).
+
+/** A stored event as the node reads it back from SQLite. */
+export interface StoredEvent {
+  readonly position: number;
+  readonly streamName: string;
+  /** -1 marks a tombstone, whose revision EventStoreDB reports as Int64.MaxValue. */
+  readonly revision: number;
+  readonly eventId: Buffer;
+  readonly type: string;
+  readonly contentType: string;
+  /** Unix milliseconds. */
+  readonly created: number;
+  readonly data: Buffer;
+  readonly metadata: Buffer;
+}
+
+const TOMBSTONE_REVISION = 9_223_372_036_854_775_807n;
+const TICKS_PER_MS = 10_000n;
+
+function varintSize(value: number | bigint): number {
+  let v = BigInt(value);
+  let size = 1;
+  while (v >= 0x80n) {
+    v >>= 7n;
+    size += 1;
+  }
+  return size;
+}
+
+function smallVarintSize(value: number): number {
+  if (value < 0x80) return 1;
+  if (value < 0x4000) return 2;
+  if (value < 0x200000) return 3;
+  if (value < 0x10000000) return 4;
+  return varintSize(value);
+}
+
+class Writer {
+  offset = 0;
+  constructor(readonly buffer: Buffer) {}
+
+  varint(value: number | bigint): void {
+    if (typeof value === 'number' && value < 0x10000000) {
+      let v = value;
+      while (v >= 0x80) {
+        this.buffer[this.offset++] = (v & 0x7f) | 0x80;
+        v >>>= 7;
+      }
+      this.buffer[this.offset++] = v;
+      return;
+    }
+    let v = BigInt(value);
+    while (v >= 0x80n) {
+      this.buffer[this.offset++] = Number(v & 0x7fn) | 0x80;
+      v >>= 7n;
+    }
+    this.buffer[this.offset++] = Number(v);
+  }
+
+  tag(field: number, wireType: number): void {
+    this.buffer[this.offset++] = (field << 3) | wireType;
+  }
+
+  bytes(field: number, value: Buffer): void {
+    this.tag(field, 2);
+    this.varint(value.length);
+    value.copy(this.buffer, this.offset);
+    this.offset += value.length;
+  }
+
+  header(field: number, length: number): void {
+    this.tag(field, 2);
+    this.varint(length);
+  }
+}
+
+const lengthDelimited = (length: number): number => 1 + smallVarintSize(length) + length;
+
+const TYPE_KEY = Buffer.from('type');
+const CONTENT_TYPE_KEY = Buffer.from('content-type');
+const CREATED_KEY = Buffer.from('created');
+
+export function formatUuid(bytes: Buffer): string {
+  const hex = bytes.toString('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+/** Encodes `ReadResp { event: ReadEvent { event: RecordedEvent, commit_position } }`. */
+export function encodeReadEvent(event: StoredEvent): Buffer {
+  const id = Buffer.from(formatUuid(event.eventId), 'latin1');
+  const name = Buffer.from(event.streamName, 'utf8');
+  const type = Buffer.from(event.type, 'utf8');
+  const contentType = Buffer.from(event.contentType, 'utf8');
+  const created = Buffer.from((BigInt(event.created) * TICKS_PER_MS).toString(), 'latin1');
+  const revision = event.revision < 0 ? TOMBSTONE_REVISION : event.revision;
+
+  const uuidSize = lengthDelimited(id.length);
+  const identifierSize = lengthDelimited(name.length);
+  const entrySize = (key: Buffer, value: Buffer): number => lengthDelimited(key.length) + lengthDelimited(value.length);
+  const typeEntry = entrySize(TYPE_KEY, type);
+  const contentTypeEntry = entrySize(CONTENT_TYPE_KEY, contentType);
+  const createdEntry = entrySize(CREATED_KEY, created);
+  const recordSize =
+    lengthDelimited(uuidSize) +
+    lengthDelimited(identifierSize) +
+    1 + varintSize(revision) +
+    2 * (1 + smallVarintSize(event.position)) +
+    lengthDelimited(typeEntry) +
+    lengthDelimited(contentTypeEntry) +
+    lengthDelimited(createdEntry) +
+    lengthDelimited(event.metadata.length) +
+    lengthDelimited(event.data.length);
+  const readEventSize = lengthDelimited(recordSize) + 1 + smallVarintSize(event.position);
+  const total = lengthDelimited(readEventSize);
+
+  const w = new Writer(Buffer.allocUnsafe(total));
+  w.header(1, readEventSize);
+  w.header(1, recordSize);
+  w.header(1, uuidSize);
+  w.bytes(2, id);
+  w.header(2, identifierSize);
+  w.bytes(3, name);
+  w.tag(3, 0);
+  w.varint(revision);
+  w.tag(4, 0);
+  w.varint(event.position);
+  w.tag(5, 0);
+  w.varint(event.position);
+  for (const [key, value, size] of [
+    [TYPE_KEY, type, typeEntry],
+    [CONTENT_TYPE_KEY, contentType, contentTypeEntry],
+    [CREATED_KEY, created, createdEntry],
+  ] as const) {
+    w.header(6, size);
+    w.bytes(1, key);
+    w.bytes(2, value);
+  }
+  w.bytes(7, event.metadata);
+  w.bytes(8, event.data);
+  w.tag(3, 0);
+  w.varint(event.position);
+  return w.buffer;
+}
+
+/** `ReadResp { checkpoint: { commit_position, prepare_position } }`. */
+export function encodeCheckpoint(position: number): Buffer {
+  const inner = 2 * (1 + varintSize(position));
+  const w = new Writer(Buffer.allocUnsafe(lengthDelimited(inner)));
+  w.header(3, inner);
+  w.tag(1, 0);
+  w.varint(position);
+  w.tag(2, 0);
+  w.varint(position);
+  return w.buffer;
+}
+
+/** `ReadResp { confirmation: { subscription_id } }`. */
+export function encodeConfirmation(subscriptionId: string): Buffer {
+  const id = Buffer.from(subscriptionId, 'utf8');
+  const inner = lengthDelimited(id.length);
+  const w = new Writer(Buffer.allocUnsafe(lengthDelimited(inner)));
+  w.header(2, inner);
+  w.bytes(1, id);
+  return w.buffer;
+}
+
+/** `ReadResp { stream_not_found: { stream_identifier: { stream_name } } }`. */
+export function encodeStreamNotFound(streamName: string): Buffer {
+  const name = Buffer.from(streamName, 'utf8');
+  const identifier = lengthDelimited(name.length);
+  const inner = lengthDelimited(identifier);
+  const w = new Writer(Buffer.allocUnsafe(lengthDelimited(inner)));
+  w.header(4, inner);
+  w.header(1, identifier);
+  w.bytes(3, name);
+  return w.buffer;
+}
+
+/** `ReadResp { caught_up: {} }` and `ReadResp { fell_behind: {} }`. */
+export const CAUGHT_UP = Buffer.from([(8 << 3) | 2, 0]);
+export const FELL_BEHIND = Buffer.from([(9 << 3) | 2, 0]);

@@ -1,0 +1,46 @@
+// A real embedded node for integration tests: fresh temp data dir, ephemeral port, its own process.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { EventStoreDBClient } from '@eventstore/db-client';
+import { startEmbeddedNode, type EmbeddedNode } from '../../src/eventstore/embedded/index.ts';
+
+export interface TestStore {
+  readonly client: EventStoreDBClient;
+  readonly connectionString: string;
+  readonly dataDir: string;
+  readonly node: EmbeddedNode;
+  /** Disposes the client, stops the node and, unless `keepData` was given, removes the data dir. */
+  stop(): Promise<void>;
+}
+
+export interface TestStoreOptions {
+  /** Reuse a data dir (e.g. to test a restart); by default a fresh temp dir. */
+  readonly dataDir?: string;
+  /** Leave the data dir in place on stop. Default: false for a fresh dir, true for a given one. */
+  readonly keepData?: boolean;
+  /** The node's pino level; default `warn` so test output stays readable. */
+  readonly logLevel?: string;
+}
+
+export async function startTestStore(options: TestStoreOptions = {}): Promise<TestStore> {
+  const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'pricealert-store-'));
+  const keepData = options.keepData ?? options.dataDir !== undefined;
+  const node = await startEmbeddedNode({ dataDir, logLevel: options.logLevel ?? 'warn' });
+  const client = EventStoreDBClient.connectionString(node.connectionString);
+  let stopping: Promise<void> | undefined;
+  return {
+    client,
+    connectionString: node.connectionString,
+    dataDir,
+    node,
+    stop: () => {
+      stopping ??= (async () => {
+        await client.dispose();
+        await node.stop();
+        if (!keepData) rmSync(dataDir, { recursive: true, force: true });
+      })();
+      return stopping;
+    },
+  };
+}
