@@ -1,0 +1,97 @@
+// alertsView: every alert by id and by user, as the API shows it. Pure fold over alert stream events.
+import { evolveAlert, type AlertEventMeta, type AlertState } from '../src/domain/alerts.ts';
+import type { AlertEvent } from '../src/domain/events.ts';
+import type { AlertStatus, Direction, Measure } from '../src/domain/types.ts';
+
+/** An alert as the API's `Alert` type shows it. */
+export interface AlertView {
+  id: string;
+  userId: string;
+  product: string;
+  direction: Direction;
+  threshold: string;
+  measure: Measure;
+  window: string;
+  repeat: boolean;
+  rearmBy: string;
+  status: AlertStatus;
+  armed: boolean;
+  createdAt: string;
+  triggerCount: number;
+  lastTriggeredAt?: string;
+  expiresAt?: string;
+  note?: string;
+}
+
+export interface AlertsViewState {
+  byId: Map<string, AlertState>;
+  byUser: Map<string, Set<string>>;
+  activeByUser: Map<string, number>;
+}
+
+export function initialState(): AlertsViewState {
+  return { byId: new Map(), byUser: new Map(), activeByUser: new Map() };
+}
+
+/** An alert stream event with where it sits (revision; causing trade's position for triggers and re-arms). */
+export interface AlertEnvelope extends AlertEventMeta {
+  event: AlertEvent;
+}
+
+/** Folds one event in; an event at or below the alert's known revision is a no-op (see evolveAlert). */
+export function evolve(view: AlertsViewState, envelope: AlertEnvelope): AlertsViewState {
+  const alertId = envelope.event.data.alertId;
+  const before = view.byId.get(alertId);
+  const after = evolveAlert(before, envelope.event, envelope);
+  if (!after || after === before) return view;
+  view.byId.set(alertId, after);
+  const userId = after.created.userId;
+  if (!before) {
+    const ids = view.byUser.get(userId) ?? new Set<string>();
+    ids.add(alertId);
+    view.byUser.set(userId, ids);
+  }
+  const delta = (after.status === 'ACTIVE' ? 1 : 0) - (before?.status === 'ACTIVE' ? 1 : 0);
+  if (delta !== 0) view.activeByUser.set(userId, (view.activeByUser.get(userId) ?? 0) + delta);
+  return view;
+}
+
+export function toAlertView(state: AlertState): AlertView {
+  const { created } = state;
+  const view: AlertView = {
+    id: created.alertId,
+    userId: created.userId,
+    product: created.product,
+    direction: created.direction,
+    threshold: created.threshold,
+    measure: created.measure,
+    window: created.window,
+    repeat: created.repeat,
+    rearmBy: created.rearmBy,
+    status: state.status,
+    armed: state.status === 'ACTIVE' && state.armed,
+    createdAt: created.createdAt,
+    triggerCount: state.triggerCount,
+  };
+  if (state.lastTriggeredAt !== undefined) view.lastTriggeredAt = state.lastTriggeredAt;
+  if (created.expiresAt !== undefined) view.expiresAt = created.expiresAt;
+  if (created.note !== undefined) view.note = created.note;
+  return view;
+}
+
+export function alert(view: AlertsViewState, alertId: string): AlertView | undefined {
+  const state = view.byId.get(alertId);
+  return state && toAlertView(state);
+}
+
+/** A user's alerts, oldest first, optionally of one status. */
+export function alertsOf(view: AlertsViewState, userId: string, status?: AlertStatus): AlertView[] {
+  const result: AlertView[] = [];
+  for (const alertId of view.byUser.get(userId) ?? []) {
+    const state = view.byId.get(alertId);
+    if (state && (status === undefined || state.status === status)) result.push(toAlertView(state));
+  }
+  return result;
+}
+
+export const activeAlertCount = (view: AlertsViewState, userId: string): number => view.activeByUser.get(userId) ?? 0;

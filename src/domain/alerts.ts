@@ -1,0 +1,214 @@
+// An alert's life: its state folded from its stream, the createAlert/cancelAlert decisions, and their handlers.
+import { jsonEvent, NO_STREAM, StreamNotFoundError, WrongExpectedVersionError, type EventStoreDBClient } from '@eventstore/db-client';
+import { normalizeDecimal, parseScaled } from './decimal.ts';
+import { badInput, DomainError } from './errors.ts';
+import { parseEvent, type AlertCancelled, type AlertCreated, type AlertEvent } from './events.ts';
+import { parseTime } from './time.ts';
+import { ALL_WINDOW, alertStream, type AlertStatus, type Direction, type Measure } from './types.ts';
+
+/** An alert as its stream says it is now. */
+export interface AlertState {
+  created: AlertCreated;
+  status: AlertStatus;
+  /** A repeat alert disarms when it fires and re-arms when the measure is back past `rearmBy`. */
+  armed: boolean;
+  triggerCount: number;
+  lastTriggeredAt?: string;
+  /** Revision of the last event folded in: the expected revision for the next append. */
+  revision: bigint;
+  /** `$all` commit position of the trade behind the newest AlertTriggered/AlertRearmed (from its metadata). */
+  lastCause?: bigint;
+}
+
+/** Where an event of an alert's stream sits: its revision and, for trigger/re-arm, the causing trade's position. */
+export interface AlertEventMeta {
+  revision: bigint;
+  cause?: bigint;
+}
+
+/**
+ * evolve for one alert. Events at or below the revision already folded are ignored, so the reactor can
+ * apply its own appends at once and again when the subscription brings them back.
+ */
+export function evolveAlert(state: AlertState | undefined, event: AlertEvent, meta: AlertEventMeta): AlertState | undefined {
+  if (state && meta.revision <= state.revision) return state;
+  if (event.type === 'AlertCreated') {
+    return state ?? { created: event.data, status: 'ACTIVE', armed: true, triggerCount: 0, revision: meta.revision };
+  }
+  if (!state) return undefined;
+  const next: AlertState = { ...state, revision: meta.revision };
+  switch (event.type) {
+    case 'AlertCancelled':
+      if (next.status === 'ACTIVE') next.status = 'CANCELLED';
+      break;
+    case 'AlertExpired':
+      if (next.status === 'ACTIVE') next.status = 'EXPIRED';
+      break;
+    case 'AlertTriggered':
+      next.triggerCount += 1;
+      next.lastTriggeredAt = event.data.triggeredAt;
+      next.armed = false;
+      if (!next.created.repeat) next.status = 'TRIGGERED';
+      if (meta.cause !== undefined) next.lastCause = meta.cause;
+      break;
+    case 'AlertRearmed':
+      next.armed = true;
+      if (meta.cause !== undefined) next.lastCause = meta.cause;
+      break;
+  }
+  return next;
+}
+
+export const MAX_ACTIVE_ALERTS_PER_USER = 1000;
+export const MAX_NOTE_LENGTH = 280;
+export const MAX_THRESHOLD_DECIMALS = 18;
+
+export interface CreateAlertCommand {
+  alertId: string;
+  userId: string;
+  product: string;
+  direction: Direction;
+  threshold: string;
+  measure?: Measure;
+  window?: string;
+  repeat?: boolean;
+  rearmBy?: string;
+  expiresAt?: string;
+  note?: string;
+  /** The wall-clock time of the command (`createdAt`). */
+  now: string;
+}
+
+export interface AlertRules {
+  products: readonly string[];
+  /** The configured sliding windows; `all` is always accepted. */
+  windows: readonly string[];
+  /** How many ACTIVE alerts the user has now. */
+  activeCount: number;
+}
+
+const boundedDecimal = (field: string, text: string | undefined, allowZero: boolean): string => {
+  const scaled = text === undefined ? undefined : parseScaled(text);
+  if (!scaled) throw badInput(field, 'must be a plain decimal number such as 43250.5');
+  if (scaled.units === 0n && !allowZero) throw badInput(field, 'must be greater than 0');
+  if (scaled.scale > MAX_THRESHOLD_DECIMALS) throw badInput(field, `must have at most ${MAX_THRESHOLD_DECIMALS} decimal places`);
+  return normalizeDecimal(text!)!;
+};
+
+/** decide(createAlert): one AlertCreated, or a DomainError naming the field (CONTRACT §4 limits). */
+export function decideCreateAlert(command: CreateAlertCommand, state: AlertState | undefined, rules: AlertRules): AlertCreated[] {
+  if (state) throw new DomainError('CONFLICT', `alert ${command.alertId} already exists`);
+  if (!rules.products.includes(command.product)) throw badInput('product', `${command.product} is not a configured product (${rules.products.join(', ')})`);
+  if (command.direction !== 'ABOVE' && command.direction !== 'BELOW') throw badInput('direction', 'must be ABOVE or BELOW');
+  const measure = command.measure ?? 'MEAN';
+  if (!['LAST', 'MEAN', 'VWAP'].includes(measure)) throw badInput('measure', 'must be LAST, MEAN or VWAP');
+  const window = command.window ?? '10m';
+  // LAST ignores the window, so any name is harmless there.
+  if (measure !== 'LAST' && window !== ALL_WINDOW && !rules.windows.includes(window)) {
+    throw badInput('window', `must be one of ${[...rules.windows, ALL_WINDOW].join(', ')}`);
+  }
+  const threshold = boundedDecimal('threshold', command.threshold, false);
+  const rearmBy = boundedDecimal('rearmBy', command.rearmBy ?? '0', true);
+  let expiresAt: string | undefined;
+  if (command.expiresAt !== undefined) {
+    const parsed = parseTime(command.expiresAt);
+    const now = parseTime(command.now);
+    if (!parsed) throw badInput('expiresAt', 'must be an ISO-8601 time with a zone');
+    if (now && parsed.micros <= now.micros) throw badInput('expiresAt', 'must be in the future');
+    expiresAt = parsed.iso;
+  }
+  if (command.note !== undefined && [...command.note].length > MAX_NOTE_LENGTH) throw badInput('note', `must be at most ${MAX_NOTE_LENGTH} characters`);
+  if (rules.activeCount >= MAX_ACTIVE_ALERTS_PER_USER) {
+    throw new DomainError('LIMIT_EXCEEDED', `at most ${MAX_ACTIVE_ALERTS_PER_USER} active alerts per user`);
+  }
+  const created: AlertCreated = {
+    alertId: command.alertId,
+    userId: command.userId,
+    product: command.product,
+    direction: command.direction,
+    threshold,
+    measure,
+    window,
+    repeat: command.repeat ?? false,
+    rearmBy,
+    createdAt: command.now,
+  };
+  if (expiresAt !== undefined) created.expiresAt = expiresAt;
+  if (command.note !== undefined) created.note = command.note;
+  return [created];
+}
+
+export interface CancelAlertCommand {
+  alertId: string;
+  userId: string;
+  now: string;
+}
+
+/**
+ * decide(cancelAlert): another user's alert is NOT_FOUND (existence is not leaked); cancelling a
+ * cancelled alert again changes nothing; a triggered or expired alert cannot be cancelled (CONFLICT).
+ */
+export function decideCancelAlert(command: CancelAlertCommand, state: AlertState | undefined): AlertCancelled[] {
+  if (!state || state.created.userId !== command.userId) throw new DomainError('NOT_FOUND', `alert ${command.alertId} not found`);
+  if (state.status === 'CANCELLED') return [];
+  if (state.status !== 'ACTIVE') throw new DomainError('CONFLICT', `alert ${command.alertId} is ${state.status} and can no longer be cancelled`);
+  return [{ alertId: command.alertId, userId: command.userId, cancelledAt: command.now }];
+}
+
+/** Reads an alert's stream from `after + 1` and folds it onto `state`. Events that fail their schema are skipped. */
+export async function readAlert(client: EventStoreDBClient, alertId: string, state?: AlertState): Promise<AlertState | undefined> {
+  let current = state;
+  try {
+    const fromRevision = state ? state.revision + 1n : 0n;
+    for await (const resolved of client.readStream(alertStream(alertId), { fromRevision })) {
+      const recorded = resolved.event;
+      if (!recorded || !recorded.isJson) continue;
+      const parsed = parseEvent(recorded.type, recorded.data);
+      if (!parsed.ok || parsed.event.type === 'TradeRecorded') continue;
+      current = evolveAlert(current, parsed.event, { revision: recorded.revision, cause: causeOf(recorded.metadata) });
+    }
+  } catch (error) {
+    if (!(error instanceof StreamNotFoundError)) throw error;
+  }
+  return current;
+}
+
+/** The `$all` position of the trade behind a trigger or re-arm, as the reactor writes it into the metadata. */
+export function causeOf(metadata: unknown): bigint | undefined {
+  const position = (metadata as { tradePosition?: unknown } | null | undefined)?.tradePosition;
+  return typeof position === 'string' && /^\d+$/.test(position) ? BigInt(position) : undefined;
+}
+
+/** Handler: creates the alert (its stream must not exist yet) and returns its state. */
+export async function createAlert(client: EventStoreDBClient, command: CreateAlertCommand, rules: AlertRules): Promise<AlertState> {
+  const [created] = decideCreateAlert(command, undefined, rules);
+  try {
+    await client.appendToStream(alertStream(command.alertId), jsonEvent({ type: 'AlertCreated', data: created! }), { expectedRevision: NO_STREAM });
+  } catch (error) {
+    if (error instanceof WrongExpectedVersionError) throw new DomainError('CONFLICT', `alert ${command.alertId} already exists`);
+    throw error;
+  }
+  return evolveAlert(undefined, { type: 'AlertCreated', data: created! }, { revision: 0n })!;
+}
+
+/**
+ * Handler: cancels the alert at the revision it was read at. When the reactor appended in between
+ * (a trigger or re-arm), the alert is read again and the decision made again, so a cancel never lands
+ * on an alert that already triggered for good.
+ */
+export async function cancelAlert(client: EventStoreDBClient, command: CancelAlertCommand): Promise<AlertState> {
+  let state = await readAlert(client, command.alertId);
+  for (let attempt = 0; ; attempt += 1) {
+    const events = decideCancelAlert(command, state);
+    if (events.length === 0) return state!;
+    try {
+      await client.appendToStream(alertStream(command.alertId), events.map((data) => jsonEvent({ type: 'AlertCancelled', data })), {
+        expectedRevision: state!.revision,
+      });
+      return evolveAlert(state, { type: 'AlertCancelled', data: events[0]! }, { revision: state!.revision + 1n })!;
+    } catch (error) {
+      if (!(error instanceof WrongExpectedVersionError) || attempt >= 5) throw error;
+      state = await readAlert(client, command.alertId, state);
+    }
+  }
+}

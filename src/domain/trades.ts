@@ -1,0 +1,155 @@
+// Recording trades: validation (CONTRACT §2), deterministic event ids, and exactly-once appends per product stream.
+import { ANY, BACKWARDS, END, jsonEvent, StreamNotFoundError, WrongExpectedVersionError, type EventStoreDBClient } from '@eventstore/db-client';
+import { v5 as uuidv5 } from 'uuid';
+import { normalizeDecimal, parseScaled } from './decimal.ts';
+import { badInput, DomainError } from './errors.ts';
+import type { TradeRecorded } from './events.ts';
+import { parseTime } from './time.ts';
+import { TRADE_ID_NAMESPACE, tradeStream, type TradeInput } from './types.ts';
+
+export interface RecordSummary {
+  recorded: number;
+  alreadyPresent: number;
+  rejected: { index: number; reason: string }[];
+}
+
+/** The event id of a trade: the same trade from the feed and from an import is one event. */
+export const tradeEventId = (source: string, product: string, tradeId: string): string =>
+  uuidv5(`${source}:${product}:${tradeId}`, TRADE_ID_NAMESPACE);
+
+const positive = (field: string, value: unknown): string => {
+  const text = typeof value === 'string' ? value : undefined;
+  const scaled = text === undefined ? undefined : parseScaled(text);
+  if (!scaled || scaled.units <= 0n) throw badInput(field, 'must be a decimal number greater than 0');
+  return normalizeDecimal(text!)!;
+};
+
+/**
+ * Checks a trade against CONTRACT §2 and returns the `TradeRecorded` it becomes: configured product,
+ * price and size > 0, side buy or sell, a valid time (kept to the microsecond, stored canonically).
+ * Throws a BAD_USER_INPUT {@link DomainError} naming the field.
+ */
+export function validateTrade(input: TradeInput, products: readonly string[]): TradeRecorded {
+  if (!products.includes(input.product)) throw badInput('product', `${String(input.product)} is not a configured product (${products.join(', ')})`);
+  if (typeof input.tradeId !== 'string' || input.tradeId.length === 0) throw badInput('tradeId', 'must not be empty');
+  const price = positive('price', input.price);
+  const size = positive('size', input.size);
+  if (input.side !== 'buy' && input.side !== 'sell') throw badInput('side', 'must be buy or sell');
+  const time = typeof input.time === 'string' ? parseTime(input.time) : undefined;
+  if (!time) throw badInput('time', 'must be an ISO-8601 time with a zone, at most microseconds');
+  const source = input.source ?? 'api';
+  if (typeof source !== 'string' || source.length === 0) throw badInput('source', 'must not be empty');
+  return { product: input.product, tradeId: input.tradeId, price, size, side: input.side, time: time.iso, source };
+}
+
+/** decide(recordTrade): the one event a valid trade becomes, with its deterministic id. Trades have no state to consult. */
+export function decideRecordTrade(input: TradeInput, products: readonly string[]): { id: string; data: TradeRecorded } {
+  const data = validateTrade(input, products);
+  return { id: tradeEventId(data.source, data.product, data.tradeId), data };
+}
+
+/** Records one trade (the API's `recordTrade`); `recorded` is false when it was already there. */
+export async function recordTrade(
+  client: EventStoreDBClient,
+  input: TradeInput,
+  options: { products: readonly string[] },
+): Promise<{ trade: TradeRecorded; recorded: boolean }> {
+  const decided = decideRecordTrade(input, options.products);
+  const { recorded } = await appendExactlyOnce(client, tradeStream(decided.data.product), [decided]);
+  return { trade: decided.data, recorded: recorded === 1 };
+}
+
+const MAX_BATCH = 500;
+
+/**
+ * Records many trades (feeds and imports): invalid ones are rejected with their index and reason,
+ * valid ones are appended per product stream in batches, each trade exactly once. Input order is kept
+ * within a product.
+ */
+export async function recordTrades(
+  client: EventStoreDBClient,
+  inputs: readonly TradeInput[],
+  options: { products: readonly string[] },
+): Promise<RecordSummary> {
+  const summary: RecordSummary = { recorded: 0, alreadyPresent: 0, rejected: [] };
+  const byProduct = new Map<string, { id: string; data: TradeRecorded }[]>();
+  const inThisCall = new Set<string>();
+  inputs.forEach((input, index) => {
+    let decided: { id: string; data: TradeRecorded };
+    try {
+      decided = decideRecordTrade(input, options.products);
+    } catch (error) {
+      if (!(error instanceof DomainError)) throw error;
+      summary.rejected.push({ index, reason: error.message });
+      return;
+    }
+    if (inThisCall.has(decided.id)) {
+      summary.alreadyPresent += 1;
+      return;
+    }
+    inThisCall.add(decided.id);
+    const list = byProduct.get(decided.data.product) ?? [];
+    list.push(decided);
+    byProduct.set(decided.data.product, list);
+  });
+  for (const [product, trades] of byProduct) {
+    for (let start = 0; start < trades.length; start += MAX_BATCH) {
+      const outcome = await appendExactlyOnce(client, tradeStream(product), trades.slice(start, start + MAX_BATCH));
+      summary.recorded += outcome.recorded;
+      summary.alreadyPresent += outcome.alreadyPresent;
+    }
+  }
+  return summary;
+}
+
+async function lastRevision(client: EventStoreDBClient, stream: string): Promise<bigint> {
+  try {
+    for await (const resolved of client.readStream(stream, { direction: BACKWARDS, fromRevision: END, maxCount: 1 })) {
+      if (resolved.event) return resolved.event.revision;
+    }
+  } catch (error) {
+    if (!(error instanceof StreamNotFoundError)) throw error;
+  }
+  return -1n;
+}
+
+/**
+ * Appends trades so that each ends up in the stream exactly once, and says how many were new.
+ *
+ * The embedded node's rule: an append (expected revision ANY) whose ids are all in the stream as one
+ * consecutive run succeeds without writing and answers with the original revision; one where only some
+ * are there fails with WrongExpectedVersion. So a whole batch is tried first; on that failure it is
+ * halved until every part is all-new or all-present, down to single trades, which never conflict. A
+ * success that wrote reports a revision past the stream's end read just before; a replayed one, the
+ * original's. (A concurrent writer racing on the very same trade can make both writers count it as
+ * recorded; the stream still holds it once.)
+ *
+ * Against a real EventStoreDB cluster this is weaker: its idempotency compares only the first event id,
+ * and for expected revision ANY only against an in-memory cache of recent writes. Re-recording trades
+ * written long ago (an old file imported again, after a restart) appends them a second time there, and
+ * the projections would count the duplicates. Exactly-once for old trades needs the embedded node.
+ */
+async function appendExactlyOnce(
+  client: EventStoreDBClient,
+  stream: string,
+  trades: readonly { id: string; data: TradeRecorded }[],
+): Promise<{ recorded: number; alreadyPresent: number }> {
+  if (trades.length === 0) return { recorded: 0, alreadyPresent: 0 };
+  const before = await lastRevision(client, stream);
+  try {
+    const result = await client.appendToStream(
+      stream,
+      trades.map((trade) => jsonEvent({ id: trade.id, type: 'TradeRecorded', data: trade.data })),
+      { expectedRevision: ANY },
+    );
+    return result.nextExpectedRevision > before
+      ? { recorded: trades.length, alreadyPresent: 0 }
+      : { recorded: 0, alreadyPresent: trades.length };
+  } catch (error) {
+    if (!(error instanceof WrongExpectedVersionError) || trades.length === 1) throw error;
+    const half = Math.ceil(trades.length / 2);
+    const first = await appendExactlyOnce(client, stream, trades.slice(0, half));
+    const second = await appendExactlyOnce(client, stream, trades.slice(half));
+    return { recorded: first.recorded + second.recorded, alreadyPresent: first.alreadyPresent + second.alreadyPresent };
+  }
+}
