@@ -8,6 +8,8 @@
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { createGunzip } from 'node:zlib';
+import { DomainError } from '../domain/errors.ts';
+import { validateTrade } from '../domain/trades.ts';
 import type { TradeInput } from '../domain/types.ts';
 import { tradeFromCoinbase } from './protocol.ts';
 
@@ -23,6 +25,9 @@ export interface ReadTradeFileOptions {
   product?: string | undefined;
   /** The venue the trades happened on, e.g. `coinbase`. */
   source: string;
+  /** When given, each trade is also checked as the store would (configured product, price and size > 0,
+   *  time), so that a line the store would reject is reported with its number. */
+  products?: readonly string[] | undefined;
   /** Called as the file is read with the bytes read so far (of the file on disk), for progress bars. */
   onProgress?: (bytesRead: number) => void;
 }
@@ -146,6 +151,16 @@ function ndjsonParser({ product, source }: ReadTradeFileOptions): LineParser {
   };
 }
 
+function checked(trade: TradeInput, line: number, products: readonly string[]): TradeLine {
+  try {
+    validateTrade(trade, products);
+    return { line, trade };
+  } catch (error) {
+    if (error instanceof DomainError) return { line, error: error.message };
+    throw error;
+  }
+}
+
 function gunzip(file: ReturnType<typeof createReadStream>): NodeJS.ReadableStream {
   const inflate = createGunzip();
   file.on('error', (error) => inflate.destroy(error)); // pipe() alone would leave the reader waiting
@@ -154,12 +169,14 @@ function gunzip(file: ReturnType<typeof createReadStream>): NodeJS.ReadableStrea
 
 /**
  * The trades of a file in file order, each with its 1-based line number, or the reason a line is not a
- * trade. Blank lines are skipped. Shape only: price > 0, the product list etc. are the domain's to check.
+ * trade. Blank lines are skipped. Without `products` only the shape is checked; with it, everything the
+ * store checks too.
  * Throws TradeFileError before the first line when the file's format or header is unusable, and the fs
  * error (ENOENT…) when it cannot be read.
  */
 export async function* readTradeFile(path: string, options: ReadTradeFileOptions): AsyncGenerator<TradeLine> {
   const format = tradeFileFormat(path, options.format);
+  const { products } = options;
   const parse = format === 'csv' ? csvParser(options, path) : ndjsonParser(options);
   const file = createReadStream(path, { highWaterMark: 256 * 1024 });
   if (options.onProgress) {
@@ -175,7 +192,7 @@ export async function* readTradeFile(path: string, options: ReadTradeFileOptions
       line += 1;
       if (content.trim() === '') continue;
       const result = parse(content, line);
-      if (result) yield result;
+      if (result) yield products && 'trade' in result ? checked(result.trade, line, products) : result;
     }
   } finally {
     lines.close();

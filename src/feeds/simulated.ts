@@ -1,6 +1,7 @@
 // A simulated market for demos and benchmarks: per product a geometric Brownian motion sampled at bursty
 // trade arrivals. The tape is a pure function of (seed, products, rate, start); the live feed plays it
 // against the wall clock.
+import { formatMicros } from '../domain/time.ts';
 import type { TradeInput } from '../domain/types.ts';
 import type { Logger } from '../logger.ts';
 import { createTradeWriter, type RecordTrades, type WriterStats } from './writer.ts';
@@ -59,14 +60,6 @@ function normal(random: () => number): number {
 
 const exponential = (random: () => number, mean: number): number => -Math.log(1 - random()) * mean;
 
-/** ISO-8601 with microseconds, as Coinbase writes it. */
-export function isoMicros(atMs: number): string {
-  const micros = Math.round(atMs * 1000);
-  const millis = Math.floor(micros / 1000);
-  const fraction = String(micros - millis * 1000).padStart(3, '0');
-  return `${new Date(millis).toISOString().slice(0, -1)}${fraction}Z`;
-}
-
 interface ProductWalk {
   product: string;
   random: () => number;
@@ -119,7 +112,7 @@ export function* simulateTape(options: TapeOptions): Generator<TapeTrade> {
         price: price.toFixed(2),
         size: size.toFixed(8),
         side: random() < 0.5 ? 'buy' : 'sell',
-        time: isoMicros(atMs),
+        time: formatMicros(Math.round(atMs * 1000)),
         source: SIMULATED_SOURCE,
       },
     };

@@ -1,16 +1,13 @@
 // Turns trades that arrive one by one into batched `record` calls behind a bounded queue. One call runs at
 // a time, so each product's trades reach the store in the order they arrived; when the store is slower
 // than the source, push() answers false and the source pauses until drained().
+import type { RecordSummary } from '../domain/trades.ts';
 import type { TradeInput } from '../domain/types.ts';
 import type { Logger } from '../logger.ts';
 import { backoffDelay, sleep, type Backoff } from './backoff.ts';
 import { throttledWarn } from './throttledLog.ts';
 
-export interface RecordSummary {
-  recorded: number;
-  alreadyPresent: number;
-  rejected: { index: number; reason: string }[];
-}
+export type { RecordSummary };
 
 /** Where a feed's trades go: the domain's recordTrades bound to a store client and the products. */
 export type RecordTrades = (trades: TradeInput[]) => Promise<RecordSummary>;
