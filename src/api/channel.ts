@@ -1,4 +1,5 @@
 // A bounded push-to-pull queue that turns fan-out pushes into a subscription's async iterator.
+import { userError } from './errors.ts';
 //
 // Fan-out never waits for a consumer: `push` is synchronous and O(1). What a consumer has not taken
 // yet is counted against its Outlet (one per WebSocket or SSE response); when the outlet says the
@@ -14,6 +15,9 @@ export interface Outlet {
   cutOff(): void;
   readonly closed: boolean;
 }
+
+const tooSlow = (): Error =>
+  userError('LIMIT_EXCEEDED', 'too slow: this connection stopped reading; resume with your last cursor');
 
 export interface Channel<T> extends AsyncIterableIterator<T> {
   push(value: T): void;
@@ -40,7 +44,8 @@ export function createChannel<T>(outlet: Outlet, onReturn: () => void): Channel<
 
   const channel: Channel<T> = {
     push(value) {
-      if (ended || outlet.closed) return;
+      if (ended) return;
+      if (outlet.closed) return channel.end(tooSlow());
       if (waiting) {
         const { resolve } = waiting;
         waiting = undefined;
@@ -49,7 +54,10 @@ export function createChannel<T>(outlet: Outlet, onReturn: () => void): Channel<
       }
       queue.push(value);
       outlet.queued += 1;
-      if (outlet.overloaded()) outlet.cutOff();
+      if (outlet.overloaded()) {
+        outlet.cutOff();
+        channel.end(tooSlow());
+      }
     },
     end(error) {
       if (ended) return;

@@ -1,0 +1,35 @@
+// What every resolver gets: who is asking, and where their subscription messages go.
+import { GraphQLError } from 'graphql';
+import { AuthError, authenticate, type Viewer } from './auth.ts';
+import type { Outlet } from './channel.ts';
+import { userError } from './errors.ts';
+import type { ApiLimits } from './limits.ts';
+import { requestOutlet } from './outlets.ts';
+
+export interface ApiContext {
+  viewer: Viewer | null;
+  outlet: Outlet;
+}
+
+/**
+ * Yoga's context factory. WebSocket operations arrive with viewer and outlet already set (the token
+ * was checked once at `connection_init`); HTTP requests are authenticated here, per request.
+ */
+export function createContext(secret: Uint8Array, limits: ApiLimits) {
+  return async (initial: Partial<ApiContext> & { request: Request }): Promise<ApiContext> => {
+    if (initial.outlet) return { viewer: initial.viewer ?? null, outlet: initial.outlet };
+    try {
+      const viewer = await authenticate(secret, initial.request.headers.get('authorization'));
+      return { viewer, outlet: requestOutlet(limits) };
+    } catch (error) {
+      if (!(error instanceof AuthError)) throw error;
+      throw new GraphQLError(error.message, { extensions: { code: 'UNAUTHENTICATED', http: { status: 401 } } });
+    }
+  };
+}
+
+/** The viewer, or UNAUTHENTICATED for an anonymous caller. */
+export function requireViewer(context: ApiContext): Viewer {
+  if (!context.viewer) throw userError('UNAUTHENTICATED', 'this needs a token: Authorization: Bearer <token> (pricealert token <userId>)');
+  return context.viewer;
+}

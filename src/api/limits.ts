@@ -1,0 +1,35 @@
+// Every limit the API enforces beyond CONTRACT §4's domain limits, with its default, in one place.
+
+export interface ApiLimits {
+  /** Largest WebSocket message a client may send (ws closes the socket with 1009 beyond it). */
+  maxPayloadBytes: number;
+  /** How long a WebSocket may stay open without `connection_init` (closed with 4408). */
+  connectionInitWaitMs: number;
+  /** Subscription messages queued for one connection before it is cut off as too slow. */
+  maxQueuedMessages: number;
+  /** Bytes the ws socket may hold unsent before the connection is cut off as too slow. */
+  maxBufferedBytes: number;
+  /** Operations one WebSocket may run at once. */
+  maxOperationsPerSocket: number;
+  /** Query depth, aliases and tokens per document (GraphQL Armor). */
+  maxDepth: number;
+  maxAliases: number;
+  maxTokens: number;
+  /** Largest `first` / `last` in a list query. */
+  maxPageSize: number;
+  /** Trades the `backtest` query replays at most (CONTRACT §4). */
+  maxBacktestTrades: number;
+}
+
+export const DEFAULT_LIMITS: ApiLimits = {
+  maxPayloadBytes: 64 * 1024,
+  connectionInitWaitMs: 3_000,
+  maxQueuedMessages: 1_000,
+  maxBufferedBytes: 1024 * 1024,
+  maxOperationsPerSocket: 100,
+  maxDepth: 30,
+  maxAliases: 15,
+  maxTokens: 2_000,
+  maxPageSize: 1_000,
+  maxBacktestTrades: 1_000_000,
+};

@@ -1,0 +1,146 @@
+// Alerts and triggers: the caller's own only; another user's alert is NOT_FOUND, never FORBIDDEN.
+import { randomUUID } from 'node:crypto';
+import { cancelAlert, createAlert, readAlert, type AlertState } from '../../domain/alerts.ts';
+import { dateToIso } from '../../domain/time.ts';
+import type { AlertStatus, Direction, Measure } from '../../domain/types.ts';
+import { createChannel } from '../channel.ts';
+import { requireViewer, type ApiContext } from '../context.ts';
+import { decodeCursor } from '../cursor.ts';
+import { badInput, userError } from '../errors.ts';
+import type { TriggerRecord } from '../triggerLog.ts';
+import { checkPageSize } from './market.ts';
+import type { ApiServices } from './services.ts';
+
+interface CreateAlertInput {
+  product: string;
+  direction: Direction;
+  threshold: string;
+  measure: Measure;
+  window: string;
+  repeat: boolean;
+  rearmBy?: string | null;
+  expiresAt?: string | null;
+  note?: string | null;
+}
+
+/** GraphQL's Alert. `armed` is false for an alert that can no longer fire. */
+export function alertView({ created, status, armed, triggerCount, lastTriggeredAt }: AlertState) {
+  return {
+    id: created.alertId,
+    product: created.product,
+    direction: created.direction,
+    threshold: created.threshold,
+    measure: created.measure,
+    window: created.window,
+    repeat: created.repeat,
+    rearmBy: created.rearmBy,
+    status,
+    armed: armed && status === 'ACTIVE',
+    createdAt: created.createdAt,
+    triggerCount,
+    lastTriggeredAt: lastTriggeredAt ?? null,
+    expiresAt: created.expiresAt ?? null,
+    note: created.note ?? null,
+  };
+}
+
+const orUndefined = <T>(value: T | null | undefined): T | undefined => value ?? undefined;
+
+export function alertResolvers(services: ApiServices) {
+  const { client, reactor, triggers } = services;
+
+  /** The alert if it is the user's; the store is asked when the read model has not caught up yet. */
+  const ownAlert = async (userId: string, alertId: string): Promise<AlertState | undefined> => {
+    const state = reactor.views.alert(alertId) ?? (await readAlert(client, alertId));
+    return state?.created.userId === userId ? state : undefined;
+  };
+
+  const triggerView = (userId: string) => async (record: TriggerRecord) => {
+    const { event } = record;
+    const state = await ownAlert(userId, event.alertId);
+    if (!state) throw userError('NOT_FOUND', `alert ${event.alertId} not found`);
+    return {
+      cursor: record.cursor,
+      alert: alertView(state),
+      value: event.value,
+      trade: { ...event.trade, product: event.product },
+      triggeredAt: event.triggeredAt,
+    };
+  };
+
+  const cursorArg = (after: string | null | undefined) => {
+    if (after === null || after === undefined) return undefined;
+    const position = decodeCursor(after);
+    if (!position) throw badInput('after', 'is not a cursor this server gave out');
+    return position;
+  };
+
+  return {
+    Query: {
+      alerts: (_: unknown, args: { status?: AlertStatus | null }, context: ApiContext) => {
+        const { userId } = requireViewer(context);
+        return reactor.views
+          .alertsOf(userId, orUndefined(args.status))
+          .map(alertView)
+          .sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id));
+      },
+      alert: async (_: unknown, args: { id: string }, context: ApiContext) => {
+        const { userId } = requireViewer(context);
+        const state = await ownAlert(userId, args.id);
+        return state ? alertView(state) : null;
+      },
+      triggers: async (_: unknown, args: { after?: string | null; first: number }, context: ApiContext) => {
+        const { userId } = requireViewer(context);
+        const after = cursorArg(args.after);
+        checkPageSize(services, args.first, 'first');
+        await triggers.ready;
+        return Promise.all(triggers.list(userId, after, args.first).map(triggerView(userId)));
+      },
+    },
+    Mutation: {
+      createAlert: async (_: unknown, args: { input: CreateAlertInput }, context: ApiContext) => {
+        const { userId } = requireViewer(context);
+        const { input } = args;
+        const state = await createAlert(
+          client,
+          {
+            alertId: randomUUID(),
+            userId,
+            product: input.product,
+            direction: input.direction,
+            threshold: input.threshold,
+            measure: input.measure,
+            window: input.window,
+            repeat: input.repeat,
+            rearmBy: orUndefined(input.rearmBy),
+            expiresAt: orUndefined(input.expiresAt),
+            note: orUndefined(input.note),
+            now: dateToIso(new Date()),
+          },
+          {
+            products: services.config.PRICEALERT_PRODUCTS,
+            windows: services.config.PRICEALERT_WINDOWS,
+            activeCount: reactor.views.activeAlertCount(userId),
+          },
+        );
+        return alertView(state);
+      },
+      cancelAlert: async (_: unknown, args: { id: string }, context: ApiContext) => {
+        const { userId } = requireViewer(context);
+        return alertView(await cancelAlert(client, { alertId: args.id, userId, now: dateToIso(new Date()) }));
+      },
+    },
+    Subscription: {
+      alertTriggered: {
+        subscribe: (_: unknown, args: { after?: string | null }, context: ApiContext) => {
+          const { userId } = requireViewer(context);
+          const after = cursorArg(args.after);
+          const channel = createChannel<TriggerRecord>(context.outlet, () => unfollow());
+          const unfollow = triggers.follow(userId, after, (record) => channel.push(record));
+          return channel;
+        },
+        resolve: (record: TriggerRecord, _: unknown, context: ApiContext) => triggerView(requireViewer(context).userId)(record),
+      },
+    },
+  };
+}

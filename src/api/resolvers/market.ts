@@ -1,0 +1,83 @@
+// Products, prices and trades: public reads, `recordTrade` for feeders, the `price` subscription.
+import { BACKWARDS, END, StreamNotFoundError } from '@eventstore/db-client';
+import { parseEvent, type TradeRecorded } from '../../domain/events.ts';
+import { recordTrade } from '../../domain/trades.ts';
+import { ALL_WINDOW, tradeStream, type TradeInput } from '../../domain/types.ts';
+import { createChannel } from '../channel.ts';
+import { requireViewer, type ApiContext } from '../context.ts';
+import { badInput, userError } from '../errors.ts';
+import type { ApiServices } from './services.ts';
+
+/** GraphQL's Trade: a TradeRecorded without its source. */
+export const tradeView = ({ source: _source, ...trade }: TradeRecorded) => trade;
+
+export function checkProduct(services: ApiServices, product: string, field = 'product'): void {
+  const products = services.config.PRICEALERT_PRODUCTS;
+  if (!products.includes(product)) throw badInput(field, `${product.slice(0, 40)} is not a configured product (${products.join(', ')})`);
+}
+
+export function checkWindow(services: ApiServices, window: string, field = 'window'): void {
+  const windows = services.config.PRICEALERT_WINDOWS;
+  if (window !== ALL_WINDOW && !windows.includes(window)) {
+    throw badInput(field, `${window.slice(0, 40)} is not a configured window (${[...windows, ALL_WINDOW].join(', ')})`);
+  }
+}
+
+export function checkPageSize(services: ApiServices, value: number, field: string): void {
+  if (value < 1 || value > services.limits.maxPageSize) throw badInput(field, `must be between 1 and ${services.limits.maxPageSize}`);
+}
+
+export function marketResolvers(services: ApiServices) {
+  const price = (product: string, window: string) => {
+    checkProduct(services, product);
+    checkWindow(services, window);
+    return services.reactor.views.price(product, window) ?? null;
+  };
+
+  return {
+    Query: {
+      products: () => services.config.PRICEALERT_PRODUCTS,
+      price: (_: unknown, args: { product: string; window: string }) => price(args.product, args.window),
+      trades: async (_: unknown, args: { product: string; last: number }) => {
+        checkProduct(services, args.product);
+        checkPageSize(services, args.last, 'last');
+        const trades = [];
+        try {
+          const events = services.client.readStream(tradeStream(args.product), { direction: BACKWARDS, fromRevision: END, maxCount: args.last });
+          for await (const resolved of events) {
+            const recorded = resolved.event;
+            if (!recorded) continue;
+            const parsed = parseEvent(recorded.type, recorded.data);
+            if (parsed.ok && parsed.event.type === 'TradeRecorded') trades.push(tradeView(parsed.event.data));
+          }
+        } catch (error) {
+          if (!(error instanceof StreamNotFoundError)) throw error;
+        }
+        return trades;
+      },
+    },
+    Mutation: {
+      recordTrade: async (_: unknown, args: { input: TradeInput }, context: ApiContext) => {
+        const viewer = requireViewer(context);
+        if (viewer.role === 'user') throw userError('FORBIDDEN', 'recording trades needs a token with role feeder or admin');
+        const { trade } = await recordTrade(services.client, args.input, { products: services.config.PRICEALERT_PRODUCTS });
+        return tradeView(trade);
+      },
+    },
+    Subscription: {
+      price: {
+        subscribe: (_: unknown, args: { product: string; window: string }, context: ApiContext) => {
+          checkProduct(services, args.product);
+          checkWindow(services, args.window);
+          const channel = createChannel<unknown>(context.outlet, () => unfollow());
+          // The current figures first, so a subscriber need not query and subscribe separately.
+          const current = services.reactor.views.price(args.product, args.window);
+          if (current) channel.push(current);
+          const unfollow = services.prices.follow(args.product, args.window, (value) => channel.push(value));
+          return channel;
+        },
+        resolve: (value: unknown) => value,
+      },
+    },
+  };
+}

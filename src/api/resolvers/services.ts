@@ -1,0 +1,18 @@
+// What the resolvers are built from; one object per API server.
+import type { EventStoreDBClient } from '@eventstore/db-client';
+import type { Config } from '../../config.ts';
+import type { Logger } from '../../logger.ts';
+import type { Reactor } from '../../runtime/reactor.ts';
+import type { ApiLimits } from '../limits.ts';
+import type { PriceHub } from '../priceHub.ts';
+import type { TriggerLog } from '../triggerLog.ts';
+
+export interface ApiServices {
+  config: Config;
+  client: EventStoreDBClient;
+  reactor: Reactor;
+  triggers: TriggerLog;
+  prices: PriceHub;
+  limits: ApiLimits;
+  logger: Logger;
+}
