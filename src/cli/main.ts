@@ -1,6 +1,7 @@
 // The `pricealert` command: one subcommand per file in this folder.
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { reportFailure } from './errors.ts';
+import { registerBacktest } from './backtest.ts';
 import { registerImport } from './import.ts';
 import { registerStore } from './store.ts';
 import { registerToken } from './token.ts';
@@ -15,6 +16,7 @@ export function buildProgram(): Command {
   registerStore(program);
   registerToken(program);
   registerImport(program);
+  registerBacktest(program);
   for (const command of program.commands) command.exitOverride();
   return program;
 }

@@ -1,0 +1,112 @@
+// Reading `trades-{product}` for a replay: seek by time with single-event reads, then stream forwards.
+import {
+  BACKWARDS,
+  END,
+  FORWARDS,
+  StreamNotFoundError,
+  type EventStoreDBClient,
+  type ResolvedEvent,
+} from '@eventstore/db-client';
+import { tradeStream, type TradeInput } from '../domain/types.ts';
+import { tradeFromEvent, tradeMicros } from './trade.ts';
+import type { SeekInfo } from './report.ts';
+import { firstPositionAfter } from './seek.ts';
+
+/**
+ * How many revisions the replay steps back from where the time search lands. Trades appended up to this
+ * many positions after a later-timed trade (late arrivals from the feed) are still read, so they warm
+ * the windows; a trade later by more than this is missed from the warm-up (only the warm-up: the trades
+ * from `from` on are all read).
+ */
+export const SEEK_MARGIN = 1_000;
+
+export interface StoreRange {
+  trades: AsyncIterable<TradeInput>;
+  seek: SeekInfo;
+  /** Trades between the start revision and the first trade after `to` (or the end): for progress and caps. */
+  expectedTrades: number;
+}
+
+export interface StoreRangeOptions {
+  /** Read from the first trade whose time is after this (minus SEEK_MARGIN); from revision 0 when absent. */
+  afterMicros?: number;
+  /** Where `expectedTrades` ends: the first trade whose time is after this. */
+  toMicros?: number;
+}
+
+export async function openStoreRange(
+  client: EventStoreDBClient,
+  product: string,
+  options: StoreRangeOptions,
+): Promise<StoreRange> {
+  const started = performance.now();
+  const stream = tradeStream(product);
+  let reads = 0;
+  const probed = new Map<number, number>();
+  const timeAt = async (revision: number): Promise<number> => {
+    const known = probed.get(revision);
+    if (known !== undefined) return known;
+    reads += 1;
+    const event = await readOne(client, stream, { fromRevision: BigInt(revision), direction: FORWARDS });
+    if (!event)
+      throw new Error(`${stream} has no revision ${revision} although it had when the backtest began`);
+    const micros = tradeMicros(tradeFromEvent(event));
+    probed.set(revision, micros);
+    return micros;
+  };
+
+  reads += 1;
+  const last = await readOne(client, stream, { fromRevision: END, direction: BACKWARDS });
+  const streamLength = last?.event ? Number(last.event.revision) + 1 : 0;
+  const found =
+    options.afterMicros === undefined
+      ? 0
+      : await firstPositionAfter(0, streamLength, options.afterMicros, timeAt);
+  const startRevision = Math.max(0, found - SEEK_MARGIN);
+  const end =
+    options.toMicros === undefined
+      ? streamLength
+      : await firstPositionAfter(found, streamLength, options.toMicros, timeAt);
+
+  return {
+    trades: readForwards(client, stream, startRevision),
+    seek: { startRevision, streamLength, reads, ms: Math.round(performance.now() - started) },
+    expectedTrades: Math.max(0, end - startRevision),
+  };
+}
+
+async function readOne(
+  client: EventStoreDBClient,
+  stream: string,
+  options: { fromRevision: bigint | typeof END; direction: typeof FORWARDS | typeof BACKWARDS },
+): Promise<ResolvedEvent | undefined> {
+  let found: ResolvedEvent | undefined;
+  try {
+    // Read to the end (one event) rather than returning from inside the loop: leaving early would leave
+    // the gRPC call open, and client.dispose() waits for it.
+    for await (const resolved of client.readStream(stream, { ...options, maxCount: 1 })) found = resolved;
+  } catch (error) {
+    if (!(error instanceof StreamNotFoundError)) throw error;
+  }
+  return found;
+}
+
+async function* readForwards(
+  client: EventStoreDBClient,
+  stream: string,
+  fromRevision: number,
+): AsyncGenerator<TradeInput> {
+  const read = client.readStream(stream, { fromRevision: BigInt(fromRevision), direction: FORWARDS });
+  let finished = false;
+  try {
+    for await (const resolved of read) yield tradeFromEvent(resolved);
+    finished = true;
+  } catch (error) {
+    finished = true;
+    if (!(error instanceof StreamNotFoundError)) throw error;
+  } finally {
+    // Leaving early (`to` reached, cancelled) must cancel the gRPC call itself: destroying the
+    // client's stream object leaves the call open, and client.dispose() then waits for it forever.
+    if (!finished) await read.cancel();
+  }
+}

@@ -1,0 +1,76 @@
+// Deterministic trade tapes for the backtest tests and benchmark: a random walk with microsecond times.
+import { jsonEvent, type EventStoreDBClient } from '@eventstore/db-client';
+import { formatMicros } from '../../src/domain/time.ts';
+import { tradeEventId } from '../../src/domain/trades.ts';
+import { tradeStream, type TradeInput } from '../../src/domain/types.ts';
+
+export interface TapeOptions {
+  product?: string;
+  count: number;
+  /** First trade time, micros since the epoch. */
+  startMicros?: number;
+  /** Largest gap between trades in micros (gaps are uniform in [0, maxGap], so equal times happen). */
+  maxGapMicros?: number;
+  seed?: number;
+  startPrice?: number;
+}
+
+export const TAPE_START_MICROS = Date.UTC(2026, 10, 1) * 1_000;
+
+function random(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
+  };
+}
+
+export function* tape(options: TapeOptions): Generator<TradeInput> {
+  const next = random(options.seed ?? 1);
+  const product = options.product ?? 'BTC-USD';
+  const maxGap = options.maxGapMicros ?? 2_000_000;
+  let micros = options.startMicros ?? TAPE_START_MICROS;
+  let cents = Math.round((options.startPrice ?? 43_000) * 100);
+  for (let index = 0; index < options.count; index += 1) {
+    cents = Math.max(100, cents + Math.round((next() - 0.5) * 2_000));
+    micros += Math.floor(next() * maxGap);
+    yield {
+      product,
+      tradeId: String(1_000_000 + index),
+      price: (cents / 100).toFixed(2),
+      size: (0.0001 + next()).toFixed(8),
+      side: next() < 0.5 ? 'buy' : 'sell',
+      time: formatMicros(micros),
+      source: 'coinbase',
+    };
+  }
+}
+
+/** The import CSV format of CONTRACT §1, with the optional product column. */
+export function toCsv(trades: Iterable<TradeInput>): string {
+  const lines = ['time,trade_id,price,size,side,product'];
+  for (const t of trades) lines.push(`${t.time},${t.tradeId},${t.price},${t.size},${t.side},${t.product}`);
+  return `${lines.join('\n')}\n`;
+}
+
+/** Appends trades to their product streams in large batches, as TradeRecorded events with their real ids. */
+export async function appendTrades(
+  client: EventStoreDBClient,
+  trades: readonly TradeInput[],
+  batch = 5_000,
+): Promise<void> {
+  for (let start = 0; start < trades.length; start += batch) {
+    const slice = trades.slice(start, start + batch);
+    const events = slice.map((trade) =>
+      jsonEvent({
+        id: tradeEventId(trade.source, trade.product, trade.tradeId),
+        type: 'TradeRecorded',
+        data: { ...trade },
+      }),
+    );
+    await client.appendToStream(tradeStream(slice[0]!.product), events);
+  }
+}
