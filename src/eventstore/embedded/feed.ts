@@ -6,13 +6,24 @@ import { randomUUID } from 'node:crypto';
 import type { Storage, StreamView } from './storage.ts';
 import { CAUGHT_UP, FELL_BEHIND, encodeCheckpoint, encodeConfirmation, encodeReadEvent, type StoredEvent } from './wire.ts';
 
+/** Rows read from SQLite at a time; fewer when events are large (see PAGE_BYTES). */
 export const PAGE_SIZE = 512;
+/** About how many bytes of events one page should hold, so a page of huge events stays small. */
+const PAGE_BYTES = 1024 * 1024;
+/**
+ * How much may wait in a stream's write buffer before the feed pauses for 'drain'. gRPC's own limit
+ * (16 messages) would pause catch-up every few events; these still bound a stalled subscriber.
+ */
+const QUEUED_MESSAGES = 256;
+const QUEUED_BYTES = 1024 * 1024;
 
 /** The part of a gRPC server stream a feed needs. */
 export interface Sink {
   write(chunk: Buffer): boolean;
   end(): void;
   once(event: 'drain', listener: () => void): unknown;
+  readonly writableLength: number;
+  readonly writableNeedDrain: boolean;
 }
 
 export interface EventFilter {
@@ -65,14 +76,26 @@ export function startFeed(options: FeedOptions): Feed {
   let cursor = source.kind === 'all' ? source.position : source.revision;
   let remaining = subscription ? Number.POSITIVE_INFINITY : options.limit;
   let writable = true;
+  let queuedBytes = 0;
   let waitingForDrain = false;
+  let page: StoredEvent[] = [];
+  let pageIndex = 0;
+  let pageLimit = PAGE_SIZE;
+  let lastPageFull = false;
+  /** `$all`'s head when the current page was read. */
+  let pageHead = 0;
+  /** The head up to which this subscriber has seen everything, while live; -1 otherwise. */
+  let caughtUpAt = -1;
   let live = false;
   let closed = false;
   let scannedSinceCheckpoint = 0;
   let view: StreamView | undefined;
 
   const send = (chunk: Buffer): void => {
-    writable = sink.write(chunk) && writable;
+    sink.write(chunk);
+    queuedBytes += chunk.length;
+    // 'drain' only comes after a write was refused, so only then may the feed wait for it.
+    writable = !sink.writableNeedDrain || (sink.writableLength < QUEUED_MESSAGES && queuedBytes < QUEUED_BYTES);
   };
 
   const visibleInStream = (event: StoredEvent): boolean => {
@@ -105,11 +128,22 @@ export function startFeed(options: FeedOptions): Feed {
     }
   };
 
-  const fetchPage = (): StoredEvent[] => {
-    if (source.kind === 'all') return storage.readAll(cursor, forwards, PAGE_SIZE);
+  const readPage = (): StoredEvent[] => {
+    if (source.kind === 'all') return storage.readAll(cursor, forwards, pageLimit);
     view = storage.viewStream(source.name);
     if (view.kind !== 'present' || (!forwards && cursor < view.minRevision)) return [];
-    return storage.readStream(view, source.name, cursor, forwards, PAGE_SIZE);
+    return storage.readStream(view, source.name, cursor, forwards, pageLimit);
+  };
+
+  const nextPage = (): void => {
+    pageHead = storage.head();
+    page = readPage();
+    pageIndex = 0;
+    lastPageFull = page.length >= pageLimit;
+    let bytes = 0;
+    for (const event of page) bytes += event.data.length + event.metadata.length;
+    const average = page.length > 0 ? bytes / page.length : 0;
+    pageLimit = Math.max(16, Math.min(PAGE_SIZE, Math.floor(PAGE_BYTES / Math.max(1, average))));
   };
 
   const waitForDrain = (): void => {
@@ -117,6 +151,7 @@ export function startFeed(options: FeedOptions): Feed {
     sink.once('drain', () => {
       waitingForDrain = false;
       writable = true;
+      queuedBytes = 0;
       pump();
     });
   };
@@ -129,21 +164,28 @@ export function startFeed(options: FeedOptions): Feed {
   function pump(): void {
     try {
       while (!closed) {
-        const page = fetchPage();
-        if (view?.kind === 'tombstoned' && source.kind === 'stream') {
-          close();
-          options.onStreamDeleted(source.name);
+        if (pageIndex >= page.length) {
+          nextPage();
+          if (view?.kind === 'tombstoned' && source.kind === 'stream') {
+            close();
+            options.onStreamDeleted(source.name);
+            return;
+          }
+        }
+        while (pageIndex < page.length && writable && remaining > 0) offer(page[pageIndex++]!);
+        if (pageIndex < page.length && remaining > 0) {
+          // The stream is full: keep the rest of the page (at most PAGE_BYTES) until it drains.
+          waitForDrain();
           return;
         }
-        for (const event of page) {
-          if (remaining <= 0) break;
-          offer(event);
-        }
-        if (!subscription && (remaining <= 0 || page.length < PAGE_SIZE)) {
+        if (!subscription && (remaining <= 0 || !lastPageFull)) {
           finish();
           return;
         }
-        if (subscription && page.length < PAGE_SIZE) {
+        if (subscription && !lastPageFull) {
+          // A page read before waiting for 'drain' may be stale: only a fresh short page means caught up.
+          if (storage.head() !== pageHead) continue;
+          caughtUpAt = pageHead;
           if (!live) {
             live = true;
             send(CAUGHT_UP);
@@ -167,11 +209,15 @@ export function startFeed(options: FeedOptions): Feed {
   }
 
   const onCommit = (events: readonly StoredEvent[]): void => {
-    if (closed || waitingForDrain || !live) return;
-    if (events.length > PAGE_SIZE) {
+    if (closed || waitingForDrain || !live || pageIndex < page.length) return;
+    const first = events[0];
+    // Straight from memory only when nothing was missed since the subscriber was last caught up.
+    if (!first || first.position - 1 !== caughtUpAt || events.length > PAGE_SIZE) {
+      caughtUpAt = -1;
       pump();
       return;
     }
+    caughtUpAt = events[events.length - 1]!.position;
     for (const event of events) {
       if (source.kind === 'all') {
         if (event.position > cursor) offer(event);
@@ -188,7 +234,10 @@ export function startFeed(options: FeedOptions): Feed {
         offer(event);
       }
     }
-    if (!writable) waitForDrain();
+    if (!writable) {
+      caughtUpAt = -1;
+      waitForDrain();
+    }
   };
 
   const unsubscribe = subscription ? storage.onCommit(onCommit) : undefined;
