@@ -2,7 +2,8 @@
 // starves it: `startEmbeddedNode` forks `entry.ts` through tsx and resolves once the node listens.
 import { fork } from 'node:child_process';
 import type { Socket } from 'node:net';
-import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { NodeMessage } from './entry.ts';
 
 export { NodeLockedError, LOCK_FILE, liveLock, readLock, type LockInfo } from './lock.ts';
@@ -34,11 +35,13 @@ export class EmbeddedNodeError extends Error {
 }
 
 const ENTRY = fileURLToPath(new URL('./entry.ts', import.meta.url));
+/** tsx by absolute URL: a bare `--import tsx` would be resolved from the caller's working directory. */
+const TSX = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
 const STOP_GRACE_MS = 5_000;
 
 export function startEmbeddedNode({ dataDir, host = '127.0.0.1', port = 0, logLevel = 'info' }: EmbeddedNodeOptions): Promise<EmbeddedNode> {
   const child = fork(ENTRY, ['--data', dataDir, '--host', host, '--port', String(port), '--log-level', logLevel], {
-    execArgv: ['--import', 'tsx'],
+    execArgv: ['--import', TSX],
     stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
   });
   let lastError = '';

@@ -2,6 +2,7 @@
 // Tombstone), Gossip.Read and ServerFeatures.GetSupportedMethods, answering as EventStoreDB does so
 // that the unmodified @eventstore/db-client cannot tell the difference.
 import { randomUUID } from 'node:crypto';
+import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import {
   Metadata,
   Server,
@@ -621,10 +622,21 @@ export async function startServer({ storage, host, port, logger }: ServerOptions
   server.addService(GossipService, { read: gossipRead });
   server.addService(ServerFeaturesService, { getSupportedMethods: supportedMethods });
 
-  const boundPort = await new Promise<number>((resolve, reject) => {
-    const address = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
-    server.bindAsync(address, ServerCredentials.createInsecure(), (error, bound) => (error ? reject(error) : resolve(bound)));
+  // Our own listener, handing connections to gRPC: grpc-js leaves Nagle's algorithm on for the sockets it
+  // accepts, which holds small responses back until the client's delayed ACK and costs milliseconds per call.
+  const injector = server.createConnectionInjector(ServerCredentials.createInsecure());
+  const listener = createNetServer({ noDelay: true, keepAlive: true }, (socket) => {
+    socket.on('error', (error) => logger.debug({ err: error }, 'connection error'));
+    injector.injectConnection(socket);
   });
+  const boundPort = await new Promise<number>((resolve, reject) => {
+    listener.once('error', reject);
+    listener.listen(port, host, () => {
+      listener.off('error', reject);
+      resolve((listener.address() as AddressInfo).port);
+    });
+  });
+  listener.on('error', (error) => logger.error({ err: error }, 'listener error'));
   advertisedPort = boundPort;
 
   return {
@@ -632,6 +644,7 @@ export async function startServer({ storage, host, port, logger }: ServerOptions
     connectionString: `esdb://${advertisedHost}:${boundPort}?tls=false`,
     stop: () =>
       new Promise<void>((resolve) => {
+        listener.close();
         for (const feed of feeds) feed.close();
         feeds.clear();
         // Subscriptions and the client's shared BatchAppend stream never end by themselves: give unary

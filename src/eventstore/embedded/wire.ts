@@ -19,41 +19,36 @@ export interface StoredEvent {
 }
 
 const TOMBSTONE_REVISION = 9_223_372_036_854_775_807n;
-const TICKS_PER_MS = 10_000n;
 
+/** Bytes of a varint; numbers are non-negative safe integers, bigints only for the tombstone revision. */
 function varintSize(value: number | bigint): number {
-  let v = BigInt(value);
-  let size = 1;
-  while (v >= 0x80n) {
-    v >>= 7n;
-    size += 1;
+  if (typeof value === 'number') {
+    let size = 1;
+    for (let v = value; v >= 0x80; v = Math.floor(v / 0x80)) size += 1;
+    return size;
   }
+  let size = 1;
+  for (let v = value; v >= 0x80n; v >>= 7n) size += 1;
   return size;
 }
 
-function smallVarintSize(value: number): number {
-  if (value < 0x80) return 1;
-  if (value < 0x4000) return 2;
-  if (value < 0x200000) return 3;
-  if (value < 0x10000000) return 4;
-  return varintSize(value);
-}
+const smallVarintSize = varintSize;
 
 class Writer {
   offset = 0;
   constructor(readonly buffer: Buffer) {}
 
   varint(value: number | bigint): void {
-    if (typeof value === 'number' && value < 0x10000000) {
+    if (typeof value === 'number') {
       let v = value;
       while (v >= 0x80) {
-        this.buffer[this.offset++] = (v & 0x7f) | 0x80;
-        v >>>= 7;
+        this.buffer[this.offset++] = (v % 0x80) | 0x80;
+        v = Math.floor(v / 0x80);
       }
       this.buffer[this.offset++] = v;
       return;
     }
-    let v = BigInt(value);
+    let v = value;
     while (v >= 0x80n) {
       this.buffer[this.offset++] = Number(v & 0x7fn) | 0x80;
       v >>= 7n;
@@ -95,7 +90,8 @@ export function encodeReadEvent(event: StoredEvent): Buffer {
   const name = Buffer.from(event.streamName, 'utf8');
   const type = Buffer.from(event.type, 'utf8');
   const contentType = Buffer.from(event.contentType, 'utf8');
-  const created = Buffer.from((BigInt(event.created) * TICKS_PER_MS).toString(), 'latin1');
+  // .NET ticks (100 ns) since the Unix epoch, as EventStoreDB sends them.
+  const created = Buffer.from(`${event.created}0000`, 'latin1');
   const revision = event.revision < 0 ? TOMBSTONE_REVISION : event.revision;
 
   const uuidSize = lengthDelimited(id.length);
