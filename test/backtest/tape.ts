@@ -1,7 +1,7 @@
 // Deterministic trade tapes for the backtest tests and benchmark: a random walk with microsecond times.
 import { jsonEvent, type EventStoreDBClient } from '@eventstore/db-client';
 import { formatMicros } from '../../src/domain/time.ts';
-import { tradeEventId } from '../../src/domain/trades.ts';
+import { decideRecordTrade } from '../../src/domain/trades.ts';
 import { tradeStream, type TradeInput } from '../../src/domain/types.ts';
 
 export interface TapeOptions {
@@ -56,7 +56,10 @@ export function toCsv(trades: Iterable<TradeInput>): string {
   return `${lines.join('\n')}\n`;
 }
 
-/** Appends trades to their product streams in large batches, as TradeRecorded events with their real ids. */
+/**
+ * Appends trades to their product streams in large batches, as exactly the TradeRecorded events
+ * recordTrades would write (same ids, same normalised data), without its per-batch checks.
+ */
 export async function appendTrades(
   client: EventStoreDBClient,
   trades: readonly TradeInput[],
@@ -64,13 +67,10 @@ export async function appendTrades(
 ): Promise<void> {
   for (let start = 0; start < trades.length; start += batch) {
     const slice = trades.slice(start, start + batch);
-    const events = slice.map((trade) =>
-      jsonEvent({
-        id: tradeEventId(trade.source, trade.product, trade.tradeId),
-        type: 'TradeRecorded',
-        data: { ...trade },
-      }),
-    );
+    const events = slice.map((trade) => {
+      const { id, data } = decideRecordTrade(trade, [trade.product]);
+      return jsonEvent({ id, type: 'TradeRecorded', data });
+    });
     await client.appendToStream(tradeStream(slice[0]!.product), events);
   }
 }
