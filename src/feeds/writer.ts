@@ -4,7 +4,7 @@
 import type { RecordSummary } from '../domain/trades.ts';
 import type { TradeInput } from '../domain/types.ts';
 import type { Logger } from '../logger.ts';
-import { backoffDelay, sleep, type Backoff } from './backoff.ts';
+import { backoffDelay, type Backoff } from './backoff.ts';
 import { throttledWarn } from './throttledLog.ts';
 
 export type { RecordSummary };
@@ -65,6 +65,8 @@ export function createTradeWriter(options: TradeWriterOptions): TradeWriter {
   let running: Promise<void> | undefined;
   let closing = false;
   let drainWaiters: (() => void)[] = [];
+  /** close() makes a retry that is waiting out its delay try once more right away. */
+  let cutRetryShort: (() => void) | undefined;
 
   function wakeDrainWaiters(): void {
     if (queue.length > lowWater || drainWaiters.length === 0) return;
@@ -96,7 +98,14 @@ export function createTradeWriter(options: TradeWriterOptions): TradeWriter {
           return;
         }
         warn('record-failed', { err: error, attempt }, 'recording trades failed; retrying');
-        await sleep(backoffDelay(attempt, retry));
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, backoffDelay(attempt, retry));
+          cutRetryShort = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+        cutRetryShort = undefined;
       }
     }
   }
@@ -135,6 +144,7 @@ export function createTradeWriter(options: TradeWriterOptions): TradeWriter {
     },
     async close() {
       closing = true;
+      cutRetryShort?.();
       while (running) await running;
     },
     get queued() {

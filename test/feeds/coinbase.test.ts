@@ -85,6 +85,7 @@ describe('Coinbase connector', () => {
     expect(sink.calls.length).toBeLessThan(50);
     expect(feed.stats()).toMatchObject({ trades: 400, duplicates: 0, gaps: 0, malformed: 0, connections: 1 });
     expect(server.connections).toHaveLength(1);
+    expect(connection.received).toBe(1);
   });
 
   it('after a dropped connection, resumes and records each re-sent trade once', async () => {
@@ -204,5 +205,16 @@ describe('Coinbase connector', () => {
     expect(stats.writer.maxQueued).toBeLessThan(1_500);
     expect(stats.writer.failures).toBe(2);
     expect(Math.max(...sink.calls)).toBeLessThanOrEqual(100);
+  });
+
+  it('stops promptly while the store is down, dropping what it cannot record', async () => {
+    const sink = collectingSink(0, Number.POSITIVE_INFINITY);
+    const { server, feed } = await start(sink);
+    const connection = await server.connection(1);
+    for (const trade of tape('BTC-USD', 1, 10)) connection.sendTrade(trade);
+    await waitFor(() => feed.stats().writer.failures >= 2);
+    await feed.stop();
+    expect(sink.trades).toEqual([]);
+    expect(feed.stats().writer.recorded).toBe(0);
   });
 });

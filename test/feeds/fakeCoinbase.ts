@@ -13,6 +13,8 @@ export interface FakeConnection {
   sendTrade(trade: TradeInput, type?: 'match' | 'last_match'): void;
   /** Stops this connection's heartbeats (the connection itself stays open). */
   silence(): void;
+  /** Messages the client sent on this connection, the subscribe request included. */
+  readonly received: number;
   /** Cuts the connection without a close handshake, as a network failure would. */
   drop(): void;
   readonly open: boolean;
@@ -58,6 +60,8 @@ export async function startFakeCoinbase({
   const timers = new Set<NodeJS.Timeout>();
 
   server.on('connection', (socket: WebSocket) => {
+    let received = 0;
+    socket.on('message', () => (received += 1));
     socket.once('message', (data) => {
       const subscribe = JSON.parse(String(data)) as FakeConnection['subscribe'];
       const lastIds = new Map<string, number>();
@@ -91,6 +95,9 @@ export async function startFakeCoinbase({
         },
         silence: () => clearInterval(heartbeat),
         drop: () => socket.terminate(),
+        get received() {
+          return received;
+        },
         get open() {
           return socket.readyState === socket.OPEN;
         },
