@@ -36,8 +36,8 @@ trade_id, so importing the same file again, or trades the live feed already reco
 
 Output: "read N, recorded N, already present N, rejected N" on stdout; each bad line on stderr as
 "line N: reason". Bad lines are skipped (exit 0), or with --strict the import stops at the first one
-(exit 1) having recorded nothing from that line on. Uses the node running on PRICEALERT_DATA_DIR
-(node.lock), else EVENTSTORE_URL, else starts the embedded node for the import.
+(exit 1) having recorded nothing from that line on. Uses EVENTSTORE_URL if set, else the node
+running on PRICEALERT_DATA_DIR (its node.lock), else starts the embedded node for the import.
 `;
 
 const SOURCE_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
