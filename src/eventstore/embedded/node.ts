@@ -23,7 +23,15 @@ export async function runNode({ dataDir, host, port, logger }: NodeOptions): Pro
   const lock = acquireLock(dataDir);
   let storage: Storage | undefined;
   try {
-    storage = openStorage({ dataDir });
+    storage = await openStorage({
+      dataDir,
+      onFatal: (error) => {
+        // Acknowledged events are safe on disk; what is unsafe is to go on accepting writes.
+        logger.fatal({ err: error }, 'the log writer failed; stopping the node');
+        lock.release();
+        process.exit(1);
+      },
+    });
     const server = await startServer({ storage, host, port, logger });
     lock.publish(server.connectionString);
     logger.info({ dataDir, connectionString: server.connectionString, head: storage.head() }, 'embedded node started');
@@ -34,7 +42,7 @@ export async function runNode({ dataDir, host, port, logger }: NodeOptions): Pro
       stop: () => {
         stopping ??= (async () => {
           await server.stop();
-          opened.close();
+          await opened.close();
           lock.release();
           logger.info('embedded node stopped');
         })();
@@ -42,7 +50,7 @@ export async function runNode({ dataDir, host, port, logger }: NodeOptions): Pro
       },
     };
   } catch (error) {
-    storage?.close();
+    await storage?.close();
     lock.release();
     throw error;
   }

@@ -1,31 +1,17 @@
-// The node's durable log: events in SQLite (WAL), one writer, group commit, acknowledgements only after
-// COMMIT. Positions in `$all` are the table's integer key, assigned in commit order (commit = prepare).
-import { randomUUID } from 'node:crypto';
+// The node's durable log: events in SQLite (WAL), positions in `$all` are the table's integer key,
+// assigned in commit order (commit = prepare). Reads run on this thread; writes go to the writer thread
+// (writer.ts), which commits whatever gathered while it was busy in one transaction (group commit).
+// A write is acknowledged only after its transaction committed.
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
+import { Worker } from 'node:worker_threads';
+import type Database from 'better-sqlite3';
+import { STREAM_COLUMNS, StreamState, openDatabase, type ExpectedRevision, type ProposedEvent, type StreamRow, type WriteOutcome } from './schema.ts';
 import type { StoredEvent } from './wire.ts';
+import type { BatchResult, WriteOp } from './writer.ts';
+import type { FromWriter, ToWriter, WriterData } from './writer-thread.ts';
 
-export type ExpectedRevision =
-  | { readonly kind: 'any' }
-  | { readonly kind: 'no_stream' }
-  | { readonly kind: 'stream_exists' }
-  | { readonly kind: 'exact'; readonly revision: number };
-
-export type CurrentRevision = number | 'no_stream';
-
-export interface ProposedEvent {
-  readonly id: Buffer;
-  readonly type: string;
-  readonly contentType: string;
-  readonly data: Buffer;
-  readonly metadata: Buffer;
-}
-
-export type WriteOutcome =
-  | { readonly kind: 'success'; readonly revision: CurrentRevision; readonly position: number | undefined }
-  | { readonly kind: 'wrong_expected_version'; readonly current: CurrentRevision; readonly expected: ExpectedRevision }
-  | { readonly kind: 'stream_deleted' };
+export { uuidBytes, type CurrentRevision, type ExpectedRevision, type ProposedEvent, type WriteOutcome } from './schema.ts';
 
 /** What a read of one stream sees, after deletion and the `$tb`/`$maxCount`/`$maxAge` metadata. */
 export type StreamView =
@@ -40,68 +26,23 @@ export type StreamView =
       readonly minCreated: number;
     };
 
-const enum StreamState {
-  Live = 0,
-  SoftDeleted = 1,
-  Tombstoned = 2,
-}
-
-interface StreamRow {
-  id: number;
-  last_revision: number;
-  state: StreamState;
-  tb: number | null;
-  max_count: number | null;
-  max_age: number | null;
-}
-
 /** A row of EVENT_COLUMNS (plus the stream name for `$all`), read in raw mode: arrays are cheaper than objects. */
 type EventRow = [pos: number, revision: number, eventId: Buffer, type: string, contentType: string, created: number, data: Buffer, metadata: Buffer, name?: string];
 
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS streams (
-  id INTEGER PRIMARY KEY,
-  name TEXT NOT NULL UNIQUE,
-  last_revision INTEGER NOT NULL,
-  state INTEGER NOT NULL DEFAULT 0,
-  tb INTEGER,
-  max_count INTEGER,
-  max_age INTEGER
-);
-CREATE TABLE IF NOT EXISTS events (
-  pos INTEGER PRIMARY KEY,
-  stream_id INTEGER NOT NULL,
-  revision INTEGER NOT NULL,
-  event_id BLOB NOT NULL,
-  type TEXT NOT NULL,
-  content_type TEXT NOT NULL,
-  created INTEGER NOT NULL,
-  data BLOB NOT NULL,
-  metadata BLOB NOT NULL
-);
-CREATE UNIQUE INDEX IF NOT EXISTS events_by_revision ON events (stream_id, revision);
-CREATE INDEX IF NOT EXISTS events_by_id ON events (stream_id, event_id);
-`;
-
 const EVENT_COLUMNS = 'e.pos, e.revision, e.event_id, e.type, e.content_type, e.created, e.data, e.metadata';
-const EMPTY = Buffer.alloc(0);
 
 export interface StorageOptions {
   readonly dataDir: string;
   /** SQLite `synchronous`; FULL (the default) makes every acknowledged append survive power loss. */
   readonly synchronous?: 'FULL' | 'NORMAL';
-}
-
-interface PendingWrite {
-  run(written: StoredEvent[]): WriteOutcome;
-  resolve(outcome: WriteOutcome): void;
-  reject(error: unknown): void;
+  /** The writer thread died: nothing more can be written safely. */
+  readonly onFatal: (error: Error) => void;
 }
 
 export type CommitListener = (events: readonly StoredEvent[]) => void;
 
 export interface Storage {
-  /** The position of the newest event in `$all`; 0 when empty. */
+  /** The position of the newest committed event in `$all`; 0 when empty. */
   head(): number;
   append(stream: string, expected: ExpectedRevision, events: readonly ProposedEvent[]): Promise<WriteOutcome>;
   softDelete(stream: string, expected: ExpectedRevision): Promise<WriteOutcome>;
@@ -112,226 +53,156 @@ export interface Storage {
   /** Events of `$all`: forwards after `position` (exclusive), or backwards before it (exclusive). */
   readAll(position: number, forwards: boolean, limit: number): StoredEvent[];
   onCommit(listener: CommitListener): () => void;
-  close(): void;
+  /** Commits what is queued, then closes. */
+  close(): Promise<void>;
 }
 
-export function openStorage({ dataDir, synchronous = 'FULL' }: StorageOptions): Storage {
+interface Pending {
+  readonly op: WriteOp;
+  resolve(outcome: WriteOutcome): void;
+  reject(error: unknown): void;
+}
+
+const WRITER_ENTRY = new URL('./writer-thread.ts', import.meta.url).href;
+/**
+ * The writer thread loads TypeScript through tsx like the rest of the node; a worker does not inherit
+ * hooks registered at run time, so it registers them itself before importing its entry.
+ */
+const WRITER_BOOT = `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then((tsx) => { tsx.register(); return import(${JSON.stringify(WRITER_ENTRY)}); });`;
+
+/**
+ * Copies the events' bytes into one fresh buffer that is moved, not cloned, to the writer. (Cloning a
+ * view clones its whole backing store, which for gRPC messages is far larger than the event.)
+ */
+function packed(ops: readonly WriteOp[]): { ops: WriteOp[]; transfer: ArrayBuffer[] } {
+  let size = 0;
+  for (const op of ops) if (op.kind === 'append') for (const event of op.events) size += event.id.length + event.data.length + event.metadata.length;
+  const target = Buffer.allocUnsafeSlow(size);
+  let offset = 0;
+  const copy = (source: Buffer): Buffer => {
+    source.copy(target, offset);
+    const view = target.subarray(offset, offset + source.length);
+    offset += source.length;
+    return view;
+  };
+  const moved = ops.map((op): WriteOp => (op.kind === 'append' ? { ...op, events: op.events.map((event) => ({ ...event, id: copy(event.id), data: copy(event.data), metadata: copy(event.metadata) })) } : op));
+  return { ops: moved, transfer: [target.buffer as ArrayBuffer] };
+}
+
+const asBuffer = (bytes: Uint8Array): Buffer => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+
+export async function openStorage({ dataDir, synchronous = 'FULL', onFatal }: StorageOptions): Promise<Storage> {
   mkdirSync(dataDir, { recursive: true });
-  const db = new Database(join(dataDir, 'events.sqlite'));
-  db.pragma('journal_mode = WAL');
-  db.pragma(`synchronous = ${synchronous}`);
-  // A bounded page cache: memory stays flat however many events are stored.
-  db.pragma('cache_size = -16000');
-  db.exec(SCHEMA);
+  const path = join(dataDir, 'events.sqlite');
+  const db: Database.Database = openDatabase(path, synchronous);
 
   const statements = {
-    begin: db.prepare('BEGIN IMMEDIATE'),
-    commit: db.prepare('COMMIT'),
-    rollback: db.prepare('ROLLBACK'),
     head: db.prepare<[], { pos: number | null }>('SELECT MAX(pos) AS pos FROM events'),
-    stream: db.prepare<[string], StreamRow>('SELECT id, last_revision, state, tb, max_count, max_age FROM streams WHERE name = ?'),
-    createStream: db.prepare<[string]>('INSERT INTO streams (name, last_revision, state) VALUES (?, -1, 0)'),
-    setStreamEnd: db.prepare<[number, StreamState, number]>('UPDATE streams SET last_revision = ?, state = ? WHERE id = ?'),
-    setStreamState: db.prepare<[StreamState, number]>('UPDATE streams SET state = ? WHERE id = ?'),
-    setMetadata: db.prepare<[number | null, number | null, number | null, number]>(
-      'UPDATE streams SET tb = ?, max_count = ?, max_age = ? WHERE id = ?',
-    ),
-    insert: db.prepare<[number, number, number, Buffer, string, string, number, Buffer, Buffer]>(
-      'INSERT INTO events (pos, stream_id, revision, event_id, type, content_type, created, data, metadata) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
-    ),
-    byEventId: db.prepare<[number, Buffer], { revision: number; pos: number }>(
-      'SELECT revision, pos FROM events WHERE stream_id = ? AND event_id = ?',
-    ),
-    atRevision: db.prepare<[number, number], { pos: number; data: Buffer }>(
-      'SELECT pos, data FROM events WHERE stream_id = ? AND revision = ?',
-    ),
-    streamForwards: db.prepare<[number, number, number], EventRow>(
-      `SELECT ${EVENT_COLUMNS} FROM events e WHERE e.stream_id = ? AND e.revision >= ? ORDER BY e.revision LIMIT ?`,
-    ).raw(),
-    streamBackwards: db.prepare<[number, number, number, number], EventRow>(
-      `SELECT ${EVENT_COLUMNS} FROM events e WHERE e.stream_id = ? AND e.revision <= ? AND e.revision >= ? ORDER BY e.revision DESC LIMIT ?`,
-    ).raw(),
-    allForwards: db.prepare<[number, number], EventRow>(
-      `SELECT ${EVENT_COLUMNS}, s.name FROM events e JOIN streams s ON s.id = e.stream_id WHERE e.pos > ? ORDER BY e.pos LIMIT ?`,
-    ).raw(),
-    allBackwards: db.prepare<[number, number], EventRow>(
-      `SELECT ${EVENT_COLUMNS}, s.name FROM events e JOIN streams s ON s.id = e.stream_id WHERE e.pos < ? ORDER BY e.pos DESC LIMIT ?`,
-    ).raw(),
+    stream: db.prepare<[string], StreamRow>(`SELECT ${STREAM_COLUMNS} FROM streams WHERE name = ?`),
+    streamForwards: db
+      .prepare<[number, number, number], EventRow>(`SELECT ${EVENT_COLUMNS} FROM events e WHERE e.stream_id = ? AND e.revision >= ? ORDER BY e.revision LIMIT ?`)
+      .raw(),
+    streamBackwards: db
+      .prepare<[number, number, number, number], EventRow>(
+        `SELECT ${EVENT_COLUMNS} FROM events e WHERE e.stream_id = ? AND e.revision <= ? AND e.revision >= ? ORDER BY e.revision DESC LIMIT ?`,
+      )
+      .raw(),
+    allForwards: db
+      .prepare<[number, number], EventRow>(`SELECT ${EVENT_COLUMNS}, s.name FROM events e JOIN streams s ON s.id = e.stream_id WHERE e.pos > ? ORDER BY e.pos LIMIT ?`)
+      .raw(),
+    allBackwards: db
+      .prepare<[number, number], EventRow>(`SELECT ${EVENT_COLUMNS}, s.name FROM events e JOIN streams s ON s.id = e.stream_id WHERE e.pos < ? ORDER BY e.pos DESC LIMIT ?`)
+      .raw(),
   };
 
   let head = statements.head.get()?.pos ?? 0;
-  let queue: PendingWrite[] = [];
-  let closed = false;
   const listeners = new Set<CommitListener>();
+  let queue: Pending[] = [];
+  let inFlight: Pending[] | undefined;
+  let scheduled = false;
+  let closing = false;
+  let failure: Error | undefined;
 
-  const streamId = (name: string): StreamRow => {
-    const existing = statements.stream.get(name);
-    if (existing) return existing;
-    const id = Number(statements.createStream.run(name).lastInsertRowid);
-    return { id, last_revision: -1, state: StreamState.Live, tb: null, max_count: null, max_age: null };
-  };
+  const worker = new Worker(WRITER_BOOT, { eval: true, workerData: { path, synchronous } satisfies WriterData });
+  const ready = new Promise<void>((resolve, reject) => {
+    worker.once('message', (message: FromWriter) => (message.type === 'ready' ? resolve() : reject(new Error('writer thread failed to start'))));
+    worker.once('error', reject);
+  });
+  let closed: (() => void) | undefined;
 
-  const currentOf = (row: StreamRow | undefined): CurrentRevision =>
-    row && row.state === StreamState.Live && row.last_revision >= 0 ? row.last_revision : 'no_stream';
-
-  /** Whether the expected revision admits writing after the stream's current end. */
-  const admits = (row: StreamRow | undefined, expected: ExpectedRevision): boolean => {
-    const live = row !== undefined && row.state === StreamState.Live && row.last_revision >= 0;
-    switch (expected.kind) {
-      case 'any':
-        return true;
-      case 'no_stream':
-        return !live;
-      case 'stream_exists':
-        return live;
-      case 'exact':
-        // A soft-deleted stream continues from its last revision, so that revision is still expected.
-        return row !== undefined && row.state !== StreamState.Tombstoned && row.last_revision === expected.revision;
-    }
-  };
-
-  /** Applies `$$stream` `$metadata` events to the columns reads consult. */
-  const applyMetadata = (name: string, type: string, data: Buffer): void => {
-    if (!name.startsWith('$$') || type !== '$metadata') return;
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(data.toString('utf8'));
-    } catch {
-      return;
-    }
-    const field = (key: string): number | null => {
-      const value = (parsed as Record<string, unknown> | null)?.[key];
-      return typeof value === 'number' && Number.isFinite(value) && value >= 0 ? Math.floor(value) : null;
-    };
-    const target = streamId(name.slice(2));
-    statements.setMetadata.run(field('$tb'), field('$maxCount'), field('$maxAge'), target.id);
-  };
-
-  const write = (
-    name: string,
-    row: StreamRow,
-    events: readonly ProposedEvent[],
-    written: StoredEvent[],
-    state: StreamState = StreamState.Live,
-    revisionOf: (index: number) => number = (index) => row.last_revision + 1 + index,
-  ): { revision: number; position: number } => {
-    const created = Date.now();
-    let revision = row.last_revision;
-    for (const [index, event] of events.entries()) {
-      revision = revisionOf(index);
-      head += 1;
-      statements.insert.run(head, row.id, revision, event.id, event.type, event.contentType, created, event.data, event.metadata);
-      applyMetadata(name, event.type, event.data);
-      written.push({ position: head, streamName: name, revision, eventId: event.id, type: event.type, contentType: event.contentType, created, data: event.data, metadata: event.metadata });
-    }
-    const last = state === StreamState.Tombstoned ? row.last_revision : revision;
-    statements.setStreamEnd.run(last, state, row.id);
-    return { revision: last, position: head };
-  };
-
-  /**
-   * Idempotency. When every id of the append is already in the stream as one consecutive run (right
-   * after an exact expected revision, at revision 0 for no_stream, anywhere for any/stream_exists), the
-   * append is answered as the original was and nothing is written. When only some ids are there, or all
-   * but not as such a run, it is a WrongExpectedVersion. Stricter than EventStoreDB, which only looks at
-   * the first id ("corrupted idempotency"); the domain relies on an event id never entering a stream twice.
-   */
-  const replayed = (row: StreamRow, expected: ExpectedRevision, events: readonly ProposedEvent[]): WriteOutcome | undefined => {
-    if (row.last_revision < 0 || events.length === 0) return undefined;
-    const found = events.map((event) => statements.byEventId.get(row.id, event.id));
-    const present = found.filter((hit) => hit !== undefined);
-    if (present.length === 0) return undefined;
-    const first = found[0]?.revision;
-    const consecutive = present.length === events.length && found.every((hit, index) => hit !== undefined && first !== undefined && hit.revision === first + index);
-    const startsRight =
-      expected.kind === 'exact' ? first === expected.revision + 1 : expected.kind === 'no_stream' ? first === 0 : true;
-    const lastHit = found[found.length - 1];
-    if (consecutive && startsRight && lastHit) return { kind: 'success', revision: lastHit.revision, position: lastHit.pos };
-    return { kind: 'wrong_expected_version', current: currentOf(row), expected };
-  };
-
-  const appendNow = (name: string, expected: ExpectedRevision, events: readonly ProposedEvent[], written: StoredEvent[]): WriteOutcome => {
-    const existing = statements.stream.get(name);
-    if (existing?.state === StreamState.Tombstoned) return { kind: 'stream_deleted' };
-    const replay = existing ? replayed(existing, expected, events) : undefined;
-    if (replay) return replay;
-    if (!admits(existing, expected)) return { kind: 'wrong_expected_version', current: currentOf(existing), expected };
-    if (events.length === 0) return { kind: 'success', revision: currentOf(existing), position: undefined };
-    const row = existing ?? streamId(name);
-    const { revision, position } = write(name, row, events, written);
-    return { kind: 'success', revision, position };
-  };
-
-  const softDeleteNow = (name: string, expected: ExpectedRevision, written: StoredEvent[]): WriteOutcome => {
-    const existing = statements.stream.get(name);
-    if (existing?.state === StreamState.Tombstoned) return { kind: 'stream_deleted' };
-    if (!admits(existing, expected)) return { kind: 'wrong_expected_version', current: currentOf(existing), expected };
-    // As EventStoreDB: a soft delete is metadata that truncates everything written so far.
-    const row = existing ?? streamId(name);
-    const metaRow = streamId(`$$${name}`);
-    const previous = metaRow.last_revision >= 0 ? statements.atRevision.get(metaRow.id, metaRow.last_revision) : undefined;
-    let metadata: Record<string, unknown> = {};
-    try {
-      const parsed: unknown = previous ? JSON.parse(previous.data.toString('utf8')) : {};
-      if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) metadata = parsed as Record<string, unknown>;
-    } catch {
-      metadata = {};
-    }
-    metadata.$tb = row.last_revision + 1;
-    const event: ProposedEvent = {
-      id: uuidBytes(randomUUID()),
-      type: '$metadata',
-      contentType: 'application/json',
-      data: Buffer.from(JSON.stringify(metadata)),
-      metadata: EMPTY,
-    };
-    const { position } = write(`$$${name}`, metaRow, [event], written);
-    statements.setStreamState.run(StreamState.SoftDeleted, row.id);
-    return { kind: 'success', revision: currentOf(row), position };
-  };
-
-  const tombstoneNow = (name: string, expected: ExpectedRevision, written: StoredEvent[]): WriteOutcome => {
-    const existing = statements.stream.get(name);
-    if (existing?.state === StreamState.Tombstoned) return { kind: 'stream_deleted' };
-    if (!admits(existing, expected)) return { kind: 'wrong_expected_version', current: currentOf(existing), expected };
-    const row = existing ?? streamId(name);
-    const event: ProposedEvent = { id: uuidBytes(randomUUID()), type: '$streamDeleted', contentType: 'application/octet-stream', data: EMPTY, metadata: EMPTY };
-    // The tombstone's revision is stored as -1 and reported as Int64.MaxValue, as EventStoreDB does.
-    const { position } = write(name, row, [event], written, StreamState.Tombstoned, () => -1);
-    return { kind: 'success', revision: currentOf(row), position };
-  };
-
-  const flush = (): void => {
-    const batch = queue;
+  const fail = (error: Error): void => {
+    if (failure) return;
+    failure = error;
+    for (const pending of [...(inFlight ?? []), ...queue]) pending.reject(error);
+    inFlight = undefined;
     queue = [];
-    if (batch.length === 0) return;
-    const headBefore = head;
-    const written: StoredEvent[] = [];
-    const outcomes: WriteOutcome[] = [];
-    try {
-      statements.begin.run();
-      for (const pending of batch) outcomes.push(pending.run(written));
-      statements.commit.run();
-    } catch (error) {
-      if (db.inTransaction) statements.rollback.run();
-      head = headBefore;
-      for (const pending of batch) pending.reject(error);
-      return;
-    }
-    for (const [index, pending] of batch.entries()) pending.resolve(outcomes[index]!);
-    if (written.length > 0) for (const listener of listeners) listener(written);
+    onFatal(error);
   };
 
-  /** Writes waiting in the same event-loop turn share one transaction and one fsync. */
-  const enqueue = (run: PendingWrite['run']): Promise<WriteOutcome> =>
+  const send = (): void => {
+    scheduled = false;
+    if (inFlight || queue.length === 0 || failure) return;
+    inFlight = queue;
+    queue = [];
+    const { ops, transfer } = packed(inFlight.map((pending) => pending.op));
+    worker.postMessage({ type: 'write', ops } satisfies ToWriter, transfer);
+  };
+
+  /** Writes that arrive while a batch commits wait here and go together as the next batch. */
+  const enqueue = (op: WriteOp): Promise<WriteOutcome> =>
     new Promise((resolve, reject) => {
-      if (closed) {
-        reject(new Error('the store is shutting down'));
+      if (failure || closing) {
+        reject(failure ?? new Error('the store is shutting down'));
         return;
       }
-      if (queue.length === 0) setImmediate(flush);
-      queue.push({ run, resolve, reject });
+      queue.push({ op, resolve, reject });
+      if (!inFlight && !scheduled) {
+        scheduled = true;
+        setImmediate(send);
+      }
     });
+
+  const committed = (batch: Pending[], { outcomes, written }: BatchResult): void => {
+    const events: StoredEvent[] = written.map((entry) => {
+      const op = batch[entry.op]!.op;
+      const source = entry.generated ?? (op.kind === 'append' ? op.events[entry.index]! : undefined)!;
+      return {
+        position: entry.position,
+        streamName: entry.streamName,
+        revision: entry.revision,
+        eventId: asBuffer(source.id),
+        type: source.type,
+        contentType: source.contentType,
+        created: entry.created,
+        data: asBuffer(source.data),
+        metadata: asBuffer(source.metadata),
+      };
+    });
+    if (events.length > 0) head = events[events.length - 1]!.position;
+    for (const [index, pending] of batch.entries()) pending.resolve(outcomes[index]!);
+    if (events.length > 0) for (const listener of listeners) listener(events);
+  };
+
+  worker.on('message', (message: FromWriter) => {
+    if (message.type === 'closed') {
+      closed?.();
+      return;
+    }
+    if (message.type === 'ready') return;
+    const batch = inFlight ?? [];
+    inFlight = undefined;
+    if (message.type === 'written') committed(batch, message.result);
+    else for (const pending of batch) pending.reject(new Error(`write failed: ${message.message}`));
+    send();
+    if (closing && !inFlight && queue.length === 0) worker.postMessage({ type: 'close' } satisfies ToWriter);
+  });
+  worker.on('error', (error) => fail(error));
+  worker.on('exit', (code) => {
+    closed?.();
+    if (!closing) fail(new Error(`the writer thread exited with code ${code}`));
+  });
+
+  await ready;
 
   const toStored = ([position, revision, eventId, type, contentType, created, data, metadata, name]: EventRow, streamName?: string): StoredEvent => ({
     position,
@@ -347,9 +218,9 @@ export function openStorage({ dataDir, synchronous = 'FULL' }: StorageOptions): 
 
   return {
     head: () => head,
-    append: (stream, expected, events) => enqueue((written) => appendNow(stream, expected, events, written)),
-    softDelete: (stream, expected) => enqueue((written) => softDeleteNow(stream, expected, written)),
-    tombstone: (stream, expected) => enqueue((written) => tombstoneNow(stream, expected, written)),
+    append: (stream, expected, events) => enqueue({ kind: 'append', stream, expected, events }),
+    softDelete: (stream, expected) => enqueue({ kind: 'softDelete', stream, expected }),
+    tombstone: (stream, expected) => enqueue({ kind: 'tombstone', stream, expected }),
     viewStream(stream) {
       const row = statements.stream.get(stream);
       if (!row) return { kind: 'missing' };
@@ -378,17 +249,20 @@ export function openStorage({ dataDir, synchronous = 'FULL' }: StorageOptions): 
       listeners.add(listener);
       return () => listeners.delete(listener);
     },
-    close() {
-      closed = true;
-      flush();
+    async close() {
+      if (closing) return;
+      closing = true;
+      const done = new Promise<void>((resolve) => (closed = resolve));
+      if (failure) await worker.terminate();
+      else {
+        if (!inFlight) {
+          send();
+          if (!inFlight) worker.postMessage({ type: 'close' } satisfies ToWriter);
+        }
+        await done;
+        await worker.terminate();
+      }
       db.close();
     },
   };
-}
-
-/** A UUID's 16 bytes, from its canonical string form; throws a TypeError when it is not one. */
-export function uuidBytes(text: string): Buffer {
-  const hex = text.replace(/-/g, '');
-  if (!/^[0-9a-fA-F]{32}$/.test(hex)) throw new TypeError(`not a UUID: ${text}`);
-  return Buffer.from(hex, 'hex');
 }
