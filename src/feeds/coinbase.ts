@@ -166,9 +166,17 @@ export function startCoinbaseFeed(options: CoinbaseFeedOptions): CoinbaseFeed {
           if (!ws.isPaused) arm();
           onHeartbeat(frame.product, frame.lastTradeId);
           return;
-        case 'subscriptions':
-          logger.info({ channels: frame.channels }, 'subscribed');
+        case 'subscriptions': {
+          const matched = frame.channels.find((channel) => channel.name === 'matches')?.products ?? [];
+          const missing = products.filter((product) => !matched.includes(product));
+          if (missing.length > 0)
+            logger.warn(
+              { missing, channels: frame.channels },
+              'the feed did not subscribe these products to matches',
+            );
+          else logger.info({ channels: frame.channels }, 'subscribed');
           return;
+        }
         case 'error':
           stats.serverErrors += 1;
           logger.warn({ message: frame.message, reason: frame.reason }, 'the feed sent an error');
