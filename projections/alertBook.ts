@@ -12,16 +12,12 @@
 // `value ≥ T` is `num × 10^18 ≥ T·10^18 × den`.
 //
 // Pure: no I/O and no clock (expiry arrives as an AlertExpired event). Mutated in place for speed.
-import { parseScaled, pow10 } from '../src/domain/decimal.ts';
+import { alertKeys, fires, rearms, scaledNumerator, type Ratio } from '../src/domain/crossing.ts';
 import type { AlertCreated, AlertEvent } from '../src/domain/events.ts';
-import type { Direction, Measure } from '../src/domain/types.ts';
-import type { Ratio } from './averagePrice.ts';
+import type { Measure } from '../src/domain/types.ts';
 
 /** What the book needs of an alert: the fields of AlertCreated that decide when it fires. */
 export type BookAlert = Pick<AlertCreated, 'alertId' | 'product' | 'direction' | 'threshold' | 'measure' | 'window' | 'repeat' | 'rearmBy'>;
-
-const KEY_DECIMALS = 18;
-const KEY_UNIT = pow10(KEY_DECIMALS);
 
 interface Entry {
   alert: BookAlert;
@@ -134,31 +130,6 @@ export interface AlertBookState {
 
 export function initialState(): AlertBookState {
   return { entries: new Map(), groups: new Map(), byProduct: new Map(), nextSeq: 0 };
-}
-
-/** Threshold and re-arm keys scaled to 18 decimals; `undefined` when the strings are not plain decimals. */
-export function alertKeys(alert: Pick<BookAlert, 'direction' | 'threshold' | 'rearmBy'>): { key: bigint; rearmKey: bigint } | undefined {
-  const threshold = parseScaled(alert.threshold);
-  const rearmBy = parseScaled(alert.rearmBy);
-  if (!threshold || !rearmBy || threshold.scale > KEY_DECIMALS || rearmBy.scale > KEY_DECIMALS) return undefined;
-  const key = threshold.units * pow10(KEY_DECIMALS - threshold.scale);
-  const margin = rearmBy.units * pow10(KEY_DECIMALS - rearmBy.scale);
-  return { key, rearmKey: margin === 0n ? key : alert.direction === 'ABOVE' ? key - margin : key + margin };
-}
-
-/** Ratio numerator scaled to compare against 18-decimal keys. */
-export const scaledNumerator = (ratio: Ratio): bigint => ratio.num * KEY_UNIT;
-
-/** CONTRACT §3, exactly: ABOVE fires when value ≥ T, BELOW when value ≤ T. */
-export function fires(direction: Direction, key: bigint, ratio: Ratio, numerator = scaledNumerator(ratio)): boolean {
-  const threshold = key * ratio.den;
-  return direction === 'ABOVE' ? numerator >= threshold : numerator <= threshold;
-}
-
-/** CONTRACT §3, exactly: a disarmed ABOVE alert re-arms when value < T − rearmBy, BELOW when value > T + rearmBy. */
-export function rearms(direction: Direction, rearmKey: bigint, ratio: Ratio, numerator = scaledNumerator(ratio)): boolean {
-  const edge = rearmKey * ratio.den;
-  return direction === 'ABOVE' ? numerator < edge : numerator > edge;
 }
 
 const groupWindow = (alert: Pick<BookAlert, 'measure' | 'window'>): string => (alert.measure === 'LAST' ? '' : alert.window);

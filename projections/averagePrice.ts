@@ -22,6 +22,7 @@
 import { windowMillis } from '../src/config.ts';
 import { formatRatio, formatScaled, parseScaled, pow10, type Scaled } from '../src/domain/decimal.ts';
 import type { TradeRecorded } from '../src/domain/events.ts';
+import type { Ratio } from '../src/domain/crossing.ts';
 import { formatMicros, timeMicros } from '../src/domain/time.ts';
 import { ALL_WINDOW, type Measure } from '../src/domain/types.ts';
 import { IndexDeque, UnitsColumn } from './columns.ts';
@@ -40,11 +41,6 @@ export interface Price {
   time: string;
 }
 
-/** An exact measure value `num / den` (den > 0). */
-export interface Ratio {
-  num: bigint;
-  den: bigint;
-}
 
 interface Sums {
   sumPrice: bigint;

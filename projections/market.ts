@@ -1,5 +1,6 @@
 // The one function that turns a trade into alert changes, shared by the live reactor and the backtest.
 import { formatRatio } from '../src/domain/decimal.ts';
+import type { Ratio } from '../src/domain/crossing.ts';
 import type { TradeRecorded } from '../src/domain/events.ts';
 import * as alertBook from './alertBook.ts';
 import * as averagePrice from './averagePrice.ts';
@@ -16,8 +17,8 @@ export interface AlertChange {
   /** The very object given to {@link addAlert} (or the AlertCreated data the reactor folded). */
   alert: alertBook.BookAlert;
   value: string;
-  /** The exact value, for deciding again against the alert's stream (see `alertBook.fires`/`rearms`). */
-  ratio: averagePrice.Ratio;
+  /** The exact value, for deciding again against the alert's stream (see `fires`/`rearms` in src/domain/crossing.ts). */
+  ratio: Ratio;
 }
 
 /** An empty market keeping the given sliding windows (plus `all`). */

@@ -1,8 +1,9 @@
 // An alert's life: its state folded from its stream, the createAlert/cancelAlert decisions, and their handlers.
 import { jsonEvent, NO_STREAM, StreamNotFoundError, WrongExpectedVersionError, type EventStoreDBClient } from '@eventstore/db-client';
+import { alertKeys, fires, rearms, type Ratio } from './crossing.ts';
 import { normalizeDecimal, parseScaled } from './decimal.ts';
 import { badInput, DomainError } from './errors.ts';
-import { parseEvent, type AlertCancelled, type AlertCreated, type AlertEvent } from './events.ts';
+import { parseEvent, type AlertCancelled, type AlertCreated, type AlertEvent, type TradeRecorded } from './events.ts';
 import { parseTime } from './time.ts';
 import { ALL_WINDOW, alertStream, type AlertStatus, type Direction, type Measure } from './types.ts';
 
@@ -153,6 +154,56 @@ export function decideCancelAlert(command: CancelAlertCommand, state: AlertState
   if (state.status === 'CANCELLED') return [];
   if (state.status !== 'ACTIVE') throw new DomainError('CONFLICT', `alert ${command.alertId} is ${state.status} and can no longer be cancelled`);
   return [{ alertId: command.alertId, userId: command.userId, cancelledAt: command.now }];
+}
+
+/** A trade that crossed an alert, as the reactor saw it in `$all`. */
+export interface TradeCause {
+  trade: TradeRecorded;
+  /** Its `$all` commit position: the order in which trades may change alerts. */
+  position: bigint;
+  /** When the store recorded it (µs): expiry is judged against this, so deciding again later decides the same. */
+  recordedAt: number;
+  /** The measure's exact value right after it, and that value printed (CONTRACT §3 output). */
+  ratio: Ratio;
+  value: string;
+}
+
+/**
+ * decide(trade crossing, alert state) → the one event the trade causes on this alert, if any.
+ * Nothing when the alert is no longer ACTIVE or already has a change caused by this trade or a later
+ * one (`lastCause`): that makes deciding again — after a conflict, a restart, or on a second reactor —
+ * idempotent. An alert whose `expiresAt` had passed when the trade was recorded expires instead.
+ */
+export function decideOnTrade(state: AlertState, cause: TradeCause, now: string): AlertEvent | undefined {
+  if (state.status !== 'ACTIVE') return undefined;
+  if (state.lastCause !== undefined && state.lastCause >= cause.position) return undefined;
+  const { created } = state;
+  const expires = created.expiresAt === undefined ? undefined : parseTime(created.expiresAt);
+  if (expires && expires.micros <= cause.recordedAt) return { type: 'AlertExpired', data: { alertId: created.alertId, expiredAt: now } };
+  const keys = alertKeys(created);
+  if (!keys) return undefined;
+  const { trade } = cause;
+  if (state.armed && fires(created.direction, keys.key, cause.ratio)) {
+    return {
+      type: 'AlertTriggered',
+      data: {
+        alertId: created.alertId,
+        userId: created.userId,
+        product: created.product,
+        direction: created.direction,
+        threshold: created.threshold,
+        measure: created.measure,
+        window: created.window,
+        value: cause.value,
+        trade: { tradeId: trade.tradeId, price: trade.price, size: trade.size, side: trade.side, time: trade.time },
+        triggeredAt: now,
+      },
+    };
+  }
+  if (!state.armed && rearms(created.direction, keys.rearmKey, cause.ratio)) {
+    return { type: 'AlertRearmed', data: { alertId: created.alertId, value: cause.value, tradeId: trade.tradeId, rearmedAt: now } };
+  }
+  return undefined;
 }
 
 /** Reads an alert's stream from `after + 1` and folds it onto `state`. Events that fail their schema are skipped. */

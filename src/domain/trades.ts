@@ -103,14 +103,16 @@ export async function recordTrades(
 }
 
 async function lastRevision(client: EventStoreDBClient, stream: string): Promise<bigint> {
+  let revision = -1n;
   try {
+    // Read to the end (one event) rather than returning from inside: an abandoned read can keep the client from disposing.
     for await (const resolved of client.readStream(stream, { direction: BACKWARDS, fromRevision: END, maxCount: 1 })) {
-      if (resolved.event) return resolved.event.revision;
+      if (resolved.event) revision = resolved.event.revision;
     }
   } catch (error) {
     if (!(error instanceof StreamNotFoundError)) throw error;
   }
-  return -1n;
+  return revision;
 }
 
 /**

@@ -1,0 +1,117 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cancelAlert, createAlert, type CreateAlertCommand } from '../../src/domain/alerts.ts';
+import { DomainError } from '../../src/domain/errors.ts';
+import type { AlertCreated, TradeRecorded } from '../../src/domain/events.ts';
+import { formatMicros } from '../../src/domain/time.ts';
+import { recordTrades } from '../../src/domain/trades.ts';
+import type { TradeInput } from '../../src/domain/types.ts';
+import { createLogger } from '../../src/logger.ts';
+import { startReactor, type Reactor } from '../../src/runtime/reactor.ts';
+import { startTestStore, type TestStore } from '../helpers/store.ts';
+import { changesOf, expectedChanges, lastPosition, WINDOWS } from './helpers.ts';
+
+const logger = createLogger(process.env.TEST_LOG ?? 'silent');
+const config = { PRICEALERT_WINDOWS: WINDOWS };
+const rules = { products: ['BTC-USD', 'ETH-USD'], windows: WINDOWS, activeCount: 0 };
+const NOW = '2026-11-26T08:00:00.000000Z';
+const T0 = Date.UTC(2026, 10, 26, 9) * 1000;
+
+const tape = (prefix: string, prices: string[], product = 'BTC-USD'): TradeInput[] =>
+  prices.map((price, index) => ({
+    product, tradeId: `${prefix}${index}`, price, size: '1', side: 'buy', time: formatMicros(T0 + index * 1_000_000), source: 'test',
+  }));
+const asRecorded = (trades: TradeInput[]): TradeRecorded[] => trades.map((trade) => ({ ...trade }));
+
+async function create(store: TestStore, command: Omit<CreateAlertCommand, 'userId' | 'now'>): Promise<AlertCreated> {
+  const state = await createAlert(store.client, { userId: 'user-1', now: NOW, ...command }, rules);
+  return state.created;
+}
+
+describe('alert reactor', () => {
+  let store: TestStore;
+  const reactors: Reactor[] = [];
+  const start = async () => {
+    const reactor = await startReactor({ client: store.client, config, logger, checkpointEveryMs: 50 });
+    reactors.push(reactor);
+    await reactor.ready;
+    return reactor;
+  };
+
+  beforeAll(async () => {
+    store = await startTestStore();
+  });
+  afterAll(async () => {
+    await Promise.all(reactors.map((reactor) => reactor.stop()));
+    await store?.stop();
+  });
+
+  it('given alerts and a tape, when the reactor runs, then exactly the expected changes are written', async () => {
+    const alerts = [
+      await create(store, { alertId: 'mean-above', product: 'BTC-USD', direction: 'ABOVE', threshold: '100', measure: 'MEAN', window: '1m' }),
+      await create(store, { alertId: 'last-below', product: 'BTC-USD', direction: 'BELOW', threshold: '90', measure: 'LAST', repeat: true, rearmBy: '5' }),
+      await create(store, { alertId: 'never', product: 'BTC-USD', direction: 'ABOVE', threshold: '1000' }),
+      await create(store, { alertId: 'other-product', product: 'ETH-USD', direction: 'BELOW', threshold: '1000000', measure: 'LAST' }),
+    ];
+    const reactor = await start();
+    const trades = tape('a', ['95', '105', '85', '92', '96', '89']);
+    const summary = await recordTrades(store.client, trades, { products: rules.products });
+    expect(summary).toEqual({ recorded: 6, alreadyPresent: 0, rejected: [] });
+    await reactor.caughtUpTo(await lastPosition(store.client));
+
+    expect(await changesOf(store.client, 'mean-above')).toEqual(['AlertTriggered a1']);
+    expect(await changesOf(store.client, 'last-below')).toEqual(['AlertTriggered a2', 'AlertRearmed a4', 'AlertTriggered a5']);
+    expect(await changesOf(store.client, 'never')).toEqual([]);
+    expect(await changesOf(store.client, 'other-product')).toEqual([]);
+    expect(expectedChanges(alerts.slice(0, 3), asRecorded(trades)).get('last-below')).toEqual(['AlertTriggered a2', 'AlertRearmed a4', 'AlertTriggered a5']);
+    expect(reactor.views.alert('mean-above')).toMatchObject({ status: 'TRIGGERED', triggerCount: 1, armed: false });
+    expect(reactor.views.alert('last-below')).toMatchObject({ status: 'ACTIVE', triggerCount: 2, armed: false });
+    expect(reactor.views.price('BTC-USD', '1m')).toMatchObject({ count: 6, last: '89', mean: '93.66666667' });
+    expect(reactor.views.activeAlertCount('user-1')).toBe(3);
+  });
+
+  it('given two reactors at once, when trades cross many alerts, then every change is written once', async () => {
+    const alerts: AlertCreated[] = [];
+    for (let index = 0; index < 20; index += 1) {
+      alerts.push(
+        await create(store, {
+          alertId: `pair-${index}`, product: 'ETH-USD', direction: index % 2 ? 'ABOVE' : 'BELOW', threshold: String(95 + index / 2),
+          measure: index % 3 === 0 ? 'LAST' : 'MEAN', window: '1m', repeat: index % 4 !== 0, rearmBy: '1',
+        }),
+      );
+    }
+    const [first, second] = [await start(), await start()];
+    const prices = Array.from({ length: 60 }, (_, index) => String(100 + Math.round(12 * Math.sin(index / 3))));
+    const trades = tape('p', prices, 'ETH-USD');
+    await recordTrades(store.client, trades, { products: rules.products });
+    const end = await lastPosition(store.client);
+    await Promise.all([first!.caughtUpTo(end), second!.caughtUpTo(end)]);
+    const expected = expectedChanges(alerts, asRecorded(trades));
+    let total = 0;
+    for (const alert of alerts) {
+      const written = await changesOf(store.client, alert.alertId);
+      expect(written).toEqual(expected.get(alert.alertId));
+      total += written.length;
+    }
+    expect(total).toBeGreaterThan(20);
+  });
+
+  it('given a cancel racing a trigger, when both land, then exactly one of them takes effect', async () => {
+    await start();
+    const ids = Array.from({ length: 12 }, (_, index) => `race-${index}`);
+    for (const alertId of ids) await create(store, { alertId, product: 'BTC-USD', direction: 'ABOVE', threshold: '1', measure: 'LAST' });
+    const cancels = ids.map((alertId) =>
+      cancelAlert(store.client, { alertId, userId: 'user-1', now: NOW }).then(
+        () => 'cancelled',
+        (error: unknown) => (error instanceof DomainError && error.code === 'CONFLICT' ? 'refused' : Promise.reject(error)),
+      ),
+    );
+    await recordTrades(store.client, tape('race', ['5']), { products: rules.products });
+    const outcomes = await Promise.all(cancels);
+    const end = await lastPosition(store.client);
+    await Promise.all(reactors.map((reactor) => reactor.caughtUpTo(end)));
+    for (const [index, alertId] of ids.entries()) {
+      const written = await changesOf(store.client, alertId);
+      expect(written).toEqual(outcomes[index] === 'cancelled' ? ['AlertCancelled'] : ['AlertTriggered race0']);
+    }
+  });
+});
