@@ -14,6 +14,20 @@ export interface StoreHandle {
 }
 
 const EXIT_LOCKED = 2;
+/** How long to wait for a node that holds the lock but has not yet published its connection string. */
+const STARTING_NODE_WAIT_MS = 10_000;
+
+/** The connection string of the node that owns the data dir, once it has published one. */
+async function publishedBy(dataDir: string): Promise<string | undefined> {
+  const deadline = Date.now() + STARTING_NODE_WAIT_MS;
+  for (;;) {
+    const lock = liveLock(dataDir);
+    if (!lock) return undefined;
+    if (lock.connectionString) return lock.connectionString;
+    if (Date.now() > deadline) return undefined;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
 
 function handle(connectionString: string, embedded?: EmbeddedNode): StoreHandle {
   const client = EventStoreDBClient.connectionString(connectionString);
@@ -49,8 +63,8 @@ export async function openStore(config: Config, logger: Logger): Promise<StoreHa
     return handle(node.connectionString, node);
   } catch (error) {
     // Another process started a node on this data dir in the meantime: use it.
-    const winner = error instanceof EmbeddedNodeError && error.exitCode === EXIT_LOCKED ? liveLock(dataDir) : undefined;
-    if (winner?.connectionString) return handle(winner.connectionString);
+    const winner = error instanceof EmbeddedNodeError && error.exitCode === EXIT_LOCKED ? await publishedBy(dataDir) : undefined;
+    if (winner) return handle(winner);
     throw error;
   }
 }

@@ -7,6 +7,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { Client as GrpcClient, credentials, status, type ServiceError } from '@grpc/grpc-js';
 import { EventStoreDBClient, jsonEvent, type ResolvedEvent } from '@eventstore/db-client';
 import { loadConfig } from '../../src/config.ts';
 import { openStore } from '../../src/eventstore/connect.ts';
@@ -97,6 +98,28 @@ describe('connecting', () => {
       });
     }
     const result = await store.client.appendToStream('still-alive', jsonEvent({ type: 'Alive', data: {} }));
+    expect(result.success).toBe(true);
+  });
+
+  it('answers malformed gRPC requests with an error and keeps serving', async () => {
+    const store = await started({});
+    const raw = new GrpcClient(store.connectionString.replace('esdb://', '').replace('?tls=false', ''), credentials.createInsecure());
+    cleanups.push(() => raw.close());
+    const bytes = (value: Buffer): Buffer => value;
+    const unary = (path: string, body: Buffer) =>
+      new Promise<number>((resolve) => raw.makeUnaryRequest(path, bytes, bytes, body, (error) => resolve(error?.code ?? 0)));
+    const read = (body: Buffer) =>
+      new Promise<number>((resolve) => {
+        const call = raw.makeServerStreamRequest('/event_store.client.streams.Streams/Read', bytes, bytes, body);
+        call.on('data', () => undefined);
+        call.on('error', (error: ServiceError) => resolve(error.code));
+        call.on('end', () => resolve(0));
+      });
+    expect(await read(Buffer.alloc(0))).toBe(status.INVALID_ARGUMENT);
+    expect(await read(Buffer.from([0xff, 0xff, 0xff, 0x01]))).not.toBe(0);
+    expect(await unary('/event_store.client.streams.Streams/Delete', Buffer.alloc(0))).toBe(status.INVALID_ARGUMENT);
+    expect(await unary('/event_store.client.persistent_subscriptions.PersistentSubscriptions/Delete', Buffer.alloc(0))).toBe(status.UNIMPLEMENTED);
+    const result = await store.client.appendToStream('still-serving', jsonEvent({ type: 'Alive', data: {} }));
     expect(result.success).toBe(true);
   });
 
