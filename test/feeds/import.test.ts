@@ -119,16 +119,20 @@ describe('pricealert import (the CLI)', () => {
   });
 
   it('exits 2 with a one-line reason on bad usage, before touching the store', async () => {
-    const missing = await cli(['import', join(fixtures, 'nope.csv')], dataDir);
+    const [missing, noProduct, unknownProduct, badFormat, help] = await Promise.all([
+      cli(['import', join(fixtures, 'nope.csv')], dataDir),
+      cli(['import', badFile], dataDir),
+      cli(['import', badFile, '--product', 'DOGE-USD'], dataDir),
+      cli(['import', badFile, '--format', 'xml'], dataDir),
+      cli(['import', '--help'], dataDir),
+    ]);
     expect(missing).toMatchObject({ code: 2, stdout: '' });
     expect(missing.stderr).toMatch(/^pricealert: .*nope\.csv: no such file\n$/);
-    const noProduct = await cli(['import', badFile], dataDir);
     expect(noProduct.code).toBe(2);
     expect(noProduct.stderr).toMatch(/no product column; pass --product/);
-    const unknownProduct = await cli(['import', badFile, '--product', 'DOGE-USD'], dataDir);
     expect(unknownProduct.code).toBe(2);
-    expect((await cli(['import', badFile, '--format', 'xml'], dataDir)).code).toBe(2);
-    const help = await cli(['import', '--help'], dataDir);
+    expect(unknownProduct.stderr).toMatch(/DOGE-USD is not a configured product/);
+    expect(badFormat.code).toBe(2);
     expect(help.code).toBe(0);
     expect(help.stdout).toContain('--strict');
   });
