@@ -5,6 +5,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { Client as GrpcClient, credentials } from '@grpc/grpc-js';
 import { END, START, jsonEvent, type EventStoreDBClient, type ResolvedEvent } from '@eventstore/db-client';
 import { startTestStore } from '../test/helpers/store.ts';
 import { QUICK, fmt, mib, report, summarize } from './stats.ts';
@@ -66,6 +67,22 @@ async function latency(client: EventStoreDBClient, writers: number, total: numbe
   return samples;
 }
 
+/** The machine's floor: bare gRPC round trips (Gossip.Read, no storage) at the same concurrency. */
+async function grpcBaseline(connectionString: string, calls: number): Promise<number> {
+  const raw = new GrpcClient(connectionString.replace('esdb://', '').replace('?tls=false', ''), credentials.createInsecure());
+  const bytes = (value: Buffer): Buffer => value;
+  const call = () =>
+    new Promise<void>((resolve, reject) =>
+      raw.makeUnaryRequest('/event_store.client.gossip.Gossip/Read', bytes, bytes, Buffer.alloc(0), (error) => (error ? reject(error) : resolve())),
+    );
+  await call();
+  const started = performance.now();
+  await inFlight(calls, 32, call);
+  const elapsed = performance.now() - started;
+  raw.close();
+  return elapsed;
+}
+
 async function main(): Promise<void> {
   const dataDir = mkdtempSync(join(tmpdir(), 'pricealert-bench-'));
   const store = await startTestStore({ dataDir, keepData: true });
@@ -77,6 +94,9 @@ async function main(): Promise<void> {
     for (let n = 0; n < sizes.sequential; n += 1) await client.appendToStream(`seq-${n % 16}`, trade(n));
     stored.count += sizes.sequential;
     report('append, 1 event per call, sequential', rate(sizes.sequential, performance.now() - started));
+
+    const baselineMs = await grpcBaseline(store.connectionString, sizes.concurrent);
+    report('baseline: bare gRPC unary calls, 32 in flight', `${fmt((sizes.concurrent / baselineMs) * 1000, 0)} calls/s`);
 
     started = performance.now();
     await inFlight(sizes.concurrent, 32, (n) => client.appendToStream(`conc-${n % 256}`, trade(n)));

@@ -13,7 +13,6 @@ export interface StoreHandle {
   close(): Promise<void>;
 }
 
-const EXIT_LOCKED = 2;
 /** How long to wait for a node that holds the lock but has not yet published its connection string. */
 const STARTING_NODE_WAIT_MS = 10_000;
 
@@ -63,7 +62,7 @@ export async function openStore(config: Config, logger: Logger): Promise<StoreHa
     return handle(node.connectionString, node);
   } catch (error) {
     // Another process started a node on this data dir in the meantime: use it.
-    const winner = error instanceof EmbeddedNodeError && error.exitCode === EXIT_LOCKED ? await publishedBy(dataDir) : undefined;
+    const winner = error instanceof EmbeddedNodeError && error.locked ? await publishedBy(dataDir) : undefined;
     if (winner) return handle(winner);
     throw error;
   }

@@ -2,10 +2,8 @@
 // SIGINT or when its parent goes away, and exits 2 when the data dir belongs to another live node.
 import { parseArgs } from 'node:util';
 import { createLogger } from '../../logger.ts';
-import { NodeLockedError } from './lock.ts';
+import { EXIT_LOCKED, NodeLockedError } from './lock.ts';
 import { runNode } from './node.ts';
-
-export const EXIT_LOCKED = 2;
 
 export type NodeMessage = { readonly type: 'ready'; readonly connectionString: string };
 

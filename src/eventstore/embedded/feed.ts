@@ -7,7 +7,7 @@ import type { Storage, StreamView } from './storage.ts';
 import { CAUGHT_UP, FELL_BEHIND, encodeCheckpoint, encodeConfirmation, encodeReadEvent, type StoredEvent } from './wire.ts';
 
 /** Rows read from SQLite at a time; fewer when events are large (see PAGE_BYTES). */
-export const PAGE_SIZE = 512;
+const PAGE_SIZE = 512;
 /** About how many bytes of events one page should hold, so a page of huge events stays small. */
 const PAGE_BYTES = 1024 * 1024;
 /**

@@ -6,7 +6,9 @@ import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { NodeMessage } from './entry.ts';
 
-export { NodeLockedError, LOCK_FILE, liveLock, readLock, type LockInfo } from './lock.ts';
+import { EXIT_LOCKED } from './lock.ts';
+
+export { NodeLockedError, LOCK_FILE, liveLock, type LockInfo } from './lock.ts';
 
 export interface EmbeddedNodeOptions {
   readonly dataDir: string;
@@ -31,6 +33,11 @@ export class EmbeddedNodeError extends Error {
     readonly exitCode: number | null,
   ) {
     super(message);
+  }
+
+  /** Another live node owns the data dir. */
+  get locked(): boolean {
+    return this.exitCode === EXIT_LOCKED;
   }
 }
 

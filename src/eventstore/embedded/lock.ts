@@ -4,6 +4,8 @@ import { openSync, closeSync, readFileSync, renameSync, rmSync, writeFileSync, w
 import { join } from 'node:path';
 
 export const LOCK_FILE = 'node.lock';
+/** The exit code of a node process that found its data dir owned by another live node (CONTRACT §1). */
+export const EXIT_LOCKED = 2;
 
 export interface LockInfo {
   readonly pid: number;

@@ -1,7 +1,7 @@
 // The EventStoreDB gRPC contract, taken from the generated code inside @eventstore/db-client so that the
 // node and the client can never disagree on a message layout.
 import { createRequire } from 'node:module';
-import type { ServiceDefinition, UntypedServiceImplementation } from '@grpc/grpc-js';
+import type { ServiceDefinition } from '@grpc/grpc-js';
 import type * as StreamsPbModule from '@eventstore/db-client/generated/streams_pb.js';
 import type * as SharedPbModule from '@eventstore/db-client/generated/shared_pb.js';
 import type * as StatusPbModule from '@eventstore/db-client/generated/status_pb.js';
@@ -54,7 +54,6 @@ export const ServerFeaturesService = acceptingBuffers(featuresGrpc.ServerFeature
 export const methodPaths = (service: ServiceDefinition): string[] =>
   Object.values(service).map((method) => method.path);
 
-export type { UntypedServiceImplementation };
 export type ReadReq = StreamsPbModule.ReadReq;
 export type AppendReq = StreamsPbModule.AppendReq;
 export type BatchAppendReq = StreamsPbModule.BatchAppendReq;

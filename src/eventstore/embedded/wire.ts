@@ -79,7 +79,7 @@ const TYPE_KEY = Buffer.from('type');
 const CONTENT_TYPE_KEY = Buffer.from('content-type');
 const CREATED_KEY = Buffer.from('created');
 
-export function formatUuid(bytes: Buffer): string {
+function formatUuid(bytes: Buffer): string {
   const hex = bytes.toString('hex');
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
