@@ -42,7 +42,7 @@ export interface SeekInfo {
   startRevision: number;
   /** Revisions in the stream when the backtest began. */
   streamLength: number;
-  /** Single-event reads the binary searches needed. */
+  /** Single-event reads the searches by time needed (and one for the stream's length). */
   reads: number;
   ms: number;
 }

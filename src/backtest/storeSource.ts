@@ -42,31 +42,35 @@ export async function openStoreRange(
   const started = performance.now();
   const stream = tradeStream(product);
   let reads = 0;
-  const probed = new Map<number, number>();
-  const timeAt = async (revision: number): Promise<number> => {
-    const known = probed.get(revision);
-    if (known !== undefined) return known;
-    reads += 1;
+  // Memoised as promises, so concurrent searches share a probe rather than read it twice.
+  const probed = new Map<number, Promise<number>>();
+  const readTime = async (revision: number): Promise<number> => {
     const event = await readOne(client, stream, { fromRevision: BigInt(revision), direction: FORWARDS });
     if (!event)
       throw new Error(`${stream} has no revision ${revision} although it had when the backtest began`);
-    const micros = tradeMicros(tradeFromEvent(event));
-    probed.set(revision, micros);
-    return micros;
+    return tradeMicros(tradeFromEvent(event));
+  };
+  const timeAt = (revision: number): Promise<number> => {
+    let time = probed.get(revision);
+    if (!time) {
+      reads += 1;
+      time = readTime(revision);
+      probed.set(revision, time);
+    }
+    return time;
   };
 
   reads += 1;
   const last = await readOne(client, stream, { fromRevision: END, direction: BACKWARDS });
   const streamLength = last?.event ? Number(last.event.revision) + 1 : 0;
-  const found =
-    options.afterMicros === undefined
-      ? 0
-      : await firstPositionAfter(0, streamLength, options.afterMicros, timeAt);
-  const startRevision = Math.max(0, found - SEEK_MARGIN);
-  const end =
+  // The two searches are independent: run them side by side (they share the probes already read).
+  const [found, end] = await Promise.all([
+    options.afterMicros === undefined ? 0 : firstPositionAfter(0, streamLength, options.afterMicros, timeAt),
     options.toMicros === undefined
       ? streamLength
-      : await firstPositionAfter(found, streamLength, options.toMicros, timeAt);
+      : firstPositionAfter(0, streamLength, options.toMicros, timeAt),
+  ]);
+  const startRevision = Math.max(0, found - SEEK_MARGIN);
 
   return {
     trades: readForwards(client, stream, startRevision),

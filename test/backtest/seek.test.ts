@@ -16,9 +16,18 @@ describe('firstPositionAfter', () => {
     [10, 6],
     [333_320, 99_999],
     [333_330, 100_000],
-  ])('finds the first time after %d at %d, in about log2(n) probes', async (after, expected) => {
+  ])(
+    'finds the first time after %d at %d, in about log4(n) rounds of three probes',
+    async (after, expected) => {
+      const probe = probeCounter(times);
+      expect(await firstPositionAfter(0, times.length, after, probe.timeAt)).toBe(expected);
+      expect(probe.count).toBeLessThanOrEqual(3 * (Math.ceil(Math.log(times.length) / Math.log(4)) + 1));
+    },
+  );
+
+  it('is a plain binary search with one probe per round', async () => {
     const probe = probeCounter(times);
-    expect(await firstPositionAfter(0, times.length, after, probe.timeAt)).toBe(expected);
+    expect(await firstPositionAfter(0, times.length, 10, probe.timeAt, 1)).toBe(6);
     expect(probe.count).toBeLessThanOrEqual(Math.ceil(Math.log2(times.length)) + 1);
   });
 
