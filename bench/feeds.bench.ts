@@ -54,7 +54,7 @@ async function importWorker(path: string, connectionString: string): Promise<voi
     heapAfterBytes: process.memoryUsage().heapUsed,
   };
   process.stdout.write(`${JSON.stringify(result)}\n`);
-  process.exit(0); // the client's channel would keep a bench child alive; it has nothing left to do
+  await client.dispose();
 }
 
 function tapeOf(count: number, seed: number): TradeInput[] {
@@ -74,6 +74,7 @@ async function withNode<T>(
   try {
     return await run(node.connectionString, client);
   } finally {
+    await client.dispose();
     await node.stop();
     await rm(dataDir, { recursive: true, force: true });
   }
@@ -226,7 +227,4 @@ async function main(): Promise<void> {
 }
 
 if (process.argv[2] === 'import-worker') await importWorker(process.argv[3]!, process.argv[4]!);
-else {
-  await main();
-  process.exit(0); // clients of stopped nodes are not disposed (see the report on client.dispose hanging)
-}
+else await main();
