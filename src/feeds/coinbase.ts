@@ -84,7 +84,10 @@ export function startCoinbaseFeed(options: CoinbaseFeedOptions): CoinbaseFeed {
     serverErrors: 0,
     pauses: 0,
   };
+  /** Per product, the newest trade id passed on to be recorded. */
   const lastTradeId = new Map<string, number>();
+  /** Per product, trade ids up to here that heartbeats showed missing are already counted. */
+  const missedThrough = new Map<string, number>();
   let attempt = 0;
   let stopped = false;
   let socket: WebSocket | undefined;
@@ -106,7 +109,11 @@ export function startCoinbaseFeed(options: CoinbaseFeedOptions): CoinbaseFeed {
       stats.duplicates += 1;
       return true;
     }
-    if (last !== undefined && tradeId > last + 1) countGap(trade.product, last, tradeId, 'match');
+    if (last !== undefined) {
+      const counted = Math.max(last, missedThrough.get(trade.product) ?? last);
+      if (tradeId > counted + 1) countGap(trade.product, counted, tradeId, 'match');
+      else if (tradeId <= counted) stats.missedTrades -= 1; // a heartbeat had given it up; it came after all
+    }
     lastTradeId.set(trade.product, tradeId);
     stats.trades += 1;
     return writer.push(trade);
@@ -114,10 +121,14 @@ export function startCoinbaseFeed(options: CoinbaseFeedOptions): CoinbaseFeed {
 
   function onHeartbeat(product: string, heartbeatLastTradeId: number): void {
     const last = lastTradeId.get(product);
-    // A heartbeat follows the matches it counts, so a higher last_trade_id means those matches never came.
-    if (last !== undefined && heartbeatLastTradeId > last)
-      countGap(product, last, heartbeatLastTradeId + 1, 'heartbeat');
-    if (last === undefined || heartbeatLastTradeId > last) lastTradeId.set(product, heartbeatLastTradeId);
+    if (last === undefined) return;
+    // A heartbeat follows the matches it counts, so a higher last_trade_id means those matches never
+    // came. It does not move lastTradeId: a reconnect's last_match may yet bring the newest of them.
+    const counted = Math.max(last, missedThrough.get(product) ?? last);
+    if (heartbeatLastTradeId > counted) {
+      countGap(product, counted, heartbeatLastTradeId + 1, 'heartbeat');
+      missedThrough.set(product, heartbeatLastTradeId);
+    }
   }
 
   function connect(): void {

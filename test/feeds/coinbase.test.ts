@@ -135,6 +135,32 @@ describe('Coinbase connector', () => {
     expect(sink.trades.map((trade) => trade.tradeId)).not.toContain('12');
   });
 
+  it('records a trade a heartbeat reported missing when a reconnect brings it as last_match', async () => {
+    const sink = collectingSink();
+    const { server, feed } = await start(sink);
+    const trades = tape('BTC-USD', 1, 15);
+    const first = await server.connection(1);
+    for (const trade of trades.slice(0, 10)) first.sendTrade(trade);
+    first.send({
+      type: 'heartbeat',
+      sequence: 9_000,
+      last_trade_id: 12,
+      product_id: 'BTC-USD',
+      time: new Date().toISOString(),
+    });
+    await waitFor(() => feed.stats().missedTrades === 2);
+    first.drop();
+
+    const second = await server.connection(2);
+    second.sendTrade(trades[11]!, 'last_match');
+    for (const trade of trades.slice(12)) second.sendTrade(trade);
+    await waitFor(() => sink.trades.length === 14);
+    expect(sink.trades.map((trade) => trade.tradeId)).toEqual(
+      [...trades.slice(0, 10), ...trades.slice(11)].map((trade) => trade.tradeId),
+    );
+    expect(feed.stats()).toMatchObject({ gaps: 1, missedTrades: 1, duplicates: 0 });
+  });
+
   it('counts 10,000 malformed or unexpected frames and records the trades between them unchanged', async () => {
     const sink = collectingSink();
     const { server, feed } = await start(sink);
