@@ -208,7 +208,7 @@ export function startFeed(options: FeedOptions): Feed {
     }
   }
 
-  const onCommit = (events: readonly StoredEvent[]): void => {
+  const deliver = (events: readonly StoredEvent[]): void => {
     if (closed || waitingForDrain || !live || pageIndex < page.length) return;
     const first = events[0];
     // Straight from memory only when nothing was missed since the subscriber was last caught up.
@@ -237,6 +237,16 @@ export function startFeed(options: FeedOptions): Feed {
     if (!writable) {
       caughtUpAt = -1;
       waitForDrain();
+    }
+  };
+
+  /** A failing subscriber ends its own call; it must not disturb the commit or other subscribers. */
+  const onCommit = (events: readonly StoredEvent[]): void => {
+    try {
+      deliver(events);
+    } catch (error) {
+      close();
+      options.onFailure(error);
     }
   };
 
