@@ -28,7 +28,7 @@ export interface RunBacktestOptions {
   maxTrades?: number;
   /** Aborting ends the replay early; the report then has `complete: false` and the triggers so far. */
   signal?: AbortSignal;
-  /** Called every 10,000 trades and at the end. */
+  /** Called before the first trade, every 10,000 trades and at the end. */
   onProgress?: (progress: BacktestProgress) => void;
 }
 
@@ -59,6 +59,7 @@ export async function runBacktest(options: RunBacktestOptions): Promise<Omit<Bac
   let outOfOrderTrades = 0;
   let complete = true;
 
+  onProgress?.({ trades: 0, triggers: 0 });
   for await (const trade of options.trades) {
     if (signal?.aborted) {
       complete = false;

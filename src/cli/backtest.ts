@@ -174,11 +174,9 @@ function startProgressBar(): { update: (progress: BacktestProgress) => void; sto
       if (!started) {
         started = true;
         startedAt = performance.now();
-        bar.start(progress.expectedTrades ?? progress.trades, 0, { rate: '0' });
+        bar.start(Math.max(1, progress.expectedTrades ?? progress.trades), 0, { rate: '0' });
       }
-      if (progress.expectedTrades !== undefined)
-        bar.setTotal(Math.max(progress.expectedTrades, progress.trades));
-      else bar.setTotal(progress.trades);
+      bar.setTotal(Math.max(1, progress.expectedTrades ?? 0, progress.trades));
       const seconds = (performance.now() - startedAt) / 1000;
       bar.update(progress.trades, {
         rate: seconds > 0 ? Math.round(progress.trades / seconds).toLocaleString('en-US') : '0',
