@@ -11,13 +11,37 @@ import { startTestStore } from '../test/helpers/store.ts';
 import { QUICK, fmt, mib, report, summarize } from './stats.ts';
 
 const sizes = QUICK
-  ? { sequential: 300, concurrent: 2_000, batches: 50, catchUp: 20_000, latency1: 300, latency32: 2_000, rssAt: 40_000 }
-  : { sequential: 3_000, concurrent: 40_000, batches: 1_000, catchUp: 500_000, latency1: 3_000, latency32: 20_000, rssAt: 1_000_000 };
+  ? {
+      sequential: 300,
+      concurrent: 2_000,
+      batches: 50,
+      catchUp: 20_000,
+      latency1: 300,
+      latency32: 2_000,
+      rssAt: 40_000,
+    }
+  : {
+      sequential: 3_000,
+      concurrent: 40_000,
+      batches: 1_000,
+      catchUp: 500_000,
+      latency1: 3_000,
+      latency32: 20_000,
+      rssAt: 1_000_000,
+    };
 
 const trade = (n: number) =>
   jsonEvent({
     type: 'TradeRecorded',
-    data: { product: 'BTC-USD', tradeId: String(n), price: '43250.12', size: '0.0105', side: n % 2 ? 'buy' : 'sell', time: new Date().toISOString(), source: 'bench' },
+    data: {
+      product: 'BTC-USD',
+      tradeId: String(n),
+      price: '43250.12',
+      size: '0.0105',
+      side: n % 2 ? 'buy' : 'sell',
+      time: new Date().toISOString(),
+      source: 'bench',
+    },
   });
 
 const rate = (count: number, ms: number): string => `${fmt((count / ms) * 1000, 0)} events/s`;
@@ -27,7 +51,11 @@ function rss(pid: number): number {
   return Number(match?.[1] ?? Number.NaN) * 1024;
 }
 
-async function inFlight(total: number, concurrency: number, task: (index: number) => Promise<unknown>): Promise<void> {
+async function inFlight(
+  total: number,
+  concurrency: number,
+  task: (index: number) => Promise<unknown>,
+): Promise<void> {
   let next = 0;
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
@@ -39,7 +67,10 @@ async function inFlight(total: number, concurrency: number, task: (index: number
 /** Appends batches of 100 until `$all` holds `target` events. */
 async function fillTo(client: EventStoreDBClient, stored: { count: number }, target: number): Promise<void> {
   await inFlight(Math.ceil(Math.max(0, target - stored.count) / 100), 8, async (batch) => {
-    await client.appendToStream(`fill-${batch % 64}`, Array.from({ length: 100 }, (_, n) => trade(n)));
+    await client.appendToStream(
+      `fill-${batch % 64}`,
+      Array.from({ length: 100 }, (_, n) => trade(n)),
+    );
     stored.count += 100;
   });
 }
@@ -69,11 +100,20 @@ async function latency(client: EventStoreDBClient, writers: number, total: numbe
 
 /** The machine's floor: bare gRPC round trips (Gossip.Read, no storage) at the same concurrency. */
 async function grpcBaseline(connectionString: string, calls: number): Promise<number> {
-  const raw = new GrpcClient(connectionString.replace('esdb://', '').replace('?tls=false', ''), credentials.createInsecure());
+  const raw = new GrpcClient(
+    connectionString.replace('esdb://', '').replace('?tls=false', ''),
+    credentials.createInsecure(),
+  );
   const bytes = (value: Buffer): Buffer => value;
   const call = () =>
     new Promise<void>((resolve, reject) =>
-      raw.makeUnaryRequest('/event_store.client.gossip.Gossip/Read', bytes, bytes, Buffer.alloc(0), (error) => (error ? reject(error) : resolve())),
+      raw.makeUnaryRequest(
+        '/event_store.client.gossip.Gossip/Read',
+        bytes,
+        bytes,
+        Buffer.alloc(0),
+        (error) => (error ? reject(error) : resolve()),
+      ),
     );
   await call();
   const started = performance.now();
@@ -96,19 +136,33 @@ async function main(): Promise<void> {
     report('append, 1 event per call, sequential', rate(sizes.sequential, performance.now() - started));
 
     const baselineMs = await grpcBaseline(store.connectionString, sizes.concurrent);
-    report('baseline: bare gRPC unary calls, 32 in flight', `${fmt((sizes.concurrent / baselineMs) * 1000, 0)} calls/s`);
+    report(
+      'baseline: bare gRPC unary calls, 32 in flight',
+      `${fmt((sizes.concurrent / baselineMs) * 1000, 0)} calls/s`,
+    );
 
     started = performance.now();
     await inFlight(sizes.concurrent, 32, (n) => client.appendToStream(`conc-${n % 256}`, trade(n)));
     stored.count += sizes.concurrent;
-    report('append, 1 event per call, 32 in flight', rate(sizes.concurrent, performance.now() - started), '≥ 20,000 events/s');
+    report(
+      'append, 1 event per call, 32 in flight',
+      rate(sizes.concurrent, performance.now() - started),
+      '≥ 20,000 events/s',
+    );
 
     started = performance.now();
     for (let batch = 0; batch < sizes.batches; batch += 1) {
-      await client.appendToStream(`batch-${batch % 16}`, Array.from({ length: 100 }, (_, n) => trade(n)));
+      await client.appendToStream(
+        `batch-${batch % 16}`,
+        Array.from({ length: 100 }, (_, n) => trade(n)),
+      );
     }
     stored.count += sizes.batches * 100;
-    report('append, 100 events per call, sequential', rate(sizes.batches * 100, performance.now() - started), '≥ 60,000 events/s');
+    report(
+      'append, 100 events per call, sequential',
+      rate(sizes.batches * 100, performance.now() - started),
+      '≥ 60,000 events/s',
+    );
 
     await fillTo(client, stored, sizes.catchUp);
     started = performance.now();
@@ -121,10 +175,16 @@ async function main(): Promise<void> {
     });
     const catchUpMs = performance.now() - started;
     await subscription.unsubscribe();
-    report(`catch-up subscription over $all (${fmt(caughtUp, 0)} events)`, rate(caughtUp, catchUpMs), '≥ 50,000 events/s');
+    report(
+      `catch-up subscription over $all (${fmt(caughtUp, 0)} events)`,
+      rate(caughtUp, catchUpMs),
+      '≥ 50,000 events/s',
+    );
 
     for (const writers of [1, 32]) {
-      const stats = summarize(await latency(client, writers, writers === 1 ? sizes.latency1 : sizes.latency32));
+      const stats = summarize(
+        await latency(client, writers, writers === 1 ? sizes.latency1 : sizes.latency32),
+      );
       report(
         `append→subscription latency, ${writers} writer${writers === 1 ? '' : 's'}`,
         `p50 ${fmt(stats.p50)} ms, p99 ${fmt(stats.p99)} ms`,
@@ -133,7 +193,11 @@ async function main(): Promise<void> {
     }
 
     await fillTo(client, stored, sizes.rssAt);
-    report(`node RSS with ${fmt(stored.count, 0)} events stored`, mib(rss(store.node.pid)), '≤ 300 MiB at 1M events');
+    report(
+      `node RSS with ${fmt(stored.count, 0)} events stored`,
+      mib(rss(store.node.pid)),
+      '≤ 300 MiB at 1M events',
+    );
   } finally {
     await store.stop();
     rmSync(dataDir, { recursive: true, force: true });

@@ -17,14 +17,17 @@ interface StoreFlags {
 
 function parsePort(text: string): number {
   const port = Number(text);
-  if (!Number.isInteger(port) || port < 0 || port > 65_535) throw new UsageError(`--port: not a port number: ${text}`);
+  if (!Number.isInteger(port) || port < 0 || port > 65_535)
+    throw new UsageError(`--port: not a port number: ${text}`);
   return port;
 }
 
 export function registerStore(program: Command): void {
   program
     .command('store')
-    .description('run the embedded EventStoreDB-compatible node in the foreground; prints its connection string')
+    .description(
+      'run the embedded EventStoreDB-compatible node in the foreground; prints its connection string',
+    )
     .option('--port <port>', 'gRPC port (0 picks a free one)', String(DEFAULT_PORT))
     .option('--data <dir>', 'data dir (default: PRICEALERT_DATA_DIR or ./data)')
     .option('--host <host>', 'address to listen on', '127.0.0.1')

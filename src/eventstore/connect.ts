@@ -54,7 +54,10 @@ export async function openStore(config: Config, logger: Logger): Promise<StoreHa
   const dataDir = config.PRICEALERT_DATA_DIR;
   const running = liveLock(dataDir);
   if (running?.connectionString) {
-    log.info({ pid: running.pid, connectionString: running.connectionString }, 'using the node already running on the data dir');
+    log.info(
+      { pid: running.pid, connectionString: running.connectionString },
+      'using the node already running on the data dir',
+    );
     return handle(running.connectionString);
   }
   try {
@@ -62,7 +65,8 @@ export async function openStore(config: Config, logger: Logger): Promise<StoreHa
     return handle(node.connectionString, node);
   } catch (error) {
     // Another process started a node on this data dir in the meantime: use it.
-    const winner = error instanceof EmbeddedNodeError && error.locked ? await publishedBy(dataDir) : undefined;
+    const winner =
+      error instanceof EmbeddedNodeError && error.locked ? await publishedBy(dataDir) : undefined;
     if (winner) return handle(winner);
     throw error;
   }

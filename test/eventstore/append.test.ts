@@ -34,8 +34,11 @@ const paths = [
 ] as const;
 
 describe.each(paths)('appending through $name', ({ options }) => {
-  const append = (stream: string, events: ReturnType<typeof event>[], expectedRevision: AppendExpectedRevision): Promise<AppendResult> =>
-    store.client.appendToStream(stream, events, { ...options, expectedRevision });
+  const append = (
+    stream: string,
+    events: ReturnType<typeof event>[],
+    expectedRevision: AppendExpectedRevision,
+  ): Promise<AppendResult> => store.client.appendToStream(stream, events, { ...options, expectedRevision });
 
   const wrongVersion = async (promise: Promise<unknown>): Promise<WrongExpectedVersionError> => {
     const error = await promise.then(
@@ -50,7 +53,10 @@ describe.each(paths)('appending through $name', ({ options }) => {
     const stream = `matrix-${randomUUID()}`;
 
     const existsOnMissing = await wrongVersion(append(stream, [event(0)], 'stream_exists'));
-    expect([existsOnMissing.expectedVersion, existsOnMissing.actualVersion]).toEqual(['stream_exists', 'no_stream']);
+    expect([existsOnMissing.expectedVersion, existsOnMissing.actualVersion]).toEqual([
+      'stream_exists',
+      'no_stream',
+    ]);
     const exactOnMissing = await wrongVersion(append(stream, [event(0)], 0n));
     expect([exactOnMissing.expectedVersion, exactOnMissing.actualVersion]).toEqual([0n, 'no_stream']);
 
@@ -58,7 +64,11 @@ describe.each(paths)('appending through $name', ({ options }) => {
     expect(created.nextExpectedRevision).toBe(1n);
 
     const noStreamOnExisting = await wrongVersion(append(stream, [event(2)], 'no_stream'));
-    expect([noStreamOnExisting.streamName, noStreamOnExisting.expectedVersion, noStreamOnExisting.actualVersion]).toEqual([stream, 'no_stream', 1n]);
+    expect([
+      noStreamOnExisting.streamName,
+      noStreamOnExisting.expectedVersion,
+      noStreamOnExisting.actualVersion,
+    ]).toEqual([stream, 'no_stream', 1n]);
     const staleExact = await wrongVersion(append(stream, [event(2)], 0n));
     expect([staleExact.expectedVersion, staleExact.actualVersion]).toEqual([0n, 1n]);
     const futureExact = await wrongVersion(append(stream, [event(2)], 5n));
@@ -116,12 +126,16 @@ describe.each(paths)('appending through $name', ({ options }) => {
 describe('positions in $all', () => {
   it('increase strictly in the order appends commit, also when appends run concurrently', async () => {
     const results = await Promise.all(
-      Array.from({ length: 40 }, (_, n) => store.client.appendToStream(`concurrent-${n % 4}-${randomUUID()}`, event(n))),
+      Array.from({ length: 40 }, (_, n) =>
+        store.client.appendToStream(`concurrent-${n % 4}-${randomUUID()}`, event(n)),
+      ),
     );
     const positions = results.map((result) => result.position!.commit);
     expect(new Set(positions).size).toBe(positions.length);
     const read: bigint[] = [];
-    for await (const resolved of store.client.readAll({ fromPosition: { commit: positions.reduce((a, b) => (a < b ? a : b)), prepare: 0n } })) {
+    for await (const resolved of store.client.readAll({
+      fromPosition: { commit: positions.reduce((a, b) => (a < b ? a : b)), prepare: 0n },
+    })) {
       read.push(resolved.event!.position!.commit);
     }
     expect(read).toEqual([...read].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)));

@@ -33,7 +33,8 @@ async function started(options: Parameters<typeof startTestStore>[0]): Promise<T
 
 async function eventIds(client: EventStoreDBClient, stream: string): Promise<string[]> {
   const ids: string[] = [];
-  for await (const resolved of client.readStream(stream) as AsyncIterable<ResolvedEvent>) ids.push(resolved.event!.id);
+  for await (const resolved of client.readStream(stream) as AsyncIterable<ResolvedEvent>)
+    ids.push(resolved.event!.id);
   return ids;
 }
 
@@ -47,7 +48,9 @@ describe('durability', () => {
 
     const second = await started({ dataDir });
     expect((await eventIds(second.client, 'kept')).length).toBe(1);
-    const next = await second.client.appendToStream('kept', jsonEvent({ type: 'Kept', data: { n: 2 } }), { expectedRevision: 0n });
+    const next = await second.client.appendToStream('kept', jsonEvent({ type: 'Kept', data: { n: 2 } }), {
+      expectedRevision: 0n,
+    });
     expect(next.nextExpectedRevision).toBe(1n);
   });
 
@@ -64,7 +67,9 @@ describe('durability', () => {
     });
     await Promise.all(writers);
     // Writes still in flight at the kill may or may not survive; acknowledged ones must.
-    const inFlight = Array.from({ length: 20 }, () => store.client.appendToStream('crash', jsonEvent({ type: 'Maybe', data: {} })).catch(() => undefined));
+    const inFlight = Array.from({ length: 20 }, () =>
+      store.client.appendToStream('crash', jsonEvent({ type: 'Maybe', data: {} })).catch(() => undefined),
+    );
     process.kill(store.node.pid, 'SIGKILL');
     await Promise.all(inFlight);
     await store.client.dispose();
@@ -80,7 +85,9 @@ describe('durability', () => {
 describe('connecting', () => {
   it('serves gossip so that esdb+discover:// connection strings work', async () => {
     const store = await started({});
-    const discovering = EventStoreDBClient.connectionString(store.connectionString.replace('esdb://', 'esdb+discover://'));
+    const discovering = EventStoreDBClient.connectionString(
+      store.connectionString.replace('esdb://', 'esdb+discover://'),
+    );
     cleanups.push(() => discovering.dispose());
     const result = await discovering.appendToStream('discovered', jsonEvent({ type: 'Found', data: {} }));
     expect(result.nextExpectedRevision).toBe(0n);
@@ -89,7 +96,11 @@ describe('connecting', () => {
   it('survives garbage and HTTP/1 requests on its port', async () => {
     const store = await started({});
     const [host, port] = store.connectionString.replace('esdb://', '').replace('?tls=false', '').split(':');
-    for (const payload of [Buffer.from([0, 1, 2, 255, 254, 7, 7, 7, 42, 0, 0, 0, 9]), Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n\r\n'), Buffer.alloc(70_000, 0xab)]) {
+    for (const payload of [
+      Buffer.from([0, 1, 2, 255, 254, 7, 7, 7, 42, 0, 0, 0, 9]),
+      Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n\r\n'),
+      Buffer.alloc(70_000, 0xab),
+    ]) {
       await new Promise<void>((resolve) => {
         const socket = connect(Number(port), host!, () => socket.end(payload));
         socket.on('error', () => resolve());
@@ -103,22 +114,39 @@ describe('connecting', () => {
 
   it('answers malformed gRPC requests with an error and keeps serving', async () => {
     const store = await started({});
-    const raw = new GrpcClient(store.connectionString.replace('esdb://', '').replace('?tls=false', ''), credentials.createInsecure());
+    const raw = new GrpcClient(
+      store.connectionString.replace('esdb://', '').replace('?tls=false', ''),
+      credentials.createInsecure(),
+    );
     cleanups.push(() => raw.close());
     const bytes = (value: Buffer): Buffer => value;
     const unary = (path: string, body: Buffer) =>
-      new Promise<number>((resolve) => raw.makeUnaryRequest(path, bytes, bytes, body, (error) => resolve(error?.code ?? 0)));
+      new Promise<number>((resolve) =>
+        raw.makeUnaryRequest(path, bytes, bytes, body, (error) => resolve(error?.code ?? 0)),
+      );
     const read = (body: Buffer) =>
       new Promise<number>((resolve) => {
-        const call = raw.makeServerStreamRequest('/event_store.client.streams.Streams/Read', bytes, bytes, body);
+        const call = raw.makeServerStreamRequest(
+          '/event_store.client.streams.Streams/Read',
+          bytes,
+          bytes,
+          body,
+        );
         call.on('data', () => undefined);
         call.on('error', (error: ServiceError) => resolve(error.code));
         call.on('end', () => resolve(0));
       });
     expect(await read(Buffer.alloc(0))).toBe(status.INVALID_ARGUMENT);
     expect(await read(Buffer.from([0xff, 0xff, 0xff, 0x01]))).not.toBe(0);
-    expect(await unary('/event_store.client.streams.Streams/Delete', Buffer.alloc(0))).toBe(status.INVALID_ARGUMENT);
-    expect(await unary('/event_store.client.persistent_subscriptions.PersistentSubscriptions/Delete', Buffer.alloc(0))).toBe(status.UNIMPLEMENTED);
+    expect(await unary('/event_store.client.streams.Streams/Delete', Buffer.alloc(0))).toBe(
+      status.INVALID_ARGUMENT,
+    );
+    expect(
+      await unary(
+        '/event_store.client.persistent_subscriptions.PersistentSubscriptions/Delete',
+        Buffer.alloc(0),
+      ),
+    ).toBe(status.UNIMPLEMENTED);
     const result = await store.client.appendToStream('still-serving', jsonEvent({ type: 'Alive', data: {} }));
     expect(result.success).toBe(true);
   });
@@ -130,7 +158,10 @@ describe('connecting', () => {
     const owner = await openStore(config, logger);
     cleanups.push(() => owner.close());
     expect(owner.embedded).toBeDefined();
-    const lock = JSON.parse(readFileSync(join(dataDir, 'node.lock'), 'utf8')) as { pid: number; connectionString: string };
+    const lock = JSON.parse(readFileSync(join(dataDir, 'node.lock'), 'utf8')) as {
+      pid: number;
+      connectionString: string;
+    };
     expect(lock).toEqual({ pid: owner.embedded!.pid, connectionString: owner.connectionString });
 
     const guest = await openStore(config, logger);
@@ -140,7 +171,10 @@ describe('connecting', () => {
     await guest.client.appendToStream('shared', jsonEvent({ type: 'Shared', data: {} }));
     expect(await eventIds(owner.client, 'shared')).toHaveLength(1);
 
-    const remote = await openStore(loadConfig({ PRICEALERT_DATA_DIR: tempDir(), EVENTSTORE_URL: owner.connectionString }), logger);
+    const remote = await openStore(
+      loadConfig({ PRICEALERT_DATA_DIR: tempDir(), EVENTSTORE_URL: owner.connectionString }),
+      logger,
+    );
     cleanups.push(() => remote.close());
     expect(remote.embedded).toBeUndefined();
     expect(await eventIds(remote.client, 'shared')).toHaveLength(1);
@@ -148,17 +182,30 @@ describe('connecting', () => {
 
   it('takes over a lock left by a dead process', async () => {
     const dataDir = tempDir();
-    writeFileSync(join(dataDir, 'node.lock'), JSON.stringify({ pid: 2 ** 22 + 12_345, connectionString: 'esdb://127.0.0.1:1?tls=false' }));
+    writeFileSync(
+      join(dataDir, 'node.lock'),
+      JSON.stringify({ pid: 2 ** 22 + 12_345, connectionString: 'esdb://127.0.0.1:1?tls=false' }),
+    );
     const store = await started({ dataDir });
-    expect(JSON.parse(readFileSync(join(dataDir, 'node.lock'), 'utf8'))).toMatchObject({ pid: store.node.pid });
+    expect(JSON.parse(readFileSync(join(dataDir, 'node.lock'), 'utf8'))).toMatchObject({
+      pid: store.node.pid,
+    });
   });
 });
 
 describe('pricealert store', () => {
   const bin = join(import.meta.dirname, '../../bin/pricealert.js');
 
-  function run(args: string[]): { child: ChildProcess; stdout: Promise<string>; stderr: () => string; exit: Promise<number | null> } {
-    const child = spawn(process.execPath, [bin, ...args], { env: { ...process.env, LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  function run(args: string[]): {
+    child: ChildProcess;
+    stdout: Promise<string>;
+    stderr: () => string;
+    exit: Promise<number | null>;
+  } {
+    const child = spawn(process.execPath, [bin, ...args], {
+      env: { ...process.env, LOG_LEVEL: 'warn' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let err = '';
     child.stderr!.on('data', (chunk: Buffer) => (err += chunk.toString()));
     const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));

@@ -26,7 +26,8 @@ async function collect(source: AsyncIterable<ResolvedEvent>): Promise<ResolvedEv
   return events;
 }
 
-const numbers = (events: ResolvedEvent[]): number[] => events.map((resolved) => (resolved.event!.data as { n: number }).n);
+const numbers = (events: ResolvedEvent[]): number[] =>
+  events.map((resolved) => (resolved.event!.data as { n: number }).n);
 const readNumbers = async (stream: string, options?: ReadStreamOptions): Promise<number[]> =>
   numbers(await collect(store.client.readStream(stream, options)));
 
@@ -34,7 +35,9 @@ async function seed(count: number): Promise<string> {
   const stream = `read-${randomUUID()}`;
   await store.client.appendToStream(
     stream,
-    Array.from({ length: count }, (_, n) => jsonEvent({ type: 'Numbered', data: { n }, metadata: { origin: 'test' } })),
+    Array.from({ length: count }, (_, n) =>
+      jsonEvent({ type: 'Numbered', data: { n }, metadata: { origin: 'test' } }),
+    ),
   );
   return stream;
 }
@@ -45,7 +48,9 @@ describe('reading a stream', () => {
     expect(await readNumbers(stream)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
     expect(await readNumbers(stream, { fromRevision: 7n, direction: FORWARDS })).toEqual([7, 8, 9]);
     expect(await readNumbers(stream, { fromRevision: START, maxCount: 2 })).toEqual([0, 1]);
-    expect(await readNumbers(stream, { fromRevision: END, direction: BACKWARDS, maxCount: 3 })).toEqual([9, 8, 7]);
+    expect(await readNumbers(stream, { fromRevision: END, direction: BACKWARDS, maxCount: 3 })).toEqual([
+      9, 8, 7,
+    ]);
     expect(await readNumbers(stream, { fromRevision: 2n, direction: BACKWARDS })).toEqual([2, 1, 0]);
     expect(await readNumbers(stream, { fromRevision: END, direction: FORWARDS })).toEqual([]);
   });
@@ -53,12 +58,21 @@ describe('reading a stream', () => {
   it('returns each event as it was appended', async () => {
     const stream = await seed(1);
     const [resolved] = await collect(store.client.readStream(stream));
-    expect(resolved?.event).toMatchObject({ streamId: stream, revision: 0n, type: 'Numbered', isJson: true, data: { n: 0 }, metadata: { origin: 'test' } });
+    expect(resolved?.event).toMatchObject({
+      streamId: stream,
+      revision: 0n,
+      type: 'Numbered',
+      isJson: true,
+      data: { n: 0 },
+      metadata: { origin: 'test' },
+    });
     expect(Math.abs(resolved!.event!.created.getTime() - Date.now())).toBeLessThan(60_000);
   });
 
   it('reports a stream that was never written as not found', async () => {
-    await expect(collect(store.client.readStream(`missing-${randomUUID()}`))).rejects.toBeInstanceOf(StreamNotFoundError);
+    await expect(collect(store.client.readStream(`missing-${randomUUID()}`))).rejects.toBeInstanceOf(
+      StreamNotFoundError,
+    );
   });
 
   it('pages through a stream longer than one page', async () => {
@@ -78,7 +92,9 @@ describe('reading $all', () => {
     const second = ofStream[1]!.event!.position!;
     const forwards = await collect(store.client.readAll({ fromPosition: second, maxCount: 2 }));
     expect(forwards.map((resolved) => resolved.event!.revision)).toEqual([1n, 2n]);
-    const backwards = await collect(store.client.readAll({ fromPosition: END, direction: BACKWARDS, maxCount: 3 }));
+    const backwards = await collect(
+      store.client.readAll({ fromPosition: END, direction: BACKWARDS, maxCount: 3 }),
+    );
     expect(backwards.map((resolved) => [resolved.event!.streamId, resolved.event!.revision])).toEqual([
       [stream, 2n],
       [stream, 1n],
@@ -94,7 +110,11 @@ describe('deleting', () => {
     const stream = await seed(3);
     await store.client.deleteStream(stream);
     await expect(collect(store.client.readStream(stream))).rejects.toBeInstanceOf(StreamNotFoundError);
-    const result = await store.client.appendToStream(stream, jsonEvent({ type: 'Numbered', data: { n: 3 } }), { expectedRevision: 'no_stream' });
+    const result = await store.client.appendToStream(
+      stream,
+      jsonEvent({ type: 'Numbered', data: { n: 3 } }),
+      { expectedRevision: 'no_stream' },
+    );
     expect(result.nextExpectedRevision).toBe(3n);
     expect(await readNumbers(stream)).toEqual([3]);
   });

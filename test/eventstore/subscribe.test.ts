@@ -38,7 +38,8 @@ function take(subscription: NodeJS.EventEmitter & AsyncIterable<ResolvedEvent>, 
   return { events, log };
 }
 
-const waitFor = (emitter: NodeJS.EventEmitter, event: string) => new Promise<void>((resolve) => emitter.once(event, () => resolve()));
+const waitFor = (emitter: NodeJS.EventEmitter, event: string) =>
+  new Promise<void>((resolve) => emitter.once(event, () => resolve()));
 
 describe('subscribing to a stream', () => {
   it('sends the history, then caughtUp, then events appended later', async () => {
@@ -79,7 +80,8 @@ describe('subscribing to a stream', () => {
   });
 });
 
-const numberedOf = (events: ResolvedEvent[]): number[] => events.map((resolved) => (resolved.event!.data as { n: number }).n);
+const numberedOf = (events: ResolvedEvent[]): number[] =>
+  events.map((resolved) => (resolved.event!.data as { n: number }).n);
 
 describe('subscribing to $all', () => {
   it('filters by stream-name prefix on the node and sends checkpoints as it scans', async () => {
@@ -99,23 +101,39 @@ describe('subscribing to $all', () => {
     await waitFor(subscription, 'caughtUp');
     const checkpointsBefore = checkpoints.length;
     await store.client.appendToStream(`wanted-${tag}`, numbered(0));
-    await store.client.appendToStream(`other-${tag}`, Array.from({ length: 100 }, (_, n) => numbered(n)));
+    await store.client.appendToStream(
+      `other-${tag}`,
+      Array.from({ length: 100 }, (_, n) => numbered(n)),
+    );
     await store.client.appendToStream(`wanted-${tag}-b`, [numbered(1), numbered(2)]);
     const received = await events;
     await subscription.unsubscribe();
-    expect(received.map((resolved) => resolved.event!.streamId)).toEqual([`wanted-${tag}`, `wanted-${tag}-b`, `wanted-${tag}-b`]);
+    expect(received.map((resolved) => resolved.event!.streamId)).toEqual([
+      `wanted-${tag}`,
+      `wanted-${tag}-b`,
+      `wanted-${tag}-b`,
+    ]);
     // 100 filtered-out events at one checkpoint per 32 scanned events: at least three checkpoints.
     const live = checkpoints.slice(checkpointsBefore);
     expect(live.length).toBeGreaterThanOrEqual(3);
-    expect(live.every((position, index) => index === 0 || position.commit > live[index - 1]!.commit)).toBe(true);
+    expect(live.every((position, index) => index === 0 || position.commit > live[index - 1]!.commit)).toBe(
+      true,
+    );
   });
 
   it('filters by event type with a regular expression', async () => {
     const tag = `T${randomUUID().replace(/-/g, '')}`;
-    const subscription = store.client.subscribeToAll({ fromPosition: END, filter: eventTypeFilter({ regex: `^${tag}(Opened|Closed)$` }) });
+    const subscription = store.client.subscribeToAll({
+      fromPosition: END,
+      filter: eventTypeFilter({ regex: `^${tag}(Opened|Closed)$` }),
+    });
     const { events } = take(subscription, 2);
     await waitFor(subscription, 'caughtUp');
-    await store.client.appendToStream(`typed-${tag}`, [numbered(0, `${tag}Opened`), numbered(1, `${tag}Touched`), numbered(2, `${tag}Closed`)]);
+    await store.client.appendToStream(`typed-${tag}`, [
+      numbered(0, `${tag}Opened`),
+      numbered(1, `${tag}Touched`),
+      numbered(2, `${tag}Closed`),
+    ]);
     expect(numberedOf(await events)).toEqual([0, 2]);
     await subscription.unsubscribe();
   });
@@ -123,7 +141,10 @@ describe('subscribing to $all', () => {
   it('keeps delivering to a live subscriber while another one has stopped reading', async () => {
     const stream = `stall-${randomUUID()}`;
     const stalledClient = EventStoreDBClient.connectionString(store.connectionString);
-    const stalled = stalledClient.subscribeToAll({ fromPosition: END, filter: streamNameFilter({ prefixes: [stream] }) });
+    const stalled = stalledClient.subscribeToAll({
+      fromPosition: END,
+      filter: streamNameFilter({ prefixes: [stream] }),
+    });
     stalled.pause();
     const live = store.client.subscribeToStream(stream, { fromRevision: END });
     const total = 300;
@@ -134,7 +155,9 @@ describe('subscribing to $all', () => {
     for (let batch = 0; batch < total / 30; batch += 1) {
       await store.client.appendToStream(
         stream,
-        Array.from({ length: 30 }, (_, n) => jsonEvent({ type: 'Numbered', data: { n: batch * 30 + n, payload } })),
+        Array.from({ length: 30 }, (_, n) =>
+          jsonEvent({ type: 'Numbered', data: { n: batch * 30 + n, payload } }),
+        ),
       );
     }
     expect(numberedOf(await events)).toEqual(Array.from({ length: total }, (_, n) => n));

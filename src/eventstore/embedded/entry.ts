@@ -19,7 +19,12 @@ const { values } = parseArgs({
 const logger = createLogger(values['log-level']).child({ component: 'eventstore-node' });
 
 try {
-  const node = await runNode({ dataDir: values.data ?? './data', host: values.host!, port: Number(values.port), logger });
+  const node = await runNode({
+    dataDir: values.data ?? './data',
+    host: values.host!,
+    port: Number(values.port),
+    logger,
+  });
   const shutdown = (): void => {
     node.stop().then(
       () => process.exit(0),

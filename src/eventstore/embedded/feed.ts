@@ -4,7 +4,14 @@
 // subscriber holds at most one page and never delays writers or other subscribers.
 import { randomUUID } from 'node:crypto';
 import type { Storage, StreamView } from './storage.ts';
-import { CAUGHT_UP, FELL_BEHIND, encodeCheckpoint, encodeConfirmation, encodeReadEvent, type StoredEvent } from './wire.ts';
+import {
+  CAUGHT_UP,
+  FELL_BEHIND,
+  encodeCheckpoint,
+  encodeConfirmation,
+  encodeReadEvent,
+  type StoredEvent,
+} from './wire.ts';
 
 /** Rows read from SQLite at a time; fewer when events are large (see PAGE_BYTES). */
 const PAGE_SIZE = 512;
@@ -95,7 +102,8 @@ export function startFeed(options: FeedOptions): Feed {
     sink.write(chunk);
     queuedBytes += chunk.length;
     // 'drain' only comes after a write was refused, so only then may the feed wait for it.
-    writable = !sink.writableNeedDrain || (sink.writableLength < QUEUED_MESSAGES && queuedBytes < QUEUED_BYTES);
+    writable =
+      !sink.writableNeedDrain || (sink.writableLength < QUEUED_MESSAGES && queuedBytes < QUEUED_BYTES);
   };
 
   const visibleInStream = (event: StoredEvent): boolean => {

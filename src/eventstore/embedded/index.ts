@@ -46,11 +46,20 @@ const ENTRY = fileURLToPath(new URL('./entry.ts', import.meta.url));
 const TSX = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
 const STOP_GRACE_MS = 5_000;
 
-export function startEmbeddedNode({ dataDir, host = '127.0.0.1', port = 0, logLevel = 'info' }: EmbeddedNodeOptions): Promise<EmbeddedNode> {
-  const child = fork(ENTRY, ['--data', dataDir, '--host', host, '--port', String(port), '--log-level', logLevel], {
-    execArgv: ['--import', TSX],
-    stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
-  });
+export function startEmbeddedNode({
+  dataDir,
+  host = '127.0.0.1',
+  port = 0,
+  logLevel = 'info',
+}: EmbeddedNodeOptions): Promise<EmbeddedNode> {
+  const child = fork(
+    ENTRY,
+    ['--data', dataDir, '--host', host, '--port', String(port), '--log-level', logLevel],
+    {
+      execArgv: ['--import', TSX],
+      stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
+    },
+  );
   let lastError = '';
   child.stderr?.on('data', (chunk: Buffer) => {
     process.stderr.write(chunk);
@@ -61,7 +70,12 @@ export function startEmbeddedNode({ dataDir, host = '127.0.0.1', port = 0, logLe
 
   return new Promise((resolve, reject) => {
     const onExit = (code: number | null, signal: NodeJS.Signals | null): void => {
-      reject(new EmbeddedNodeError(lastError || `the embedded node exited (${code ?? signal}) before it was ready`, code));
+      reject(
+        new EmbeddedNodeError(
+          lastError || `the embedded node exited (${code ?? signal}) before it was ready`,
+          code,
+        ),
+      );
     };
     child.once('exit', onExit);
     child.once('message', (message: NodeMessage) => {

@@ -18,7 +18,9 @@ export class NodeLockedError extends Error {
     readonly dataDir: string,
     readonly holder: LockInfo,
   ) {
-    super(`data dir ${dataDir} is in use by the node with pid ${holder.pid}${holder.connectionString ? ` (${holder.connectionString})` : ''}`);
+    super(
+      `data dir ${dataDir} is in use by the node with pid ${holder.pid}${holder.connectionString ? ` (${holder.connectionString})` : ''}`,
+    );
   }
 }
 
@@ -37,7 +39,9 @@ export function readLock(dataDir: string): LockInfo | undefined {
   try {
     const parsed = JSON.parse(readFileSync(join(dataDir, LOCK_FILE), 'utf8')) as Partial<LockInfo>;
     if (typeof parsed.pid !== 'number') return undefined;
-    return typeof parsed.connectionString === 'string' ? { pid: parsed.pid, connectionString: parsed.connectionString } : { pid: parsed.pid };
+    return typeof parsed.connectionString === 'string'
+      ? { pid: parsed.pid, connectionString: parsed.connectionString }
+      : { pid: parsed.pid };
   } catch {
     return undefined;
   }
@@ -77,7 +81,8 @@ export function acquireLock(dataDir: string): HeldLock {
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
       const holder = readLock(dataDir);
-      if (holder && holder.pid !== process.pid && isAlive(holder.pid)) throw new NodeLockedError(dataDir, holder);
+      if (holder && holder.pid !== process.pid && isAlive(holder.pid))
+        throw new NodeLockedError(dataDir, holder);
       if (!holder) {
         // Being written by a node that is starting right now, or garbage: give it a moment, then take over.
         Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 50);

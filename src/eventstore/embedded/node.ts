@@ -34,7 +34,10 @@ export async function runNode({ dataDir, host, port, logger }: NodeOptions): Pro
     });
     const server = await startServer({ storage, host, port, logger });
     lock.publish(server.connectionString);
-    logger.info({ dataDir, connectionString: server.connectionString, head: storage.head() }, 'embedded node started');
+    logger.info(
+      { dataDir, connectionString: server.connectionString, head: storage.head() },
+      'embedded node started',
+    );
     let stopping: Promise<void> | undefined;
     const opened = storage;
     return {

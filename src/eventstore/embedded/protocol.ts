@@ -10,7 +10,9 @@ import type * as FeaturesPbModule from '@eventstore/db-client/generated/serverfe
 import type * as AnyPbModule from 'google-protobuf/google/protobuf/any_pb.js';
 import type * as EmptyPbModule from 'google-protobuf/google/protobuf/empty_pb.js';
 
-const requireFromClient = createRequire(createRequire(import.meta.url).resolve('@eventstore/db-client/package.json'));
+const requireFromClient = createRequire(
+  createRequire(import.meta.url).resolve('@eventstore/db-client/package.json'),
+);
 
 export const streamsPb = requireFromClient('./generated/streams_pb.js') as typeof StreamsPbModule;
 export const sharedPb = requireFromClient('./generated/shared_pb.js') as typeof SharedPbModule;
@@ -18,7 +20,9 @@ export const statusPb = requireFromClient('./generated/status_pb.js') as typeof 
 export const gossipPb = requireFromClient('./generated/gossip_pb.js') as typeof GossipPbModule;
 export const featuresPb = requireFromClient('./generated/serverfeatures_pb.js') as typeof FeaturesPbModule;
 export const anyPb = requireFromClient('google-protobuf/google/protobuf/any_pb.js') as typeof AnyPbModule;
-export const emptyPb = requireFromClient('google-protobuf/google/protobuf/empty_pb.js') as typeof EmptyPbModule;
+export const emptyPb = requireFromClient(
+  'google-protobuf/google/protobuf/empty_pb.js',
+) as typeof EmptyPbModule;
 
 type Services = Record<string, ServiceDefinition>;
 const streamsGrpc = requireFromClient('./generated/streams_grpc_pb.js') as Services;

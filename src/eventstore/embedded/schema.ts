@@ -19,7 +19,11 @@ export interface ProposedEvent {
 
 export type WriteOutcome =
   | { readonly kind: 'success'; readonly revision: CurrentRevision; readonly position: number | undefined }
-  | { readonly kind: 'wrong_expected_version'; readonly current: CurrentRevision; readonly expected: ExpectedRevision }
+  | {
+      readonly kind: 'wrong_expected_version';
+      readonly current: CurrentRevision;
+      readonly expected: ExpectedRevision;
+    }
   | { readonly kind: 'stream_deleted' };
 
 export const enum StreamState {

@@ -36,7 +36,14 @@ import {
   type TombstoneReq,
   type UUID,
 } from './protocol.ts';
-import { uuidBytes, type CurrentRevision, type ExpectedRevision, type ProposedEvent, type Storage, type WriteOutcome } from './storage.ts';
+import {
+  uuidBytes,
+  type CurrentRevision,
+  type ExpectedRevision,
+  type ProposedEvent,
+  type Storage,
+  type WriteOutcome,
+} from './storage.ts';
 import { encodeStreamNotFound } from './wire.ts';
 
 /** EventStoreDB's default `MaxAppendSize`: the bytes of data and metadata one append may carry. */
@@ -80,7 +87,10 @@ class RpcError extends Error {
 const badRequest = (message: string): RpcError => new RpcError(status.INVALID_ARGUMENT, message);
 
 const streamDeleted = (stream: string): RpcError =>
-  new RpcError(status.FAILED_PRECONDITION, `Event stream '${stream}' is deleted.`, { exception: 'stream-deleted', 'stream-name': stream });
+  new RpcError(status.FAILED_PRECONDITION, `Event stream '${stream}' is deleted.`, {
+    exception: 'stream-deleted',
+    'stream-name': stream,
+  });
 
 const maxAppendSizeExceeded = (): RpcError =>
   new RpcError(status.INVALID_ARGUMENT, `Maximum Append Size of ${MAX_APPEND_SIZE} Exceeded.`, {
@@ -102,7 +112,11 @@ const expectedVersionNumber = (expected: ExpectedRevision): string => {
   }
 };
 
-const wrongExpectedVersion = (stream: string, expected: ExpectedRevision, current: CurrentRevision): RpcError =>
+const wrongExpectedVersion = (
+  stream: string,
+  expected: ExpectedRevision,
+  current: CurrentRevision,
+): RpcError =>
   new RpcError(
     status.FAILED_PRECONDITION,
     `Append failed due to WrongExpectedVersion. Stream: ${stream}, Expected version: ${expectedVersionNumber(expected)}, Actual version: ${current === 'no_stream' ? -1 : current}`,
@@ -147,7 +161,8 @@ function parseExpected(options: ExpectedOptions): ExpectedRevision {
   if (options.hasAny()) return { kind: 'any' };
   if (options.hasNoStream()) return { kind: 'no_stream' };
   if (options.hasStreamExists()) return { kind: 'stream_exists' };
-  if (options.hasRevision?.() && options.getRevision) return { kind: 'exact', revision: parseRevision(options.getRevision()) };
+  if (options.hasRevision?.() && options.getRevision)
+    return { kind: 'exact', revision: parseRevision(options.getRevision()) };
   if (options.hasStreamPosition?.() && options.getStreamPosition) {
     return { kind: 'exact', revision: parseRevision(options.getStreamPosition()) };
   }
@@ -160,7 +175,10 @@ function uuidOf(uuid: UUID | undefined): Buffer {
     if (uuid.hasStructured()) {
       const structured = uuid.getStructured()!;
       const half = (bits: string): string => BigInt.asUintN(64, BigInt(bits)).toString(16).padStart(16, '0');
-      return Buffer.from(half(structured.getMostSignificantBits()) + half(structured.getLeastSignificantBits()), 'hex');
+      return Buffer.from(
+        half(structured.getMostSignificantBits()) + half(structured.getLeastSignificantBits()),
+        'hex',
+      );
     }
     return uuidBytes(uuid.getString());
   } catch {
@@ -180,10 +198,14 @@ function proposedEvent(message: ProposedMessage): ProposedEvent {
   const type = metadata.get('type');
   const contentType = metadata.get('content-type');
   if (type === undefined || contentType === undefined) {
-    throw new RpcError(status.INVALID_ARGUMENT, 'Required metadata properties are missing: type, content-type', {
-      exception: 'missing-required-metadata-property',
-      'required-metadata-properties': 'type,content-type',
-    });
+    throw new RpcError(
+      status.INVALID_ARGUMENT,
+      'Required metadata properties are missing: type, content-type',
+      {
+        exception: 'missing-required-metadata-property',
+        'required-metadata-properties': 'type,content-type',
+      },
+    );
   }
   const data = message.getData_asU8();
   const custom = message.getCustomMetadata_asU8();
@@ -254,7 +276,12 @@ function appendResponse(outcome: WriteOutcome): InstanceType<typeof streamsPb.Ap
   throw new Error('a deleted stream has no append response');
 }
 
-function rpcStatus(code: status, message: string, typeName: string, details: { serializeBinary(): Uint8Array }) {
+function rpcStatus(
+  code: status,
+  message: string,
+  typeName: string,
+  details: { serializeBinary(): Uint8Array },
+) {
   const result = new statusPb.Status();
   // google.rpc.Code and gRPC's status share their numbers.
   result.setCode(code as number as Parameters<typeof result.setCode>[0]);
@@ -289,7 +316,9 @@ function batchResponse(
     if (result.trailers.exception === 'maximum-append-size-exceeded') {
       const details = new sharedPb.MaximumAppendSizeExceeded();
       details.setMaxappendsize(MAX_APPEND_SIZE);
-      response.setError(rpcStatus(result.code, result.message, 'event_store.client.MaximumAppendSizeExceeded', details));
+      response.setError(
+        rpcStatus(result.code, result.message, 'event_store.client.MaximumAppendSizeExceeded', details),
+      );
     } else {
       const details = new sharedPb.BadRequest();
       details.setMessage(result.message);
@@ -319,21 +348,32 @@ function batchResponse(
     else if (wanted.kind === 'no_stream') details.setExpectedNoStream(new emptyPb.Empty());
     else details.setExpectedStreamExists(new emptyPb.Empty());
     response.setError(
-      rpcStatus(status.FAILED_PRECONDITION, `WrongExpectedVersion for stream ${stream}`, 'event_store.client.WrongExpectedVersion', details),
+      rpcStatus(
+        status.FAILED_PRECONDITION,
+        `WrongExpectedVersion for stream ${stream}`,
+        'event_store.client.WrongExpectedVersion',
+        details,
+      ),
     );
   } else {
     const details = new sharedPb.StreamDeleted();
     details.setStreamIdentifier(identifierOf(stream));
-    response.setError(rpcStatus(status.FAILED_PRECONDITION, `Event stream '${stream}' is deleted.`, 'event_store.client.StreamDeleted', details));
+    response.setError(
+      rpcStatus(
+        status.FAILED_PRECONDITION,
+        `Event stream '${stream}' is deleted.`,
+        'event_store.client.StreamDeleted',
+        details,
+      ),
+    );
   }
   return response;
 }
 
-function deletePosition<T extends { setPosition(p: P): unknown; setNoPosition(e: InstanceType<typeof sharedPb.Empty>): unknown }, P extends { setCommitPosition(v: string): unknown; setPreparePosition(v: string): unknown }>(
-  response: T,
-  makePosition: () => P,
-  position: number | undefined,
-): T {
+function deletePosition<
+  T extends { setPosition(p: P): unknown; setNoPosition(e: InstanceType<typeof sharedPb.Empty>): unknown },
+  P extends { setCommitPosition(v: string): unknown; setPreparePosition(v: string): unknown },
+>(response: T, makePosition: () => P, position: number | undefined): T {
   if (position === undefined) {
     response.setNoPosition(new sharedPb.Empty());
     return response;
@@ -362,7 +402,8 @@ export async function startServer({ storage, host, port, logger }: ServerOptions
       const subscription = options.hasSubscription();
       const forwards = options.getReadDirection() !== streamsPb.ReadReq.Options.ReadDirection.BACKWARDS;
       const limit = subscription ? Number.POSITIVE_INFINITY : Number(options.getCount());
-      if (options.getUuidOption()?.hasStructured()) throw badRequest('structured UUIDs are not supported; request string UUIDs');
+      if (options.getUuidOption()?.hasStructured())
+        throw badRequest('structured UUIDs are not supported; request string UUIDs');
       const filter = parseFilter(options);
       let source: FeedSource;
       if (options.hasStream()) {
@@ -474,7 +515,11 @@ export async function startServer({ storage, host, port, logger }: ServerOptions
       }
       const name = stream;
       storage.append(name, expected, events).then(
-        (outcome) => answer(outcome.kind === 'stream_deleted' ? streamDeleted(name) : null, outcome.kind === 'stream_deleted' ? undefined : appendResponse(outcome)),
+        (outcome) =>
+          answer(
+            outcome.kind === 'stream_deleted' ? streamDeleted(name) : null,
+            outcome.kind === 'stream_deleted' ? undefined : appendResponse(outcome),
+          ),
         (error: unknown) => answer(toRpcError(error, logger)),
       );
     });
@@ -503,13 +548,20 @@ export async function startServer({ storage, host, port, logger }: ServerOptions
         call.emit('error', badRequest('correlation id is missing').toStatus());
         return;
       }
-      const key = correlation.hasStructured() ? JSON.stringify(correlation.getStructured()!.toObject()) : correlation.getString();
+      const key = correlation.hasStructured()
+        ? JSON.stringify(correlation.getStructured()!.toObject())
+        : correlation.getString();
       let batch = batches.get(key);
       try {
         if (!batch) {
           const options = request.getOptions();
           if (!options) throw badRequest('the first message of a batch must carry its options');
-          batch = { stream: streamNameOf(options.getStreamIdentifier()), expected: parseExpected(options), events: [], size: 0 };
+          batch = {
+            stream: streamNameOf(options.getStreamIdentifier()),
+            expected: parseExpected(options),
+            events: [],
+            size: 0,
+          };
           batches.set(key, batch);
         }
         for (const message of request.getProposedMessagesList()) {
@@ -539,13 +591,17 @@ export async function startServer({ storage, host, port, logger }: ServerOptions
         return;
       }
       inFlight += 1;
-      storage.append(done.stream, done.expected, done.events).then(
-        (outcome) => respond(batchResponse(correlation, done.stream, done.expected, outcome)),
-        (error: unknown) => respond(batchResponse(correlation, done.stream, done.expected, toRpcError(error, logger))),
-      ).finally(() => {
-        inFlight -= 1;
-        maybeEnd();
-      });
+      storage
+        .append(done.stream, done.expected, done.events)
+        .then(
+          (outcome) => respond(batchResponse(correlation, done.stream, done.expected, outcome)),
+          (error: unknown) =>
+            respond(batchResponse(correlation, done.stream, done.expected, toRpcError(error, logger))),
+        )
+        .finally(() => {
+          inFlight -= 1;
+          maybeEnd();
+        });
     });
     call.on('end', () => {
       ended = true;
@@ -565,13 +621,31 @@ export async function startServer({ storage, host, port, logger }: ServerOptions
         if (!options) throw badRequest('delete options are missing');
         name = streamNameOf(options.getStreamIdentifier());
         const expected = parseExpected(options);
-        const write = kind === 'delete' ? storage.softDelete(name, expected) : storage.tombstone(name, expected);
+        const write =
+          kind === 'delete' ? storage.softDelete(name, expected) : storage.tombstone(name, expected);
         write.then(
           (outcome) => {
             if (outcome.kind === 'stream_deleted') callback(streamDeleted(name).toStatus());
-            else if (outcome.kind === 'wrong_expected_version') callback(wrongExpectedVersion(name, outcome.expected, outcome.current).toStatus());
-            else if (kind === 'delete') callback(null, deletePosition(new streamsPb.DeleteResp(), () => new streamsPb.DeleteResp.Position(), outcome.position));
-            else callback(null, deletePosition(new streamsPb.TombstoneResp(), () => new streamsPb.TombstoneResp.Position(), outcome.position));
+            else if (outcome.kind === 'wrong_expected_version')
+              callback(wrongExpectedVersion(name, outcome.expected, outcome.current).toStatus());
+            else if (kind === 'delete')
+              callback(
+                null,
+                deletePosition(
+                  new streamsPb.DeleteResp(),
+                  () => new streamsPb.DeleteResp.Position(),
+                  outcome.position,
+                ),
+              );
+            else
+              callback(
+                null,
+                deletePosition(
+                  new streamsPb.TombstoneResp(),
+                  () => new streamsPb.TombstoneResp.Position(),
+                  outcome.position,
+                ),
+              );
           },
           (error: unknown) => callback(toRpcError(error, logger).toStatus()),
         );
@@ -597,14 +671,19 @@ export async function startServer({ storage, host, port, logger }: ServerOptions
     callback(null, info);
   };
 
-  const supportedMethods = (_call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>): void => {
-    const methods = [StreamsService, GossipService, ServerFeaturesService].flatMap(methodPaths).map((path) => {
-      const [, service = '', method = ''] = path.split('/');
-      const supported = new featuresPb.SupportedMethod();
-      supported.setServiceName(service.toLowerCase());
-      supported.setMethodName(method.toLowerCase());
-      return supported;
-    });
+  const supportedMethods = (
+    _call: ServerUnaryCall<unknown, unknown>,
+    callback: sendUnaryData<unknown>,
+  ): void => {
+    const methods = [StreamsService, GossipService, ServerFeaturesService]
+      .flatMap(methodPaths)
+      .map((path) => {
+        const [, service = '', method = ''] = path.split('/');
+        const supported = new featuresPb.SupportedMethod();
+        supported.setServiceName(service.toLowerCase());
+        supported.setMethodName(method.toLowerCase());
+        return supported;
+      });
     const result = new featuresPb.SupportedMethods();
     result.setMethodsList(methods);
     result.setEventStoreServerVersion(SERVER_VERSION);

@@ -6,12 +6,26 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type Database from 'better-sqlite3';
-import { STREAM_COLUMNS, StreamState, openDatabase, type ExpectedRevision, type ProposedEvent, type StreamRow, type WriteOutcome } from './schema.ts';
+import {
+  STREAM_COLUMNS,
+  StreamState,
+  openDatabase,
+  type ExpectedRevision,
+  type ProposedEvent,
+  type StreamRow,
+  type WriteOutcome,
+} from './schema.ts';
 import type { StoredEvent } from './wire.ts';
 import type { BatchResult, WriteOp } from './writer.ts';
 import type { FromWriter, ToWriter, WriterData } from './writer-thread.ts';
 
-export { uuidBytes, type CurrentRevision, type ExpectedRevision, type ProposedEvent, type WriteOutcome } from './schema.ts';
+export {
+  uuidBytes,
+  type CurrentRevision,
+  type ExpectedRevision,
+  type ProposedEvent,
+  type WriteOutcome,
+} from './schema.ts';
 
 /** What a read of one stream sees, after deletion and the `$tb`/`$maxCount`/`$maxAge` metadata. */
 export type StreamView =
@@ -27,7 +41,17 @@ export type StreamView =
     };
 
 /** A row of EVENT_COLUMNS (plus the stream name for `$all`), read in raw mode: arrays are cheaper than objects. */
-type EventRow = [pos: number, revision: number, eventId: Buffer, type: string, contentType: string, created: number, data: Buffer, metadata: Buffer, name?: string];
+type EventRow = [
+  pos: number,
+  revision: number,
+  eventId: Buffer,
+  type: string,
+  contentType: string,
+  created: number,
+  data: Buffer,
+  metadata: Buffer,
+  name?: string,
+];
 
 const EVENT_COLUMNS = 'e.pos, e.revision, e.event_id, e.type, e.content_type, e.created, e.data, e.metadata';
 
@@ -49,7 +73,13 @@ export interface Storage {
   tombstone(stream: string, expected: ExpectedRevision): Promise<WriteOutcome>;
   viewStream(stream: string): StreamView;
   /** Events of one stream, by revision: forwards from `from` inclusive, or backwards from `from` inclusive. */
-  readStream(view: StreamView & { kind: 'present' }, name: string, from: number, forwards: boolean, limit: number): StoredEvent[];
+  readStream(
+    view: StreamView & { kind: 'present' },
+    name: string,
+    from: number,
+    forwards: boolean,
+    limit: number,
+  ): StoredEvent[];
   /** Events of `$all`: forwards after `position` (exclusive), or backwards before it (exclusive). */
   readAll(position: number, forwards: boolean, limit: number): StoredEvent[];
   onCommit(listener: CommitListener): () => void;
@@ -76,7 +106,9 @@ const WRITER_BOOT = `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))
  */
 function packed(ops: readonly WriteOp[]): { ops: WriteOp[]; transfer: ArrayBuffer[] } {
   let size = 0;
-  for (const op of ops) if (op.kind === 'append') for (const event of op.events) size += event.id.length + event.data.length + event.metadata.length;
+  for (const op of ops)
+    if (op.kind === 'append')
+      for (const event of op.events) size += event.id.length + event.data.length + event.metadata.length;
   const target = Buffer.allocUnsafeSlow(size);
   let offset = 0;
   const copy = (source: Buffer): Buffer => {
@@ -85,13 +117,29 @@ function packed(ops: readonly WriteOp[]): { ops: WriteOp[]; transfer: ArrayBuffe
     offset += source.length;
     return view;
   };
-  const moved = ops.map((op): WriteOp => (op.kind === 'append' ? { ...op, events: op.events.map((event) => ({ ...event, id: copy(event.id), data: copy(event.data), metadata: copy(event.metadata) })) } : op));
+  const moved = ops.map((op): WriteOp =>
+    op.kind === 'append'
+      ? {
+          ...op,
+          events: op.events.map((event) => ({
+            ...event,
+            id: copy(event.id),
+            data: copy(event.data),
+            metadata: copy(event.metadata),
+          })),
+        }
+      : op,
+  );
   return { ops: moved, transfer: [target.buffer as ArrayBuffer] };
 }
 
 const asBuffer = (bytes: Uint8Array): Buffer => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 
-export async function openStorage({ dataDir, synchronous = 'FULL', onFatal }: StorageOptions): Promise<Storage> {
+export async function openStorage({
+  dataDir,
+  synchronous = 'FULL',
+  onFatal,
+}: StorageOptions): Promise<Storage> {
   mkdirSync(dataDir, { recursive: true });
   const path = join(dataDir, 'events.sqlite');
   const db: Database.Database = openDatabase(path, synchronous);
@@ -100,7 +148,9 @@ export async function openStorage({ dataDir, synchronous = 'FULL', onFatal }: St
     head: db.prepare<[], { pos: number | null }>('SELECT MAX(pos) AS pos FROM events'),
     stream: db.prepare<[string], StreamRow>(`SELECT ${STREAM_COLUMNS} FROM streams WHERE name = ?`),
     streamForwards: db
-      .prepare<[number, number, number], EventRow>(`SELECT ${EVENT_COLUMNS} FROM events e WHERE e.stream_id = ? AND e.revision >= ? ORDER BY e.revision LIMIT ?`)
+      .prepare<[number, number, number], EventRow>(
+        `SELECT ${EVENT_COLUMNS} FROM events e WHERE e.stream_id = ? AND e.revision >= ? ORDER BY e.revision LIMIT ?`,
+      )
       .raw(),
     streamBackwards: db
       .prepare<[number, number, number, number], EventRow>(
@@ -108,10 +158,14 @@ export async function openStorage({ dataDir, synchronous = 'FULL', onFatal }: St
       )
       .raw(),
     allForwards: db
-      .prepare<[number, number], EventRow>(`SELECT ${EVENT_COLUMNS}, s.name FROM events e JOIN streams s ON s.id = e.stream_id WHERE e.pos > ? ORDER BY e.pos LIMIT ?`)
+      .prepare<[number, number], EventRow>(
+        `SELECT ${EVENT_COLUMNS}, s.name FROM events e JOIN streams s ON s.id = e.stream_id WHERE e.pos > ? ORDER BY e.pos LIMIT ?`,
+      )
       .raw(),
     allBackwards: db
-      .prepare<[number, number], EventRow>(`SELECT ${EVENT_COLUMNS}, s.name FROM events e JOIN streams s ON s.id = e.stream_id WHERE e.pos < ? ORDER BY e.pos DESC LIMIT ?`)
+      .prepare<[number, number], EventRow>(
+        `SELECT ${EVENT_COLUMNS}, s.name FROM events e JOIN streams s ON s.id = e.stream_id WHERE e.pos < ? ORDER BY e.pos DESC LIMIT ?`,
+      )
       .raw(),
   };
 
@@ -123,9 +177,14 @@ export async function openStorage({ dataDir, synchronous = 'FULL', onFatal }: St
   let closing = false;
   let failure: Error | undefined;
 
-  const worker = new Worker(WRITER_BOOT, { eval: true, workerData: { path, synchronous } satisfies WriterData });
+  const worker = new Worker(WRITER_BOOT, {
+    eval: true,
+    workerData: { path, synchronous } satisfies WriterData,
+  });
   const ready = new Promise<void>((resolve, reject) => {
-    worker.once('message', (message: FromWriter) => (message.type === 'ready' ? resolve() : reject(new Error('writer thread failed to start'))));
+    worker.once('message', (message: FromWriter) =>
+      message.type === 'ready' ? resolve() : reject(new Error('writer thread failed to start')),
+    );
     worker.once('error', reject);
   });
   let closed: (() => void) | undefined;
@@ -204,7 +263,10 @@ export async function openStorage({ dataDir, synchronous = 'FULL', onFatal }: St
 
   await ready;
 
-  const toStored = ([position, revision, eventId, type, contentType, created, data, metadata, name]: EventRow, streamName?: string): StoredEvent => ({
+  const toStored = (
+    [position, revision, eventId, type, contentType, created, data, metadata, name]: EventRow,
+    streamName?: string,
+  ): StoredEvent => ({
     position,
     streamName: streamName ?? name ?? '',
     revision,
@@ -242,7 +304,9 @@ export async function openStorage({ dataDir, synchronous = 'FULL', onFatal }: St
       return rows.map((row) => toStored(row, name));
     },
     readAll(position, forwards, limit) {
-      const rows = forwards ? statements.allForwards.all(position, limit) : statements.allBackwards.all(position, limit);
+      const rows = forwards
+        ? statements.allForwards.all(position, limit)
+        : statements.allBackwards.all(position, limit);
       return rows.map((row) => toStored(row));
     },
     onCommit(listener) {

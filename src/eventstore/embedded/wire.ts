@@ -96,14 +96,16 @@ export function encodeReadEvent(event: StoredEvent): Buffer {
 
   const uuidSize = lengthDelimited(id.length);
   const identifierSize = lengthDelimited(name.length);
-  const entrySize = (key: Buffer, value: Buffer): number => lengthDelimited(key.length) + lengthDelimited(value.length);
+  const entrySize = (key: Buffer, value: Buffer): number =>
+    lengthDelimited(key.length) + lengthDelimited(value.length);
   const typeEntry = entrySize(TYPE_KEY, type);
   const contentTypeEntry = entrySize(CONTENT_TYPE_KEY, contentType);
   const createdEntry = entrySize(CREATED_KEY, created);
   const recordSize =
     lengthDelimited(uuidSize) +
     lengthDelimited(identifierSize) +
-    1 + varintSize(revision) +
+    1 +
+    varintSize(revision) +
     2 * (1 + smallVarintSize(event.position)) +
     lengthDelimited(typeEntry) +
     lengthDelimited(contentTypeEntry) +

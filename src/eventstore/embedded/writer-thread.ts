@@ -9,7 +9,8 @@ export interface WriterData {
   readonly synchronous: 'FULL' | 'NORMAL';
 }
 
-export type ToWriter = { readonly type: 'write'; readonly ops: readonly WriteOp[] } | { readonly type: 'close' };
+export type ToWriter =
+  { readonly type: 'write'; readonly ops: readonly WriteOp[] } | { readonly type: 'close' };
 
 export type FromWriter =
   | { readonly type: 'ready' }
@@ -24,9 +25,12 @@ const revive = (op: WriteOp): WriteOp =>
   op.kind === 'append'
     ? {
         ...op,
-        events: op.events.map(
-          (event): ProposedEvent => ({ ...event, id: asBuffer(event.id), data: asBuffer(event.data), metadata: asBuffer(event.metadata) }),
-        ),
+        events: op.events.map((event): ProposedEvent => ({
+          ...event,
+          id: asBuffer(event.id),
+          data: asBuffer(event.data),
+          metadata: asBuffer(event.metadata),
+        })),
       }
     : op;
 
@@ -45,7 +49,10 @@ port.on('message', (message: ToWriter) => {
     const result = writer.write(message.ops.map(revive));
     port.postMessage({ type: 'written', result } satisfies FromWriter);
   } catch (error) {
-    port.postMessage({ type: 'failed', message: error instanceof Error ? error.message : String(error) } satisfies FromWriter);
+    port.postMessage({
+      type: 'failed',
+      message: error instanceof Error ? error.message : String(error),
+    } satisfies FromWriter);
   }
 });
 port.postMessage({ type: 'ready' } satisfies FromWriter);

@@ -14,8 +14,17 @@ import {
 } from './schema.ts';
 
 export type WriteOp =
-  | { readonly kind: 'append'; readonly stream: string; readonly expected: ExpectedRevision; readonly events: readonly ProposedEvent[] }
-  | { readonly kind: 'softDelete' | 'tombstone'; readonly stream: string; readonly expected: ExpectedRevision };
+  | {
+      readonly kind: 'append';
+      readonly stream: string;
+      readonly expected: ExpectedRevision;
+      readonly events: readonly ProposedEvent[];
+    }
+  | {
+      readonly kind: 'softDelete' | 'tombstone';
+      readonly stream: string;
+      readonly expected: ExpectedRevision;
+    };
 
 /** Where an event of the batch landed. `generated` events were made by the writer (deletes, tombstones). */
 export interface Written {
@@ -48,14 +57,22 @@ export function createWriter(db: Database.Database): Writer {
     head: db.prepare<[], { pos: number | null }>('SELECT MAX(pos) AS pos FROM events'),
     stream: db.prepare<[string], StreamRow>(`SELECT ${STREAM_COLUMNS} FROM streams WHERE name = ?`),
     createStream: db.prepare<[string]>('INSERT INTO streams (name, last_revision, state) VALUES (?, -1, 0)'),
-    setStreamEnd: db.prepare<[number, StreamState, number]>('UPDATE streams SET last_revision = ?, state = ? WHERE id = ?'),
+    setStreamEnd: db.prepare<[number, StreamState, number]>(
+      'UPDATE streams SET last_revision = ?, state = ? WHERE id = ?',
+    ),
     setStreamState: db.prepare<[StreamState, number]>('UPDATE streams SET state = ? WHERE id = ?'),
-    setMetadata: db.prepare<[number | null, number | null, number | null, number]>('UPDATE streams SET tb = ?, max_count = ?, max_age = ? WHERE id = ?'),
+    setMetadata: db.prepare<[number | null, number | null, number | null, number]>(
+      'UPDATE streams SET tb = ?, max_count = ?, max_age = ? WHERE id = ?',
+    ),
     insert: db.prepare<[number, number, number, Buffer, string, string, number, Buffer, Buffer]>(
       'INSERT INTO events (pos, stream_id, revision, event_id, type, content_type, created, data, metadata) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
     ),
-    byEventId: db.prepare<[number, Buffer], { revision: number; pos: number }>('SELECT revision, pos FROM events WHERE stream_id = ? AND event_id = ?'),
-    atRevision: db.prepare<[number, number], { data: Buffer }>('SELECT data FROM events WHERE stream_id = ? AND revision = ?'),
+    byEventId: db.prepare<[number, Buffer], { revision: number; pos: number }>(
+      'SELECT revision, pos FROM events WHERE stream_id = ? AND event_id = ?',
+    ),
+    atRevision: db.prepare<[number, number], { data: Buffer }>(
+      'SELECT data FROM events WHERE stream_id = ? AND revision = ?',
+    ),
   };
 
   let head = statements.head.get()?.pos ?? 0;
@@ -82,7 +99,9 @@ export function createWriter(db: Database.Database): Writer {
         return live;
       case 'exact':
         // A soft-deleted stream continues from its last revision, so that revision is still expected.
-        return row !== undefined && row.state !== StreamState.Tombstoned && row.last_revision === expected.revision;
+        return (
+          row !== undefined && row.state !== StreamState.Tombstoned && row.last_revision === expected.revision
+        );
     }
   };
 
@@ -99,7 +118,12 @@ export function createWriter(db: Database.Database): Writer {
       const value = (parsed as Record<string, unknown> | null)?.[key];
       return typeof value === 'number' && Number.isFinite(value) && value >= 0 ? Math.floor(value) : null;
     };
-    statements.setMetadata.run(field('$tb'), field('$maxCount'), field('$maxAge'), streamRow(name.slice(2)).id);
+    statements.setMetadata.run(
+      field('$tb'),
+      field('$maxCount'),
+      field('$maxAge'),
+      streamRow(name.slice(2)).id,
+    );
   };
 
   interface Placement {
@@ -110,15 +134,39 @@ export function createWriter(db: Database.Database): Writer {
     readonly generated?: boolean;
   }
 
-  const insert = (name: string, row: StreamRow, events: readonly ProposedEvent[], written: Written[], placement: Placement): { revision: number; position: number } => {
+  const insert = (
+    name: string,
+    row: StreamRow,
+    events: readonly ProposedEvent[],
+    written: Written[],
+    placement: Placement,
+  ): { revision: number; position: number } => {
     const created = Date.now();
     let revision = row.last_revision;
     for (const [index, event] of events.entries()) {
       revision = placement.fixedRevision ?? row.last_revision + 1 + index;
       head += 1;
-      statements.insert.run(head, row.id, revision, event.id, event.type, event.contentType, created, event.data, event.metadata);
+      statements.insert.run(
+        head,
+        row.id,
+        revision,
+        event.id,
+        event.type,
+        event.contentType,
+        created,
+        event.data,
+        event.metadata,
+      );
       applyMetadata(name, event.type, event.data);
-      written.push({ op: placement.op, index, position: head, revision, created, streamName: name, ...(placement.generated ? { generated: event } : {}) });
+      written.push({
+        op: placement.op,
+        index,
+        position: head,
+        revision,
+        created,
+        streamName: name,
+        ...(placement.generated ? { generated: event } : {}),
+      });
     }
     const state = placement.state ?? StreamState.Live;
     const last = state === StreamState.Tombstoned ? row.last_revision : revision;
@@ -133,60 +181,110 @@ export function createWriter(db: Database.Database): Writer {
    * but not as such a run, it is a WrongExpectedVersion. Stricter than EventStoreDB, which only looks at
    * the first id ("corrupted idempotency"); the domain relies on an event id never entering a stream twice.
    */
-  const replayed = (row: StreamRow, expected: ExpectedRevision, events: readonly ProposedEvent[]): WriteOutcome | undefined => {
+  const replayed = (
+    row: StreamRow,
+    expected: ExpectedRevision,
+    events: readonly ProposedEvent[],
+  ): WriteOutcome | undefined => {
     if (row.last_revision < 0 || events.length === 0) return undefined;
     const found = events.map((event) => statements.byEventId.get(row.id, event.id));
     const present = found.filter((hit) => hit !== undefined).length;
     if (present === 0) return undefined;
     const first = found[0]?.revision;
-    const consecutive = present === events.length && found.every((hit, index) => first !== undefined && hit?.revision === first + index);
-    const startsRight = expected.kind === 'exact' ? first === expected.revision + 1 : expected.kind === 'no_stream' ? first === 0 : true;
+    const consecutive =
+      present === events.length &&
+      found.every((hit, index) => first !== undefined && hit?.revision === first + index);
+    const startsRight =
+      expected.kind === 'exact'
+        ? first === expected.revision + 1
+        : expected.kind === 'no_stream'
+          ? first === 0
+          : true;
     const last = found[found.length - 1];
-    if (consecutive && startsRight && last) return { kind: 'success', revision: last.revision, position: last.pos };
+    if (consecutive && startsRight && last)
+      return { kind: 'success', revision: last.revision, position: last.pos };
     return { kind: 'wrong_expected_version', current: currentOf(row), expected };
   };
 
-  const append = (op: number, name: string, expected: ExpectedRevision, events: readonly ProposedEvent[], written: Written[]): WriteOutcome => {
+  const append = (
+    op: number,
+    name: string,
+    expected: ExpectedRevision,
+    events: readonly ProposedEvent[],
+    written: Written[],
+  ): WriteOutcome => {
     const existing = statements.stream.get(name);
     if (existing?.state === StreamState.Tombstoned) return { kind: 'stream_deleted' };
     const replay = existing ? replayed(existing, expected, events) : undefined;
     if (replay) return replay;
-    if (!admits(existing, expected)) return { kind: 'wrong_expected_version', current: currentOf(existing), expected };
+    if (!admits(existing, expected))
+      return { kind: 'wrong_expected_version', current: currentOf(existing), expected };
     if (events.length === 0) return { kind: 'success', revision: currentOf(existing), position: undefined };
     const { revision, position } = insert(name, existing ?? streamRow(name), events, written, { op });
     return { kind: 'success', revision, position };
   };
 
-  const softDelete = (op: number, name: string, expected: ExpectedRevision, written: Written[]): WriteOutcome => {
+  const softDelete = (
+    op: number,
+    name: string,
+    expected: ExpectedRevision,
+    written: Written[],
+  ): WriteOutcome => {
     const existing = statements.stream.get(name);
     if (existing?.state === StreamState.Tombstoned) return { kind: 'stream_deleted' };
-    if (!admits(existing, expected)) return { kind: 'wrong_expected_version', current: currentOf(existing), expected };
+    if (!admits(existing, expected))
+      return { kind: 'wrong_expected_version', current: currentOf(existing), expected };
     // As EventStoreDB: a soft delete is metadata that truncates everything written so far.
     const row = existing ?? streamRow(name);
     const metaName = `$$${name}`;
     const metaRow = streamRow(metaName);
-    const previous = metaRow.last_revision >= 0 ? statements.atRevision.get(metaRow.id, metaRow.last_revision) : undefined;
+    const previous =
+      metaRow.last_revision >= 0 ? statements.atRevision.get(metaRow.id, metaRow.last_revision) : undefined;
     let metadata: Record<string, unknown> = {};
     try {
       const parsed: unknown = previous ? JSON.parse(previous.data.toString('utf8')) : {};
-      if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) metadata = parsed as Record<string, unknown>;
+      if (parsed && typeof parsed === 'object' && !Array.isArray(parsed))
+        metadata = parsed as Record<string, unknown>;
     } catch {
       metadata = {};
     }
     metadata.$tb = row.last_revision + 1;
-    const event: ProposedEvent = { id: uuidBytes(randomUUID()), type: '$metadata', contentType: 'application/json', data: Buffer.from(JSON.stringify(metadata)), metadata: EMPTY };
+    const event: ProposedEvent = {
+      id: uuidBytes(randomUUID()),
+      type: '$metadata',
+      contentType: 'application/json',
+      data: Buffer.from(JSON.stringify(metadata)),
+      metadata: EMPTY,
+    };
     const { position } = insert(metaName, metaRow, [event], written, { op, generated: true });
     statements.setStreamState.run(StreamState.SoftDeleted, row.id);
     return { kind: 'success', revision: currentOf(row), position };
   };
 
-  const tombstone = (op: number, name: string, expected: ExpectedRevision, written: Written[]): WriteOutcome => {
+  const tombstone = (
+    op: number,
+    name: string,
+    expected: ExpectedRevision,
+    written: Written[],
+  ): WriteOutcome => {
     const existing = statements.stream.get(name);
     if (existing?.state === StreamState.Tombstoned) return { kind: 'stream_deleted' };
-    if (!admits(existing, expected)) return { kind: 'wrong_expected_version', current: currentOf(existing), expected };
+    if (!admits(existing, expected))
+      return { kind: 'wrong_expected_version', current: currentOf(existing), expected };
     const row = existing ?? streamRow(name);
-    const event: ProposedEvent = { id: uuidBytes(randomUUID()), type: '$streamDeleted', contentType: 'application/octet-stream', data: EMPTY, metadata: EMPTY };
-    const { position } = insert(name, row, [event], written, { op, state: StreamState.Tombstoned, fixedRevision: -1, generated: true });
+    const event: ProposedEvent = {
+      id: uuidBytes(randomUUID()),
+      type: '$streamDeleted',
+      contentType: 'application/octet-stream',
+      data: EMPTY,
+      metadata: EMPTY,
+    };
+    const { position } = insert(name, row, [event], written, {
+      op,
+      state: StreamState.Tombstoned,
+      fixedRevision: -1,
+      generated: true,
+    });
     return { kind: 'success', revision: currentOf(row), position };
   };
 
@@ -199,7 +297,8 @@ export function createWriter(db: Database.Database): Writer {
         statements.begin.run();
         for (const [index, op] of ops.entries()) {
           if (op.kind === 'append') outcomes.push(append(index, op.stream, op.expected, op.events, written));
-          else if (op.kind === 'softDelete') outcomes.push(softDelete(index, op.stream, op.expected, written));
+          else if (op.kind === 'softDelete')
+            outcomes.push(softDelete(index, op.stream, op.expected, written));
           else outcomes.push(tombstone(index, op.stream, op.expected, written));
         }
         statements.commit.run();
