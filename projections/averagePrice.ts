@@ -133,8 +133,8 @@ export function evolve(state: AveragePriceState, trade: TradeRecorded): AverageP
   }
   if (price.scale > book.priceScale) rescalePrices(book, price.scale);
   if (size.scale > book.sizeScale) rescaleSizes(book, size.scale);
-  const p = price.units * pow10(book.priceScale - price.scale);
-  const s = size.units * pow10(book.sizeScale - size.scale);
+  const p = price.scale === book.priceScale ? price.units : price.units * pow10(book.priceScale - price.scale);
+  const s = size.scale === book.sizeScale ? size.units : size.units * pow10(book.sizeScale - size.scale);
   const notional = p * s;
 
   const all = book.all;

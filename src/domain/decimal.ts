@@ -23,12 +23,29 @@ export interface Scaled {
   scale: number;
 }
 
-/** Parses a plain decimal string, trailing fractional zeros dropped; `undefined` for anything else. */
+/**
+ * Parses a plain decimal string, trailing fractional zeros dropped; `undefined` for anything else.
+ * Written out by hand rather than with the regex: it runs twice for every trade folded.
+ */
 export function parseScaled(text: string): Scaled | undefined {
-  const match = DECIMAL_PATTERN.exec(text);
-  if (!match) return undefined;
-  const fraction = (match[2] ?? '').replace(/0+$/, '');
-  return { units: BigInt(match[1]! + fraction), scale: fraction.length };
+  const length = text.length;
+  if (length === 0) return undefined;
+  let dot = -1;
+  let lastNonZero = -1;
+  for (let index = 0; index < length; index += 1) {
+    const code = text.charCodeAt(index);
+    if (code === 46 /* . */) {
+      if (dot !== -1 || index === 0 || index === length - 1) return undefined;
+      dot = index;
+    } else if (code < 48 || code > 57) {
+      return undefined;
+    } else if (dot !== -1 && code !== 48) {
+      lastNonZero = index;
+    }
+  }
+  if (dot === -1) return { units: BigInt(text), scale: 0 };
+  const scale = lastNonZero === -1 ? 0 : lastNonZero - dot;
+  return { units: BigInt(text.slice(0, dot) + text.slice(dot + 1, dot + 1 + scale)), scale };
 }
 
 /** Whether `text` is a plain decimal string (see {@link parseScaled}). */

@@ -54,9 +54,14 @@ const CANONICAL = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
  * {@link parseTime} for any other form; `undefined` when invalid.
  */
 export function timeMicros(text: string): number | undefined {
-  if (text.length === 27 && text.charCodeAt(26) === 90 /* Z */ && text.startsWith(cachedSecond) && cachedSecond.length === 19) {
-    const fraction = Number(text.slice(20, 26));
-    if (Number.isInteger(fraction) && text.charCodeAt(19) === 46 /* . */) return cachedSecondMicros + fraction;
+  if (text.length === 27 && text.charCodeAt(26) === 90 /* Z */ && text.charCodeAt(19) === 46 /* . */ && cachedSecond.length === 19 && text.startsWith(cachedSecond)) {
+    let fraction = 0;
+    for (let index = 20; index < 26; index += 1) {
+      const digit = text.charCodeAt(index) - 48;
+      if (digit < 0 || digit > 9) return parseTime(text)?.micros;
+      fraction = fraction * 10 + digit;
+    }
+    return cachedSecondMicros + fraction;
   }
   const parsed = parseTime(text);
   if (parsed && CANONICAL.test(text)) {
