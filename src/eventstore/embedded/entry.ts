@@ -1,5 +1,5 @@
 // Entry point of the forked node process (see index.ts). Reports readiness over IPC, stops on SIGTERM,
-// SIGINT or when its parent goes away, and exits 2 when the data dir belongs to another live node.
+// SIGTERM or when its parent goes away, and exits 2 when the data dir belongs to another live node.
 import { parseArgs } from 'node:util';
 import { createLogger } from '../../logger.ts';
 import { EXIT_LOCKED, NodeLockedError } from './lock.ts';
@@ -35,9 +35,14 @@ try {
     );
   };
   process.once('SIGTERM', shutdown);
-  process.once('SIGINT', shutdown);
-  // The node lives as long as the process that started it.
-  process.once('disconnect', shutdown);
+  if (process.send) {
+    // Ctrl-C in a terminal reaches the whole process group: the parent decides when its node stops
+    // (it may still be saving checkpoints), and the node lives as long as the parent does.
+    process.on('SIGINT', () => logger.debug('SIGINT ignored; the parent process stops this node'));
+    process.once('disconnect', shutdown);
+  } else {
+    process.once('SIGINT', shutdown);
+  }
   process.send?.({ type: 'ready', connectionString: node.connectionString } satisfies NodeMessage);
 } catch (error) {
   process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
