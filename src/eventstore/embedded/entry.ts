@@ -1,5 +1,5 @@
-// Entry point of the forked node process (see index.ts). Reports readiness over IPC, stops on SIGTERM,
-// SIGTERM or when its parent goes away, and exits 2 when the data dir belongs to another live node.
+// Entry point of the forked node process (see index.ts). Reports readiness over IPC, stops on SIGTERM
+// or when its parent goes away, and exits 2 when the data dir belongs to another live node.
 import { parseArgs } from 'node:util';
 import { createLogger } from '../../logger.ts';
 import { EXIT_LOCKED, NodeLockedError } from './lock.ts';
