@@ -81,6 +81,7 @@ export function acquireLock(dataDir: string): HeldLock {
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
       const holder = readLock(dataDir);
+      // A lock naming this very process is stale: a container restarted with the same pid.
       if (holder && holder.pid !== process.pid && isAlive(holder.pid))
         throw new NodeLockedError(dataDir, holder);
       if (!holder) {
