@@ -21,12 +21,12 @@ const sizes = QUICK
       rssAt: 40_000,
     }
   : {
-      sequential: 3_000,
-      concurrent: 40_000,
+      sequential: 2_000,
+      concurrent: 20_000,
       batches: 1_000,
       catchUp: 500_000,
-      latency1: 3_000,
-      latency32: 20_000,
+      latency1: 2_000,
+      latency32: 10_000,
       rssAt: 1_000_000,
     };
 
