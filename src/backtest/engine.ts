@@ -1,9 +1,9 @@
 // The replay: trades in stream order through the live projections and alert book, triggers collected.
 import * as averagePrice from '../../projections/averagePrice.ts';
 import { addAlert, applyTrade, createMarket } from '../../projections/market.ts';
+import { DomainError } from '../domain/errors.ts';
 import { ALL_WINDOW, type IsoTime, type TradeInput } from '../domain/types.ts';
 import type { BacktestAlert } from './alerts.ts';
-import { DomainError } from '../domain/errors.ts';
 import { summarize, type BacktestReport, type BacktestTrigger } from './report.ts';
 import { tradeMicros, tradeView } from './trade.ts';
 
@@ -39,8 +39,8 @@ export const limitExceeded = (maxTrades: number): DomainError =>
   new DomainError('LIMIT_EXCEEDED', `a backtest replays at most ${maxTrades} trades; narrow from and to`);
 
 /**
- * Replays `trades` (one product's, in stream order) through the live projections: the prices, and the
- * alert book with B's shared `applyTrade`, the function the live reactor calls. The alerts are created
+ * Replays `trades` (one product's, in stream order) through the live projections with `applyTrade`
+ * (projections/market.ts), the very function the live reactor calls for each trade. The alerts are created
  * armed just before the first trade at or after `from`; earlier trades only fill the windows (warm-up).
  * Each fire is a trigger whose `triggeredAt` is the firing trade's time. The replay ends before the first
  * trade after `to`, when the trades run out, or when `signal` aborts.

@@ -3,10 +3,10 @@ import { stat } from 'node:fs/promises';
 import type { EventStoreDBClient } from '@eventstore/db-client';
 import { windowMillis } from '../config.ts';
 import { ALL_WINDOW, type TradeInput } from '../domain/types.ts';
-import { readTradeFile } from '../feeds/parse.ts';
-import { parseBacktestAlerts, type BacktestAlert } from './alerts.ts';
 import { badInput, DomainError } from '../domain/errors.ts';
 import { validateTrade } from '../domain/trades.ts';
+import { readTradeFile } from '../feeds/parse.ts';
+import { parseBacktestAlerts, type BacktestAlert } from './alerts.ts';
 import { limitExceeded, runBacktest, type BacktestProgress } from './engine.ts';
 import type { BacktestReport } from './report.ts';
 import { openStoreRange } from './storeSource.ts';
@@ -38,7 +38,7 @@ interface Plan {
   readAfterMicros?: number;
 }
 
-/** Replays `trades-{product}` in stream order, starting where the warm-up needs it (binary search by time). */
+/** Replays `trades-{product}` in stream order, starting where the warm-up needs it (a search by time). */
 export async function backtestFromStore(
   request: BacktestRequest & { client: EventStoreDBClient },
 ): Promise<BacktestReport> {

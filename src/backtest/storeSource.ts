@@ -46,9 +46,9 @@ export async function openStoreRange(
   const probed = new Map<number, Promise<number>>();
   const readTime = async (revision: number): Promise<number> => {
     const event = await readOne(client, stream, { fromRevision: BigInt(revision), direction: FORWARDS });
-    if (!event)
-      throw new Error(`${stream} has no revision ${revision} although it had when the backtest began`);
-    return tradeMicros(tradeFromEvent(event));
+    const trade = event && tradeFromEvent(event);
+    if (!trade) throw new Error(`${stream}@${revision} is not a trade that can be read`);
+    return tradeMicros(trade);
   };
   const timeAt = (revision: number): Promise<number> => {
     let time = probed.get(revision);
@@ -103,7 +103,10 @@ async function* readForwards(
   const read = client.readStream(stream, { fromRevision: BigInt(fromRevision), direction: FORWARDS });
   let finished = false;
   try {
-    for await (const resolved of read) yield tradeFromEvent(resolved);
+    for await (const resolved of read) {
+      const trade = tradeFromEvent(resolved);
+      if (trade) yield trade;
+    }
     finished = true;
   } catch (error) {
     finished = true;

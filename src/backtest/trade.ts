@@ -15,17 +15,15 @@ export function parseBound(text: string, field: 'from' | 'to'): Bound {
   return time;
 }
 
-/** The stored trade; a malformed event stops the replay rather than being skipped silently. */
-export function tradeFromEvent(resolved: ResolvedEvent): TradeInput {
+/**
+ * The stored trade, or undefined for an event that is not a valid TradeRecorded: the live reactor skips
+ * those (and logs them), so the replay skips them too.
+ */
+export function tradeFromEvent(resolved: ResolvedEvent): TradeInput | undefined {
   const event = resolved.event;
-  if (!event) throw new Error('trade stream holds an unresolved link');
+  if (!event?.isJson) return undefined;
   const parsed = parseEvent(event.type, event.data);
-  if (!parsed.ok || parsed.event.type !== 'TradeRecorded') {
-    throw new Error(
-      `${event.streamId}@${event.revision}: ${parsed.ok ? `unexpected ${event.type}` : parsed.reason}`,
-    );
-  }
-  return parsed.event.data;
+  return parsed.ok && parsed.event.type === 'TradeRecorded' ? parsed.event.data : undefined;
 }
 
 export function tradeMicros(trade: TradeInput): number {

@@ -29,8 +29,9 @@ The alerts file is a JSON array of BacktestAlertInput objects (the GraphQL input
 Defaults: measure MEAN, window 10m (a configured window or "all"; ignored for LAST), repeat false, rearmBy 0.
 
 Rules:
-  - Every alert counts as created before the first replayed trade; alerts fire after each trade is
-    applied, in the trade stream's order, exactly as the live reactor decides.
+  - Every alert counts as created just before the first trade at or after --from (or the first
+    trade); alerts fire after each trade is applied, in the trade stream's order, exactly as the
+    live reactor decides (the same code), once or repeat with re-arm.
   - --from and --to are inclusive and compare trade times to the microsecond. Trades before --from
     fill the windows (warm-up) but cannot fire; the replay ends at the first trade after --to.
   - The replay reads back from --from by the largest window the alerts use (from the first trade
@@ -92,19 +93,15 @@ async function backtestCommand(flags: BacktestFlags): Promise<void> {
         await store.close();
       }
     } else {
-      const rejected: string[] = [];
-      report = await asUsage(
-        backtestFromFile({
-          path: flags.source,
-          ...common,
-          onRejected: (line, reason) => rejected.push(`line ${line}: ${reason}`),
-        }),
-      );
-      if (rejected.length > 0) {
-        process.stderr.write(
-          `skipped ${rejected.length} lines that are not valid trades; the first: ${rejected[0]}\n`,
-        );
-      }
+      let rejected = 0;
+      let first = '';
+      const onRejected = (line: number, reason: string): void => {
+        if (rejected === 0) first = `line ${line}: ${reason}`;
+        rejected += 1;
+      };
+      report = await asUsage(backtestFromFile({ path: flags.source, ...common, onRejected }));
+      if (rejected > 0)
+        process.stderr.write(`skipped ${rejected} lines that are not valid trades; the first: ${first}\n`);
     }
   } finally {
     progress?.stop();
