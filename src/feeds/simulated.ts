@@ -37,7 +37,9 @@ const START_PRICE: Record<string, number> = {
 const MS_PER_YEAR = 365.25 * 24 * 3600 * 1000;
 /** Trades come in clusters (a market order eating several resting orders, algos reacting together). */
 const MEAN_BURST = 4;
-const MEAN_GAP_IN_BURST_MS = 3;
+/** Burst sizes are geometric (1, 2, 3, … with mean MEAN_BURST): floor of an exponential with this mean, plus one. */
+const BURST_EXTRA_MEAN = -1 / Math.log(1 - 1 / MEAN_BURST);
+const MAX_GAP_IN_BURST_MS = 3;
 /** Typical trade notional in the quote currency; sizes are log-normal around it. */
 const MEDIAN_NOTIONAL = 250;
 
@@ -77,7 +79,11 @@ interface ProductWalk {
 export function* simulateTape(options: TapeOptions): Generator<TapeTrade> {
   const { seed, products, ratePerSecond, startMs } = options;
   const sigma = options.volatility ?? 0.8;
-  const meanClusterGapMs = (1000 * MEAN_BURST) / ratePerSecond;
+  // Within a burst trades are milliseconds apart (less at high rates); the gaps between bursts make up
+  // the rest, so that the mean rate is the one asked for.
+  const meanTradeGapMs = 1000 / ratePerSecond;
+  const meanGapInBurstMs = Math.min(MAX_GAP_IN_BURST_MS, meanTradeGapMs / 10);
+  const meanClusterGapMs = MEAN_BURST * meanTradeGapMs - (MEAN_BURST - 1) * meanGapInBurstMs;
   const idBase = Math.floor(startMs / 1000) * 1_000_000;
   const walks: ProductWalk[] = products.map((product, index) => {
     // Each product gets its own stream so adding a product does not change the others' tapes.
@@ -116,10 +122,10 @@ export function* simulateTape(options: TapeOptions): Generator<TapeTrade> {
         source: SIMULATED_SOURCE,
       },
     };
-    if (walk.burstLeft === 0) walk.burstLeft = Math.floor(exponential(random, MEAN_BURST - 1)) + 1;
+    if (walk.burstLeft === 0) walk.burstLeft = Math.floor(exponential(random, BURST_EXTRA_MEAN)) + 1;
     walk.burstLeft -= 1;
     const gap =
-      walk.burstLeft > 0 ? exponential(random, MEAN_GAP_IN_BURST_MS) : exponential(random, meanClusterGapMs);
+      walk.burstLeft > 0 ? exponential(random, meanGapInBurstMs) : exponential(random, meanClusterGapMs);
     walk.nextMs = atMs + Math.max(0.001, gap);
   }
 }
@@ -177,8 +183,10 @@ export function startSimulatedFeed(options: SimulatedFeedOptions): SimulatedFeed
       stopped = true;
       clearTimeout(timer);
       wake?.();
+      // Close first: the player may be waiting for a drain that only closing brings when the store is down.
+      const closing = writer.close();
       await playing;
-      await writer.close();
+      await closing;
     },
     stats: () => ({ trades, writer: writer.stats() }),
   };

@@ -1,6 +1,7 @@
+import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { parseTime } from '../../src/domain/time.ts';
-import { simulateTape, type TapeTrade } from '../../src/feeds/simulated.ts';
+import { simulateTape, startSimulatedFeed, type TapeTrade } from '../../src/feeds/simulated.ts';
 import { loadSimulatorSettings } from '../../src/feeds/settings.ts';
 
 const START = Date.UTC(2026, 10, 26, 8, 0, 0);
@@ -33,14 +34,17 @@ describe('simulated tape', () => {
   });
 
   it('arrives at about the configured mean rate per product, in bursts', () => {
-    const trades = take(20_000, 3, 10);
-    const seconds = (trades.at(-1)!.atMs - START) / 1000;
-    const perProduct = trades.length / 2 / seconds;
-    expect(perProduct).toBeGreaterThan(7);
-    expect(perProduct).toBeLessThan(13);
-    const btc = trades.filter((t) => t.trade.product === 'BTC-USD');
-    const closeGaps = btc.filter((t, i) => i > 0 && t.atMs - btc[i - 1]!.atMs < 20).length;
-    expect(closeGaps / btc.length).toBeGreaterThan(0.4); // a Poisson stream at 10/s would have ~18%
+    for (const rate of [10, 5_000]) {
+      const trades = take(20_000, 3, rate);
+      const seconds = (trades.at(-1)!.atMs - START) / 1000;
+      const perProduct = trades.length / 2 / seconds;
+      expect(perProduct).toBeGreaterThan(rate * 0.85);
+      expect(perProduct).toBeLessThan(rate * 1.15);
+      // A Poisson stream would put ~10% of its gaps under a tenth of the mean gap; bursts put far more.
+      const btc = trades.filter((t) => t.trade.product === 'BTC-USD');
+      const closeGaps = btc.filter((t, i) => i > 0 && t.atMs - btc[i - 1]!.atMs < 100 / rate).length;
+      expect(closeGaps / btc.length).toBeGreaterThan(0.4);
+    }
   });
 
   it('moves prices as a random walk, not a constant', () => {
@@ -59,5 +63,23 @@ describe('simulated tape', () => {
     });
     expect(() => loadSimulatorSettings({ PRICEALERT_SIM_RATE: '-1' })).toThrow(/PRICEALERT_SIM_RATE/);
     expect(() => loadSimulatorSettings({ PRICEALERT_SIM_SEED: 'abc' })).toThrow(/PRICEALERT_SIM_SEED/);
+  });
+
+  it('stops while the store is down and the tape is held back', async () => {
+    let calls = 0;
+    const feed = startSimulatedFeed({
+      seed: 1,
+      products: ['BTC-USD'],
+      ratePerSecond: 100_000,
+      logger: pino({ level: 'silent' }),
+      record: async () => {
+        calls += 1;
+        throw new Error('store unavailable');
+      },
+    });
+    while (calls < 2) await new Promise((resolve) => setTimeout(resolve, 10));
+    await feed.stop();
+    expect(feed.stats().writer.recorded).toBe(0);
+    expect(feed.stats().trades).toBeGreaterThan(0);
   });
 });
