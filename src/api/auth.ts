@@ -82,7 +82,8 @@ export async function verifyToken(secret: Uint8Array, token: string): Promise<Vi
     throw new AuthError(expired ? 'the token has expired' : 'the token is not valid');
   }
   const role = ROLES.find((known) => known === payload.role);
-  if (typeof payload.sub !== 'string' || !isUserId(payload.sub) || !role) throw new AuthError('the token is not valid');
+  if (typeof payload.sub !== 'string' || !isUserId(payload.sub) || !role)
+    throw new AuthError('the token is not valid');
   return { userId: payload.sub, role };
 }
 

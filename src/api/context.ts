@@ -1,5 +1,5 @@
 // What every resolver gets: who is asking, and where their subscription messages go.
-import { GraphQLError } from 'graphql';
+import { createGraphQLError } from 'graphql-yoga';
 import { AuthError, authenticate, type Viewer } from './auth.ts';
 import type { Outlet } from './channel.ts';
 import { userError } from './errors.ts';
@@ -23,13 +23,19 @@ export function createContext(secret: Uint8Array, limits: ApiLimits) {
       return { viewer, outlet: requestOutlet(limits) };
     } catch (error) {
       if (!(error instanceof AuthError)) throw error;
-      throw new GraphQLError(error.message, { extensions: { code: 'UNAUTHENTICATED', http: { status: 401 } } });
+      throw createGraphQLError(error.message, {
+        extensions: { code: 'UNAUTHENTICATED', http: { status: 401 } },
+      });
     }
   };
 }
 
 /** The viewer, or UNAUTHENTICATED for an anonymous caller. */
 export function requireViewer(context: ApiContext): Viewer {
-  if (!context.viewer) throw userError('UNAUTHENTICATED', 'this needs a token: Authorization: Bearer <token> (pricealert token <userId>)');
+  if (!context.viewer)
+    throw userError(
+      'UNAUTHENTICATED',
+      'this needs a token: Authorization: Bearer <token> (pricealert token <userId>)',
+    );
   return context.viewer;
 }

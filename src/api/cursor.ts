@@ -9,7 +9,9 @@ export const encodeCursor = (position: Position): string =>
 /** The position a cursor stands for; `undefined` when it is not a cursor this API gave out. */
 export function decodeCursor(cursor: string): Position | undefined {
   if (!cursor.startsWith(PREFIX) || cursor.length > 80) return undefined;
-  const match = /^(\d{1,20}):(\d{1,20})$/.exec(Buffer.from(cursor.slice(PREFIX.length), 'base64url').toString());
+  const match = /^(\d{1,20}):(\d{1,20})$/.exec(
+    Buffer.from(cursor.slice(PREFIX.length), 'base64url').toString(),
+  );
   return match ? { commit: BigInt(match[1]!), prepare: BigInt(match[2]!) } : undefined;
 }
 

@@ -1,15 +1,18 @@
 // Envelop plugins shared by HTTP and WebSocket: abuse limits, error codes, request logs.
 import { EnvelopArmor } from '@escape.tech/graphql-armor';
-import { GraphQLError, type ExecutionResult } from 'graphql';
-import type { Plugin } from 'graphql-yoga';
+import type { ExecutionResult, GraphQLError } from 'graphql';
+import { createGraphQLError, type Plugin } from 'graphql-yoga';
 import type { Logger } from '../logger.ts';
+import { isGraphQLError } from './errors.ts';
 import type { ApiLimits } from './limits.ts';
 
 /** Depth, alias and token limits; a rejected document gets LIMIT_EXCEEDED. */
 export function armorPlugins(limits: ApiLimits): Plugin[] {
   const reject = [
     (_context: unknown, error: GraphQLError) => {
-      throw new GraphQLError(error.message.replace(/^Syntax Error: /, ''), { extensions: { code: 'LIMIT_EXCEEDED' } });
+      throw createGraphQLError(error.message.replace(/^Syntax Error: /, ''), {
+        extensions: { code: 'LIMIT_EXCEEDED' },
+      });
     },
   ];
   const armor = new EnvelopArmor({
@@ -35,7 +38,7 @@ export function useErrorCodes(): Plugin {
     errors.map((error) =>
       error.extensions?.code
         ? error
-        : new GraphQLError(error.message, {
+        : createGraphQLError(error.message, {
             nodes: error.nodes,
             source: error.source,
             positions: error.positions,
@@ -44,18 +47,35 @@ export function useErrorCodes(): Plugin {
             extensions: { ...error.extensions, code: fallback },
           }),
     );
-  const fixResult = ({ result, setResult }: { result: ExecutionResult; setResult(result: ExecutionResult): void }): void => {
+  const fixResult = ({
+    result,
+    setResult,
+  }: {
+    result: ExecutionResult;
+    setResult(result: ExecutionResult): void;
+  }): void => {
     if (result.errors?.some((error) => !error.extensions?.code)) {
       // Without data, the operation never started: its variables did not coerce.
-      setResult({ ...result, errors: withCodes(result.errors, result.data === undefined ? 'BAD_USER_INPUT' : 'INTERNAL_SERVER_ERROR') });
+      setResult({
+        ...result,
+        errors: withCodes(
+          result.errors,
+          result.data === undefined ? 'BAD_USER_INPUT' : 'INTERNAL_SERVER_ERROR',
+        ),
+      });
     }
   };
   return {
-    onValidate: () => ({ result, setResult }) => {
-      const errors = result.filter((error): error is GraphQLError => error instanceof GraphQLError);
-      if (errors.length > 0 && errors.length === result.length) setResult(withCodes(errors, 'GRAPHQL_VALIDATION_FAILED'));
-    },
-    onExecute: () => ({ onExecuteDone: (payload) => (isSingle(payload.result) ? fixResult(payload as never) : undefined) }),
+    onValidate:
+      () =>
+      ({ result, setResult }) => {
+        const errors = result.filter(isGraphQLError);
+        if (errors.length > 0 && errors.length === result.length)
+          setResult(withCodes(errors, 'GRAPHQL_VALIDATION_FAILED'));
+      },
+    onExecute: () => ({
+      onExecuteDone: (payload) => (isSingle(payload.result) ? fixResult(payload as never) : undefined),
+    }),
     onSubscribe: () => ({
       onSubscribeResult: (payload) => (isSingle(payload.result) ? fixResult(payload as never) : undefined),
     }),
@@ -75,7 +95,12 @@ export function useRequestLog(logger: Logger): Plugin {
     onResponse: ({ request, response }) => {
       const began = started.get(request);
       logger.debug(
-        { method: request.method, path: new URL(request.url).pathname, status: response.status, ms: began === undefined ? undefined : Math.round(performance.now() - began) },
+        {
+          method: request.method,
+          path: new URL(request.url).pathname,
+          status: response.status,
+          ms: began === undefined ? undefined : Math.round(performance.now() - began),
+        },
         'http request',
       );
     },

@@ -1,10 +1,11 @@
 // The Decimal and DateTime scalars: exact strings in, exact strings out; numbers are refused.
-import { GraphQLError, GraphQLScalarType, Kind, type ValueNode } from 'graphql';
+import { GraphQLScalarType, Kind, type GraphQLError, type ValueNode } from 'graphql';
+import { createGraphQLError } from 'graphql-yoga';
 import { isDecimalString } from '../domain/decimal.ts';
 import { parseTime } from '../domain/time.ts';
 
 function invalid(message: string): GraphQLError {
-  return new GraphQLError(message, { extensions: { code: 'BAD_USER_INPUT' } });
+  return createGraphQLError(message, { extensions: { code: 'BAD_USER_INPUT' } });
 }
 
 function parseDecimal(value: unknown): string {

@@ -3,13 +3,13 @@ import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { EventStoreDBClient } from '@eventstore/db-client';
-import { createSchema, createYoga } from 'graphql-yoga';
-import { GraphQLError } from 'graphql';
+import { createGraphQLError, createSchema, createYoga } from 'graphql-yoga';
 import type { Config } from '../config.ts';
 import type { Logger } from '../logger.ts';
 import type { Reactor } from '../runtime/reactor.ts';
 import { loadSecret } from './auth.ts';
 import { createContext, type ApiContext } from './context.ts';
+import { isGraphQLError } from './errors.ts';
 import { DEFAULT_LIMITS, type ApiLimits } from './limits.ts';
 import { armorPlugins, useErrorCodes, useRequestLog } from './plugins.ts';
 import { startPriceHub } from './priceHub.ts';
@@ -42,14 +42,14 @@ export interface ApiServer {
  * resolvers); anything else is an internal failure: logged, and shown only as "Unexpected error.".
  */
 function maskError(error: unknown, message: string): Error {
+  const graphQLError = isGraphQLError(error) ? error : undefined;
   const forClient =
-    error instanceof GraphQLError &&
-    typeof error.extensions.code === 'string' &&
-    (error.originalError === undefined || error.originalError instanceof GraphQLError);
-  if (forClient) return error;
-  return new GraphQLError(message, {
-    nodes: error instanceof GraphQLError ? error.nodes : undefined,
-    path: error instanceof GraphQLError ? error.path : undefined,
+    typeof graphQLError?.extensions.code === 'string' &&
+    (graphQLError.originalError === undefined || isGraphQLError(graphQLError.originalError));
+  if (forClient) return error as Error;
+  return createGraphQLError(message, {
+    nodes: graphQLError?.nodes,
+    path: graphQLError?.path,
     extensions: { code: 'INTERNAL_SERVER_ERROR' },
   });
 }
@@ -79,7 +79,11 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
       debug: (...args) => logger.debug(args.join(' ')),
       info: (...args) => logger.info(args.join(' ')),
       warn: (...args) => logger.warn(args.join(' ')),
-      error: (...args) => logger.error({ err: args.find((arg) => arg instanceof Error) }, args.filter((arg) => !(arg instanceof Error)).join(' ') || 'error'),
+      error: (...args) =>
+        logger.error(
+          { err: args.find((arg) => arg instanceof Error) },
+          args.filter((arg) => !(arg instanceof Error)).join(' ') || 'error',
+        ),
     },
   });
 

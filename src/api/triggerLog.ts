@@ -4,7 +4,14 @@
 // user's triggers in store order, and fans new ones out to followers synchronously. A follower that
 // resumes after a cursor gets its backlog and its registration in the same tick, so nothing can fall
 // between the catch-up and the live part, and the position check makes a repeat impossible.
-import { EventStoreDBClient, BACKWARDS, END, START, eventTypeFilter, type Position } from '@eventstore/db-client';
+import {
+  EventStoreDBClient,
+  BACKWARDS,
+  END,
+  START,
+  eventTypeFilter,
+  type Position,
+} from '@eventstore/db-client';
 import type { Logger } from '../logger.ts';
 import { comparePositions, encodeCursor } from './cursor.ts';
 import { parseEvent, type AlertTriggered } from '../domain/events.ts';
@@ -13,6 +20,8 @@ export interface TriggerRecord {
   cursor: string;
   position: Position;
   event: AlertTriggered;
+  /** This is the alert's n-th trigger: a read model with a lower triggerCount has not seen it yet. */
+  ordinal: number;
 }
 
 export interface TriggerLog {
@@ -32,6 +41,7 @@ const RETRY_MS = 1_000;
 
 export function startTriggerLog(client: EventStoreDBClient, logger: Logger): TriggerLog {
   const byUser = new Map<string, TriggerRecord[]>();
+  const countByAlert = new Map<string, number>();
   const followers = new Map<string, Set<(record: TriggerRecord) => void>>();
   let last: Position | undefined;
   let head: Position | undefined;
@@ -48,7 +58,9 @@ export function startTriggerLog(client: EventStoreDBClient, logger: Logger): Tri
   const append = (position: Position, event: AlertTriggered): void => {
     if (last && comparePositions(position, last) <= 0) return;
     last = position;
-    const record: TriggerRecord = { cursor: encodeCursor(position), position, event };
+    const ordinal = (countByAlert.get(event.alertId) ?? 0) + 1;
+    countByAlert.set(event.alertId, ordinal);
+    const record: TriggerRecord = { cursor: encodeCursor(position), position, event, ordinal };
     let records = byUser.get(event.userId);
     if (!records) byUser.set(event.userId, (records = []));
     records.push(record);
@@ -59,7 +71,10 @@ export function startTriggerLog(client: EventStoreDBClient, logger: Logger): Tri
     if (stopped) return;
     const current = client.subscribeToAll({
       fromPosition: last ?? START,
-      filter: eventTypeFilter({ prefixes: ['AlertTriggered'], checkpointReached: (_, position) => reached(position) }),
+      filter: eventTypeFilter({
+        prefixes: ['AlertTriggered'],
+        checkpointReached: (_, position) => reached(position),
+      }),
     });
     subscription = current;
     current.on('caughtUp', markReady);
@@ -68,7 +83,11 @@ export function startTriggerLog(client: EventStoreDBClient, logger: Logger): Tri
       if (!recorded || recorded.type !== 'AlertTriggered' || !recorded.isJson) return;
       const parsed = parseEvent(recorded.type, recorded.data);
       if (parsed.ok && parsed.event.type === 'AlertTriggered') append(recorded.position, parsed.event.data);
-      else logger.error({ stream: recorded.streamId, reason: parsed.ok ? undefined : parsed.reason }, 'skipping an AlertTriggered that does not parse');
+      else
+        logger.error(
+          { stream: recorded.streamId, reason: parsed.ok ? undefined : parsed.reason },
+          'skipping an AlertTriggered that does not parse',
+        );
       reached(recorded.position);
     });
     current.on('error', (error) => {
@@ -84,7 +103,10 @@ export function startTriggerLog(client: EventStoreDBClient, logger: Logger): Tri
         head = resolved.event?.position;
       }
     } catch (error) {
-      logger.error({ err: error }, 'could not read the end of $all; the trigger history is ready when the store says so');
+      logger.error(
+        { err: error },
+        'could not read the end of $all; the trigger history is ready when the store says so',
+      );
     }
     if (head === undefined || (last && comparePositions(last, head) >= 0)) markReady();
     subscribe();

@@ -1,7 +1,7 @@
 // GraphQL over WebSocket (graphql-transport-ws) on the HTTP server's /graphql path, run through
 // yoga's envelop so that plugins, context, auth, limits and error masking are the same as over HTTP.
 import type { Server } from 'node:http';
-import { GraphQLError, type ExecutionArgs } from 'graphql';
+import type { ExecutionArgs } from 'graphql';
 import type { YogaServerInstance } from 'graphql-yoga';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
@@ -9,7 +9,7 @@ import type { Logger } from '../logger.ts';
 import { AuthError, authenticate, type Viewer } from './auth.ts';
 import type { Outlet } from './channel.ts';
 import type { ApiContext } from './context.ts';
-import { userError } from './errors.ts';
+import { isGraphQLError, userError } from './errors.ts';
 import type { ApiLimits } from './limits.ts';
 import { socketOutlet } from './outlets.ts';
 
@@ -55,10 +55,16 @@ export function attachWebSocket(options: {
           return false;
         }
         ctx.extra.outlet = socketOutlet(socket, limits, () =>
-          logger.info({ user: ctx.extra.viewer?.userId, remote: request.socket.remoteAddress }, 'websocket cut off: too slow'),
+          logger.info(
+            { user: ctx.extra.viewer?.userId, remote: request.socket.remoteAddress },
+            'websocket cut off: too slow',
+          ),
         );
         connections += 1;
-        logger.debug({ user: ctx.extra.viewer?.userId, remote: request.socket.remoteAddress, connections }, 'websocket connected');
+        logger.debug(
+          { user: ctx.extra.viewer?.userId, remote: request.socket.remoteAddress, connections },
+          'websocket connected',
+        );
         return true;
       },
       onClose(ctx, code, reason) {
@@ -68,7 +74,12 @@ export function attachWebSocket(options: {
       },
       async onSubscribe(ctx, _id, params) {
         if (Object.keys(ctx.subscriptions).length > limits.maxOperationsPerSocket) {
-          return [userError('LIMIT_EXCEEDED', `at most ${limits.maxOperationsPerSocket} operations at once per connection`)];
+          return [
+            userError(
+              'LIMIT_EXCEEDED',
+              `at most ${limits.maxOperationsPerSocket} operations at once per connection`,
+            ),
+          ];
         }
         const { viewer = null, outlet } = ctx.extra;
         if (!outlet) return [userError('UNAUTHENTICATED', 'the connection is not initialised')];
@@ -82,7 +93,7 @@ export function attachWebSocket(options: {
         try {
           document = parse(params.query);
         } catch (error) {
-          if (error instanceof GraphQLError) return [error];
+          if (isGraphQLError(error)) return [error];
           throw error;
         }
         const errors = validate(schema, document);

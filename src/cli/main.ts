@@ -3,6 +3,7 @@ import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { reportFailure } from './errors.ts';
 import { registerBacktest } from './backtest.ts';
 import { registerImport } from './import.ts';
+import { registerServe } from './serve.ts';
 import { registerStore } from './store.ts';
 import { registerToken } from './token.ts';
 
@@ -13,6 +14,7 @@ export function buildProgram(): Command {
     .description('Real-time price alerts on crypto trades, event-sourced, served over GraphQL.')
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
+  registerServe(program);
   registerStore(program);
   registerToken(program);
   registerImport(program);

@@ -1,6 +1,7 @@
 // Alerts and triggers: the caller's own only; another user's alert is NOT_FOUND, never FORBIDDEN.
 import { randomUUID } from 'node:crypto';
-import { cancelAlert, createAlert, readAlert, type AlertState } from '../../domain/alerts.ts';
+import { toAlertView, type AlertView } from '../../../projections/alertsView.ts';
+import { cancelAlert, createAlert, readAlert } from '../../domain/alerts.ts';
 import { dateToIso } from '../../domain/time.ts';
 import type { AlertStatus, Direction, Measure } from '../../domain/types.ts';
 import { createChannel } from '../channel.ts';
@@ -23,45 +24,36 @@ interface CreateAlertInput {
   note?: string | null;
 }
 
-/** GraphQL's Alert. `armed` is false for an alert that can no longer fire. */
-export function alertView({ created, status, armed, triggerCount, lastTriggeredAt }: AlertState) {
-  return {
-    id: created.alertId,
-    product: created.product,
-    direction: created.direction,
-    threshold: created.threshold,
-    measure: created.measure,
-    window: created.window,
-    repeat: created.repeat,
-    rearmBy: created.rearmBy,
-    status,
-    armed: armed && status === 'ACTIVE',
-    createdAt: created.createdAt,
-    triggerCount,
-    lastTriggeredAt: lastTriggeredAt ?? null,
-    expiresAt: created.expiresAt ?? null,
-    note: created.note ?? null,
-  };
-}
-
 const orUndefined = <T>(value: T | null | undefined): T | undefined => value ?? undefined;
 
 export function alertResolvers(services: ApiServices) {
   const { client, reactor, triggers } = services;
 
-  /** The alert if it is the user's; the store is asked when the read model has not caught up yet. */
-  const ownAlert = async (userId: string, alertId: string): Promise<AlertState | undefined> => {
-    const state = reactor.views.alert(alertId) ?? (await readAlert(client, alertId));
-    return state?.created.userId === userId ? state : undefined;
+  /**
+   * The alert if it is the user's. The store is asked when the reactor's read model has not caught up
+   * yet: with the alert's creation, or with its `seenTriggers`-th trigger (which the trigger
+   * subscription may deliver before the reactor has folded it).
+   */
+  const ownAlert = async (
+    userId: string,
+    alertId: string,
+    seenTriggers = 0,
+  ): Promise<AlertView | undefined> => {
+    let view = reactor.views.alert(alertId);
+    if (!view || view.triggerCount < seenTriggers) {
+      const state = await readAlert(client, alertId);
+      view = state && toAlertView(state);
+    }
+    return view?.userId === userId ? view : undefined;
   };
 
   const triggerView = (userId: string) => async (record: TriggerRecord) => {
     const { event } = record;
-    const state = await ownAlert(userId, event.alertId);
-    if (!state) throw userError('NOT_FOUND', `alert ${event.alertId} not found`);
+    const alert = await ownAlert(userId, event.alertId, record.ordinal);
+    if (!alert) throw userError('NOT_FOUND', `alert ${event.alertId} not found`);
     return {
       cursor: record.cursor,
-      alert: alertView(state),
+      alert,
       value: event.value,
       trade: { ...event.trade, product: event.product },
       triggeredAt: event.triggeredAt,
@@ -79,15 +71,11 @@ export function alertResolvers(services: ApiServices) {
     Query: {
       alerts: (_: unknown, args: { status?: AlertStatus | null }, context: ApiContext) => {
         const { userId } = requireViewer(context);
-        return reactor.views
-          .alertsOf(userId, orUndefined(args.status))
-          .map(alertView)
-          .sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id));
+        return reactor.views.alertsOf(userId, orUndefined(args.status));
       },
       alert: async (_: unknown, args: { id: string }, context: ApiContext) => {
         const { userId } = requireViewer(context);
-        const state = await ownAlert(userId, args.id);
-        return state ? alertView(state) : null;
+        return (await ownAlert(userId, args.id)) ?? null;
       },
       triggers: async (_: unknown, args: { after?: string | null; first: number }, context: ApiContext) => {
         const { userId } = requireViewer(context);
@@ -123,11 +111,13 @@ export function alertResolvers(services: ApiServices) {
             activeCount: reactor.views.activeAlertCount(userId),
           },
         );
-        return alertView(state);
+        return toAlertView(state);
       },
       cancelAlert: async (_: unknown, args: { id: string }, context: ApiContext) => {
         const { userId } = requireViewer(context);
-        return alertView(await cancelAlert(client, { alertId: args.id, userId, now: dateToIso(new Date()) }));
+        return toAlertView(
+          await cancelAlert(client, { alertId: args.id, userId, now: dateToIso(new Date()) }),
+        );
       },
     },
     Subscription: {
@@ -139,7 +129,8 @@ export function alertResolvers(services: ApiServices) {
           const unfollow = triggers.follow(userId, after, (record) => channel.push(record));
           return channel;
         },
-        resolve: (record: TriggerRecord, _: unknown, context: ApiContext) => triggerView(requireViewer(context).userId)(record),
+        resolve: (record: TriggerRecord, _: unknown, context: ApiContext) =>
+          triggerView(requireViewer(context).userId)(record),
       },
     },
   };

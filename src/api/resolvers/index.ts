@@ -25,7 +25,9 @@ function translated<F extends Resolver>(resolver: F): F {
   }) as F;
 }
 
-function translateAll<T extends Record<string, Resolver | { subscribe: Resolver; resolve: Resolver }>>(resolvers: T): T {
+function translateAll<T extends Record<string, Resolver | { subscribe: Resolver; resolve: Resolver }>>(
+  resolvers: T,
+): T {
   return Object.fromEntries(
     Object.entries(resolvers).map(([name, resolver]) => [
       name,

@@ -13,18 +13,23 @@ export const tradeView = ({ source: _source, ...trade }: TradeRecorded) => trade
 
 export function checkProduct(services: ApiServices, product: string, field = 'product'): void {
   const products = services.config.PRICEALERT_PRODUCTS;
-  if (!products.includes(product)) throw badInput(field, `${product.slice(0, 40)} is not a configured product (${products.join(', ')})`);
+  if (!products.includes(product))
+    throw badInput(field, `${product.slice(0, 40)} is not a configured product (${products.join(', ')})`);
 }
 
 export function checkWindow(services: ApiServices, window: string, field = 'window'): void {
   const windows = services.config.PRICEALERT_WINDOWS;
   if (window !== ALL_WINDOW && !windows.includes(window)) {
-    throw badInput(field, `${window.slice(0, 40)} is not a configured window (${[...windows, ALL_WINDOW].join(', ')})`);
+    throw badInput(
+      field,
+      `${window.slice(0, 40)} is not a configured window (${[...windows, ALL_WINDOW].join(', ')})`,
+    );
   }
 }
 
 export function checkPageSize(services: ApiServices, value: number, field: string): void {
-  if (value < 1 || value > services.limits.maxPageSize) throw badInput(field, `must be between 1 and ${services.limits.maxPageSize}`);
+  if (value < 1 || value > services.limits.maxPageSize)
+    throw badInput(field, `must be between 1 and ${services.limits.maxPageSize}`);
 }
 
 export function marketResolvers(services: ApiServices) {
@@ -43,7 +48,11 @@ export function marketResolvers(services: ApiServices) {
         checkPageSize(services, args.last, 'last');
         const trades = [];
         try {
-          const events = services.client.readStream(tradeStream(args.product), { direction: BACKWARDS, fromRevision: END, maxCount: args.last });
+          const events = services.client.readStream(tradeStream(args.product), {
+            direction: BACKWARDS,
+            fromRevision: END,
+            maxCount: args.last,
+          });
           for await (const resolved of events) {
             const recorded = resolved.event;
             if (!recorded) continue;
@@ -59,8 +68,11 @@ export function marketResolvers(services: ApiServices) {
     Mutation: {
       recordTrade: async (_: unknown, args: { input: TradeInput }, context: ApiContext) => {
         const viewer = requireViewer(context);
-        if (viewer.role === 'user') throw userError('FORBIDDEN', 'recording trades needs a token with role feeder or admin');
-        const { trade } = await recordTrade(services.client, args.input, { products: services.config.PRICEALERT_PRODUCTS });
+        if (viewer.role === 'user')
+          throw userError('FORBIDDEN', 'recording trades needs a token with role feeder or admin');
+        const { trade } = await recordTrade(services.client, args.input, {
+          products: services.config.PRICEALERT_PRODUCTS,
+        });
         return tradeView(trade);
       },
     },
