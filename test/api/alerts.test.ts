@@ -205,6 +205,28 @@ describe('alerts over the API', () => {
     expect(publicRead.data!.trades).toHaveLength(2);
   });
 
+  it('runs a public backtest over the recorded trades with the live projection code', async () => {
+    const response = await gql(
+      harness.url,
+      `query($input: BacktestInput!) { backtest(input: $input) { product tradesReplayed elapsedMs triggers { alertIndex value trade { price } } } }`,
+      {
+        input: {
+          product: 'BTC-USD',
+          alerts: [
+            { direction: 'ABOVE', threshold: '100.5', measure: 'LAST' },
+            { direction: 'BELOW', threshold: '10', measure: 'LAST' },
+          ],
+        },
+      },
+    );
+    expect(response.errors).toBeUndefined();
+    expect(response.data!.backtest).toMatchObject({
+      product: 'BTC-USD',
+      tradesReplayed: 3,
+      triggers: [{ alertIndex: 0, value: '100.75', trade: { price: '100.75' } }],
+    });
+  });
+
   it('closes a WebSocket with 4403 for a bad or expired token', async () => {
     expect((await open('garbage').closed).code).toBe(4403);
     expect((await open(await harness.token('alice', 'user', -10)).closed).code).toBe(4403);

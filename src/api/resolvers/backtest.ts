@@ -1,4 +1,5 @@
 // The public `backtest` query: the CLI's replay from the store, capped at CONTRACT §4's trade limit.
+import { backtestFromStore } from '../../backtest/index.ts';
 import { checkProduct } from './market.ts';
 import type { ApiServices } from './services.ts';
 
@@ -15,7 +16,6 @@ export function backtestResolvers(services: ApiServices) {
       backtest: async (_: unknown, args: { input: BacktestInput }) => {
         const { input } = args;
         checkProduct(services, input.product, 'input.product');
-        const { backtestFromStore } = await import('../../backtest/index.ts');
         const report = await backtestFromStore({
           client: services.client,
           product: input.product,
