@@ -102,7 +102,25 @@ export async function recordTrades(
   return summary;
 }
 
+/**
+ * The last revision each trade stream was seen at, per client, so the live path costs one round trip
+ * per batch rather than two. A stale value only makes appends look newer than they are in the race
+ * described at {@link appendExactlyOnce}; it never lets an event in twice.
+ */
+const knownRevisions = new WeakMap<EventStoreDBClient, Map<string, bigint>>();
+
+function revisionsOf(client: EventStoreDBClient): Map<string, bigint> {
+  let revisions = knownRevisions.get(client);
+  if (!revisions) {
+    revisions = new Map();
+    knownRevisions.set(client, revisions);
+  }
+  return revisions;
+}
+
 async function lastRevision(client: EventStoreDBClient, stream: string): Promise<bigint> {
+  const known = revisionsOf(client).get(stream);
+  if (known !== undefined) return known;
   let revision = -1n;
   try {
     // Read to the end (one event) rather than returning from inside: an abandoned read can keep the client from disposing.
@@ -122,7 +140,7 @@ async function lastRevision(client: EventStoreDBClient, stream: string): Promise
  * consecutive run succeeds without writing and answers with the original revision; one where only some
  * are there fails with WrongExpectedVersion. So a whole batch is tried first; on that failure it is
  * halved until every part is all-new or all-present, down to single trades, which never conflict. A
- * success that wrote reports a revision past the stream's end read just before; a replayed one, the
+ * success that wrote reports a revision past the stream's end as last seen; a replayed one, the
  * original's. (A concurrent writer racing on the very same trade can make both writers count it as
  * recorded; the stream still holds it once.)
  *
@@ -144,9 +162,9 @@ async function appendExactlyOnce(
       trades.map((trade) => jsonEvent({ id: trade.id, type: 'TradeRecorded', data: trade.data })),
       { expectedRevision: ANY },
     );
-    return result.nextExpectedRevision > before
-      ? { recorded: trades.length, alreadyPresent: 0 }
-      : { recorded: 0, alreadyPresent: trades.length };
+    if (result.nextExpectedRevision <= before) return { recorded: 0, alreadyPresent: trades.length };
+    revisionsOf(client).set(stream, result.nextExpectedRevision);
+    return { recorded: trades.length, alreadyPresent: 0 };
   } catch (error) {
     if (!(error instanceof WrongExpectedVersionError) || trades.length === 1) throw error;
     const half = Math.ceil(trades.length / 2);

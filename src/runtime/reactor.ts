@@ -229,8 +229,12 @@ export async function startReactor(options: ReactorOptions): Promise<Reactor> {
     processed = position;
     if (waiters.length > 0) wakeWaiters();
     if (!isReady && typeof target === 'bigint' && position >= target) becomeReady();
-    if (Date.now() - lastCheckpointAt >= (options.checkpointEveryMs ?? 1000)) await saveCheckpoint();
+    // Written in the background: `processed` is settled, so the checkpoint may lag but never lead.
+    if (Date.now() - lastCheckpointAt >= (options.checkpointEveryMs ?? 1000) && !checkpointing) {
+      checkpointing = saveCheckpoint().finally(() => (checkpointing = undefined));
+    }
   };
+  let checkpointing: Promise<void> | undefined;
 
   const saveCheckpoint = async (): Promise<void> => {
     lastCheckpointAt = Date.now();
@@ -313,6 +317,7 @@ export async function startReactor(options: ReactorOptions): Promise<Reactor> {
         clearInterval(expiryTimer);
         await subscription?.unsubscribe().catch(() => undefined);
         await handling.catch(() => undefined);
+        await checkpointing;
         await saveCheckpoint();
       })();
       return stopping;
