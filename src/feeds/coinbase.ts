@@ -12,7 +12,7 @@ import { frameText, parseCoinbaseFrame, subscribeRequest } from './protocol.ts';
 import { throttledWarn } from './throttledLog.ts';
 import { createTradeWriter, type RecordTrades, type WriterStats } from './writer.ts';
 
-export const COINBASE_SOURCE = 'coinbase';
+const COINBASE_SOURCE = 'coinbase';
 
 export interface CoinbaseFeedOptions {
   /** e.g. wss://ws-feed.exchange.coinbase.com (COINBASE_WS_URL). */

@@ -12,7 +12,7 @@
 import type { RawData } from 'ws';
 import type { TradeInput } from '../domain/types.ts';
 
-export const COINBASE_CHANNELS = ['matches', 'heartbeat'] as const;
+const COINBASE_CHANNELS = ['matches', 'heartbeat'] as const;
 
 export function subscribeRequest(products: readonly string[]): string {
   return JSON.stringify({ type: 'subscribe', product_ids: products, channels: COINBASE_CHANNELS });

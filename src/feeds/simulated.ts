@@ -6,7 +6,7 @@ import type { TradeInput } from '../domain/types.ts';
 import type { Logger } from '../logger.ts';
 import { createTradeWriter, type RecordTrades, type WriterStats } from './writer.ts';
 
-export const SIMULATED_SOURCE = 'simulated';
+const SIMULATED_SOURCE = 'simulated';
 
 export interface TapeOptions {
   seed: number;

@@ -38,11 +38,8 @@ export interface TradeWriter {
   /** Queues a trade; false means the queue is full: stop pushing until drained() resolves. */
   push(trade: TradeInput): boolean;
   drained(): Promise<void>;
-  /** Resolves once everything pushed so far is recorded. */
-  flush(): Promise<void>;
   /** Flushes with one last attempt per batch; what still fails is dropped and logged. */
   close(): Promise<void>;
-  readonly queued: number;
   stats(): WriterStats;
 }
 
@@ -139,16 +136,10 @@ export function createTradeWriter(options: TradeWriterOptions): TradeWriter {
       if (queue.length <= lowWater) return Promise.resolve();
       return new Promise((resolve) => drainWaiters.push(resolve));
     },
-    async flush() {
-      while (running) await running;
-    },
     async close() {
       closing = true;
       cutRetryShort?.();
       while (running) await running;
-    },
-    get queued() {
-      return queue.length;
     },
     stats: () => ({ ...stats }),
   };
