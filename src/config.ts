@@ -17,7 +17,7 @@ export function windowMillis(name: string): number | undefined {
   return amount * UNIT_MS[match[2] as keyof typeof UNIT_MS];
 }
 
-const list = (what: string, item: z.ZodType<string>) =>
+const list = (what: string, item: z.ZodType<string, string>) =>
   z
     .string()
     .transform((raw) => raw.split(',').map((part) => part.trim()).filter((part) => part.length > 0))
