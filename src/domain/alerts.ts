@@ -206,21 +206,30 @@ export function decideOnTrade(state: AlertState, cause: TradeCause, now: string)
   return undefined;
 }
 
-/** Reads an alert's stream from `after + 1` and folds it onto `state`. Events that fail their schema are skipped. */
-export async function readAlert(client: EventStoreDBClient, alertId: string, state?: AlertState): Promise<AlertState | undefined> {
-  let current = state;
+/** An alert's stream from `fromRevision` on, parsed; events that fail their schema are skipped. */
+export async function* readAlertEvents(
+  client: EventStoreDBClient,
+  alertId: string,
+  fromRevision = 0n,
+): AsyncGenerator<{ event: AlertEvent } & AlertEventMeta> {
   try {
-    const fromRevision = state ? state.revision + 1n : 0n;
     for await (const resolved of client.readStream(alertStream(alertId), { fromRevision })) {
       const recorded = resolved.event;
       if (!recorded || !recorded.isJson) continue;
       const parsed = parseEvent(recorded.type, recorded.data);
       if (!parsed.ok || parsed.event.type === 'TradeRecorded') continue;
-      current = evolveAlert(current, parsed.event, { revision: recorded.revision, cause: causeOf(recorded.metadata) });
+      const cause = causeOf(recorded.metadata);
+      yield cause === undefined ? { event: parsed.event, revision: recorded.revision } : { event: parsed.event, revision: recorded.revision, cause };
     }
   } catch (error) {
     if (!(error instanceof StreamNotFoundError)) throw error;
   }
+}
+
+/** Reads an alert's stream past `state` (from the start without one) and folds it on. */
+export async function readAlert(client: EventStoreDBClient, alertId: string, state?: AlertState): Promise<AlertState | undefined> {
+  let current = state;
+  for await (const { event, ...meta } of readAlertEvents(client, alertId, state ? state.revision + 1n : 0n)) current = evolveAlert(current, event, meta);
   return current;
 }
 

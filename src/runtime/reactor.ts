@@ -30,7 +30,7 @@ import * as alertsView from '../../projections/alertsView.ts';
 import { price, type Price } from '../../projections/averagePrice.ts';
 import { applyTrade, createMarket, type AlertChange } from '../../projections/market.ts';
 import type { Config } from '../config.ts';
-import { causeOf, decideOnTrade, type TradeCause } from '../domain/alerts.ts';
+import { causeOf, decideOnTrade, readAlertEvents, type TradeCause } from '../domain/alerts.ts';
 import { parseEvent, type AlertEvent, type PriceAlertEvent } from '../domain/events.ts';
 import { dateToIso, parseTime } from '../domain/time.ts';
 import { alertStream, type AlertStatus } from '../domain/types.ts';
@@ -143,19 +143,19 @@ export async function startReactor(options: ReactorOptions): Promise<Reactor> {
   /** Folds whatever the alert's stream holds beyond what this reactor has seen. */
   const catchUpAlert = async (alertId: string): Promise<void> => {
     const known = view.byId.get(alertId);
-    const fromRevision = known ? known.revision + 1n : 0n;
-    for await (const resolved of client.readStream(alertStream(alertId), { fromRevision })) {
-      const recorded = resolved.event;
-      if (!recorded?.isJson) continue;
-      const parsed = parseEvent(recorded.type, recorded.data);
-      if (!parsed.ok || parsed.event.type === 'TradeRecorded') continue;
-      foldAlertEvent(parsed.event, recorded.revision, causeOf(recorded.metadata));
+    for await (const { event, revision, cause } of readAlertEvents(client, alertId, known ? known.revision + 1n : 0n)) {
+      foldAlertEvent(event, revision, cause);
     }
   };
 
-  /** Appends the change a trade (or the clock, without a cause) makes to one alert, deciding again on conflicts. */
+  /**
+   * Appends the change a trade (or the clock, without a cause) makes to one alert, deciding again after
+   * each conflict. Store failures are retried until they pass or the reactor stops: the trade is not
+   * settled before.
+   */
   const settle = async (alertId: string, decide: () => AlertEvent | undefined, cause: bigint | undefined, causationId?: string): Promise<void> => {
-    for (let attempt = 0; attempt < MAX_DECISIONS && !stopped; attempt += 1) {
+    let conflicts = 0;
+    while (!stopped) {
       const state = view.byId.get(alertId);
       const event = state && decide();
       if (!state || !event) break;
@@ -167,21 +167,25 @@ export async function startReactor(options: ReactorOptions): Promise<Reactor> {
         foldAlertEvent(event, state.revision + 1n, event.type === 'AlertExpired' ? undefined : cause);
         break;
       } catch (error) {
-        if (error instanceof WrongExpectedVersionError) {
-          await catchUpAlert(alertId);
-          continue;
-        }
         if (error instanceof StreamDeletedError) {
           log.warn({ alertId }, 'alert stream was deleted; leaving the alert alone');
           alertBook.removeAlert(market.book, alertId);
           break;
         }
-        // The store is unreachable or failing: this trade is not settled until it is, so try again.
-        log.warn({ alertId, err: error }, 'appending an alert change failed; retrying');
-        await sleep(RETRY_MS);
-        attempt -= 1;
+        try {
+          if (!(error instanceof WrongExpectedVersionError)) throw error;
+          await catchUpAlert(alertId);
+          conflicts += 1;
+          if (conflicts >= MAX_DECISIONS) {
+            log.error({ alertId }, 'alert kept changing under the reactor; giving up on this change');
+            break;
+          }
+        } catch (failure) {
+          // The store is unreachable or failing: this trade is not settled until it is, so try again.
+          log.warn({ alertId, err: failure }, 'writing an alert change failed; retrying');
+          await sleep(RETRY_MS);
+        }
       }
-      if (attempt === MAX_DECISIONS - 1) log.error({ alertId }, 'alert kept changing under the reactor; giving up on this change');
     }
     syncBook(alertId);
   };
