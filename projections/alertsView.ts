@@ -33,14 +33,18 @@ export function initialState(): AlertsViewState {
   return { byId: new Map(), byUser: new Map(), activeByUser: new Map() };
 }
 
-/** An alert stream event with where it sits (revision; causing trade's position for triggers and re-arms). */
+/**
+ * An event of alert `alertId`'s stream with where it sits (revision; causing trade's position for
+ * triggers and re-arms). `event` is undefined for one that is not an alert event: it only moves the revision.
+ */
 export interface AlertEnvelope extends AlertEventMeta {
-  event: AlertEvent;
+  alertId: string;
+  event: AlertEvent | undefined;
 }
 
 /** Folds one event in; an event at or below the alert's known revision is a no-op (see evolveAlert). */
 export function evolve(view: AlertsViewState, envelope: AlertEnvelope): AlertsViewState {
-  const alertId = envelope.event.data.alertId;
+  const alertId = envelope.alertId;
   const before = view.byId.get(alertId);
   const after = evolveAlert(before, envelope.event, envelope);
   if (!after || after === before) return view;

@@ -29,10 +29,13 @@ export interface AlertEventMeta {
 
 /**
  * evolve for one alert. Events at or below the revision already folded are ignored, so the reactor can
- * apply its own appends at once and again when the subscription brings them back.
+ * apply its own appends at once and again when the subscription brings them back. `undefined` stands
+ * for an event of the stream that is not pricealert's (unknown type, malformed): it changes nothing but
+ * the revision, which the next append must expect.
  */
-export function evolveAlert(state: AlertState | undefined, event: AlertEvent, meta: AlertEventMeta): AlertState | undefined {
+export function evolveAlert(state: AlertState | undefined, event: AlertEvent | undefined, meta: AlertEventMeta): AlertState | undefined {
   if (state && meta.revision <= state.revision) return state;
+  if (!event) return state && { ...state, revision: meta.revision };
   if (event.type === 'AlertCreated') {
     return state ?? { created: event.data, status: 'ACTIVE', armed: true, triggerCount: 0, revision: meta.revision };
   }
@@ -206,20 +209,20 @@ export function decideOnTrade(state: AlertState, cause: TradeCause, now: string)
   return undefined;
 }
 
-/** An alert's stream from `fromRevision` on, parsed; events that fail their schema are skipped. */
+/** An alert's stream from `fromRevision` on, parsed; an event that is not an alert event comes as `event: undefined`. */
 export async function* readAlertEvents(
   client: EventStoreDBClient,
   alertId: string,
   fromRevision = 0n,
-): AsyncGenerator<{ event: AlertEvent } & AlertEventMeta> {
+): AsyncGenerator<{ event: AlertEvent | undefined } & AlertEventMeta> {
   try {
     for await (const resolved of client.readStream(alertStream(alertId), { fromRevision })) {
       const recorded = resolved.event;
-      if (!recorded || !recorded.isJson) continue;
-      const parsed = parseEvent(recorded.type, recorded.data);
-      if (!parsed.ok || parsed.event.type === 'TradeRecorded') continue;
+      if (!recorded) continue;
+      const parsed = recorded.isJson ? parseEvent(recorded.type, recorded.data) : undefined;
+      const event = parsed?.ok && parsed.event.type !== 'TradeRecorded' ? parsed.event : undefined;
       const cause = causeOf(recorded.metadata);
-      yield cause === undefined ? { event: parsed.event, revision: recorded.revision } : { event: parsed.event, revision: recorded.revision, cause };
+      yield cause === undefined ? { event, revision: recorded.revision } : { event, revision: recorded.revision, cause };
     }
   } catch (error) {
     if (!(error instanceof StreamNotFoundError)) throw error;

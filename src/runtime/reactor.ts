@@ -78,6 +78,7 @@ export interface ReactorOptions {
 /** pricealert's event types, filtered on the server; `Alert` as a prefix covers the five alert events. */
 const EVENT_FILTER = () => eventTypeFilter({ prefixes: ['TradeRecorded', 'Alert'] });
 const RETRY_MS = 250;
+const ALERT_STREAM_PREFIX = alertStream('');
 const MAX_DECISIONS = 20;
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -135,16 +136,16 @@ export async function startReactor(options: ReactorOptions): Promise<Reactor> {
     }
   };
 
-  const foldAlertEvent = (event: AlertEvent, revision: bigint, cause: bigint | undefined): void => {
-    alertsView.evolve(view, cause === undefined ? { event, revision } : { event, revision, cause });
-    syncBook(event.data.alertId);
+  const foldAlertEvent = (alertId: string, event: AlertEvent | undefined, revision: bigint, cause: bigint | undefined): void => {
+    alertsView.evolve(view, cause === undefined ? { alertId, event, revision } : { alertId, event, revision, cause });
+    syncBook(alertId);
   };
 
   /** Folds whatever the alert's stream holds beyond what this reactor has seen. */
   const catchUpAlert = async (alertId: string): Promise<void> => {
     const known = view.byId.get(alertId);
     for await (const { event, revision, cause } of readAlertEvents(client, alertId, known ? known.revision + 1n : 0n)) {
-      foldAlertEvent(event, revision, cause);
+      foldAlertEvent(alertId, event, revision, cause);
     }
   };
 
@@ -164,7 +165,7 @@ export async function startReactor(options: ReactorOptions): Promise<Reactor> {
         await client.appendToStream(alertStream(alertId), jsonEvent({ type: event.type, data: event.data, metadata }), {
           expectedRevision: state.revision,
         });
-        foldAlertEvent(event, state.revision + 1n, event.type === 'AlertExpired' ? undefined : cause);
+        foldAlertEvent(alertId, event, state.revision + 1n, event.type === 'AlertExpired' ? undefined : cause);
         break;
       } catch (error) {
         if (error instanceof StreamDeletedError) {
@@ -204,6 +205,10 @@ export async function startReactor(options: ReactorOptions): Promise<Reactor> {
       : { ok: false, reason: 'not JSON' };
     if (!parsed.ok) {
       log.warn({ position: position.toString(), stream: recorded.streamId, type: recorded.type, reason: parsed.reason }, 'skipping an event that is not pricealert’s');
+      // It still takes a revision in its alert stream, which the next append there must expect.
+      if (recorded.streamId.startsWith(ALERT_STREAM_PREFIX)) {
+        foldAlertEvent(recorded.streamId.slice(ALERT_STREAM_PREFIX.length), undefined, recorded.revision, undefined);
+      }
     } else if (parsed.event.type === 'TradeRecorded') {
       const trade = parsed.event.data;
       const changes = applyTrade(market, trade);
@@ -226,7 +231,7 @@ export async function startReactor(options: ReactorOptions): Promise<Reactor> {
         }
       }
     } else {
-      foldAlertEvent(parsed.event, recorded.revision, causeOf(recorded.metadata));
+      foldAlertEvent(parsed.event.data.alertId, parsed.event, recorded.revision, causeOf(recorded.metadata));
     }
     // Stopped in the middle of settling: this trade is not settled, so the checkpoint must not pass it.
     if (stopped) return;

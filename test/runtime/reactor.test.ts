@@ -1,3 +1,4 @@
+import { jsonEvent } from '@eventstore/db-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cancelAlert, createAlert, type CreateAlertCommand } from '../../src/domain/alerts.ts';
 import { DomainError } from '../../src/domain/errors.ts';
@@ -16,9 +17,10 @@ const rules = { products: ['BTC-USD', 'ETH-USD'], windows: WINDOWS, activeCount:
 const NOW = '2026-11-26T08:00:00.000000Z';
 const T0 = Date.UTC(2026, 10, 26, 9) * 1000;
 
-const tape = (prefix: string, prices: string[], product = 'BTC-USD'): TradeInput[] =>
+/** One trade a second from `startSecond` on (later tests start later, so their trades are not late ones). */
+const tape = (prefix: string, prices: string[], product = 'BTC-USD', startSecond = 0): TradeInput[] =>
   prices.map((price, index) => ({
-    product, tradeId: `${prefix}${index}`, price, size: '1', side: 'buy', time: formatMicros(T0 + index * 1_000_000), source: 'test',
+    product, tradeId: `${prefix}${index}`, price, size: '1', side: 'buy', time: formatMicros(T0 + (startSecond + index) * 1_000_000), source: 'test',
   }));
 const asRecorded = (trades: TradeInput[]): TradeRecorded[] => trades.map((trade) => ({ ...trade }));
 
@@ -105,7 +107,7 @@ describe('alert reactor', () => {
         (error: unknown) => (error instanceof DomainError && error.code === 'CONFLICT' ? 'refused' : Promise.reject(error)),
       ),
     );
-    await recordTrades(store.client, tape('race', ['5']), { products: rules.products });
+    await recordTrades(store.client, tape('race', ['5'], 'BTC-USD', 500), { products: rules.products });
     const outcomes = await Promise.all(cancels);
     const end = await lastPosition(store.client);
     await Promise.all(reactors.map((reactor) => reactor.caughtUpTo(end)));
@@ -113,5 +115,35 @@ describe('alert reactor', () => {
       const written = await changesOf(store.client, alertId);
       expect(written).toEqual(outcomes[index] === 'cancelled' ? ['AlertCancelled'] : ['AlertTriggered race0']);
     }
+  });
+
+  it('given malformed and unknown events in the store, when the reactor meets them, then it skips them and carries on', async () => {
+    const reactor = await start();
+    await create(store, { alertId: 'after-garbage', product: 'BTC-USD', direction: 'BELOW', threshold: '2', measure: 'LAST' });
+    await store.client.appendToStream('trades-BTC-USD', jsonEvent({ type: 'TradeRecorded', data: { product: 'BTC-USD', price: 'cheap' } }));
+    await store.client.appendToStream('alert-after-garbage', jsonEvent({ type: 'AlertSnoozed', data: { alertId: 'after-garbage' } }));
+    await recordTrades(store.client, tape('g', ['1'], 'BTC-USD', 1000), { products: rules.products });
+    await reactor.caughtUpTo(await lastPosition(store.client));
+    expect(await changesOf(store.client, 'after-garbage')).toEqual(['AlertSnoozed', 'AlertTriggered g0']);
+  });
+
+  it('given an alert that expires, when its time passes, then AlertExpired is written and it never fires', async () => {
+    const reactor = await startReactor({ client: store.client, config, logger, expiryEveryMs: 50 });
+    reactors.push(reactor);
+    await reactor.ready;
+    const expiresAt = new Date(Date.now() + 1500).toISOString();
+    await createAlert(
+      store.client,
+      { alertId: 'short-lived', userId: 'user-2', product: 'ETH-USD', direction: 'ABOVE', threshold: '1000000000', measure: 'LAST', expiresAt, now: new Date().toISOString() },
+      rules,
+    );
+    for (let waited = 0; reactor.views.alert('short-lived')?.status !== 'EXPIRED' && waited < 100; waited += 1) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(reactor.views.alert('short-lived')).toMatchObject({ status: 'EXPIRED', armed: false });
+    await recordTrades(store.client, tape('late', ['2000000000'], 'ETH-USD', 2000), { products: rules.products });
+    await reactor.caughtUpTo(await lastPosition(store.client));
+    expect(await changesOf(store.client, 'short-lived')).toEqual(['AlertExpired']);
+    expect(reactor.views.activeAlertCount('user-2')).toBe(0);
   });
 });
