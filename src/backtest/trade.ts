@@ -16,15 +16,17 @@ export function parseBound(text: string, field: 'from' | 'to'): Bound {
 }
 
 /**
- * The stored trade, or undefined for an event that is not a valid TradeRecorded: the live reactor skips
- * those (and logs them), so the replay skips them too.
+ * The trade an event holds, or undefined for one that is not a valid TradeRecorded: the live reactor
+ * skips those (and logs them), so the replay skips them too.
  */
-export function tradeFromEvent(resolved: ResolvedEvent): TradeInput | undefined {
-  const event = resolved.event;
-  if (!event?.isJson) return undefined;
-  const parsed = parseEvent(event.type, event.data);
+export function tradeFromEvent(type: string, data: unknown): TradeInput | undefined {
+  const parsed = parseEvent(type, data);
   return parsed.ok && parsed.event.type === 'TradeRecorded' ? parsed.event.data : undefined;
 }
+
+/** {@link tradeFromEvent} of an event as the client reads it. */
+export const tradeFromResolved = (resolved: ResolvedEvent): TradeInput | undefined =>
+  resolved.event?.isJson ? tradeFromEvent(resolved.event.type, resolved.event.data) : undefined;
 
 export function tradeMicros(trade: TradeInput): number {
   const micros = timeMicros(trade.time);
