@@ -10,11 +10,12 @@ import type { BacktestTrigger } from '../../src/backtest/report.ts';
 import { createAlert } from '../../src/domain/alerts.ts';
 import { parseEvent } from '../../src/domain/events.ts';
 import { dateToIso } from '../../src/domain/time.ts';
+import { recordTrades } from '../../src/domain/trades.ts';
 import { alertStream } from '../../src/domain/types.ts';
 import { createLogger } from '../../src/logger.ts';
 import { startReactor, type Reactor } from '../../src/runtime/reactor.ts';
 import { startTestStore, type TestStore } from '../helpers/store.ts';
-import { appendTrades, tape, toCsv } from './tape.ts';
+import { tape, toCsv } from './tape.ts';
 
 const PRODUCT = 'BTC-USD';
 const PRODUCTS = [PRODUCT];
@@ -83,7 +84,7 @@ describe('backtest ≡ live', () => {
         { products: PRODUCTS, windows: WINDOWS, activeCount: index },
       );
     }
-    // Trades arrive in batches while the reactor runs; it tells us after settling each one.
+    // The reactor tells its listeners after settling each trade.
     let applied = 0;
     const allApplied = new Promise<void>((resolve) => {
       reactor.onChange(() => {
@@ -91,10 +92,13 @@ describe('backtest ≡ live', () => {
         if (applied === TRADES.length) resolve();
       });
     });
-    // Appended as recordTrades would (same ids, same TradeRecorded data: the tape's times are canonical),
-    // but directly: recordTrades leaves a gRPC read open on a second batch (lastRevision in
-    // src/domain/trades.ts returns from inside its read loop), and client.dispose() then never returns.
-    await appendTrades(store.client, TRADES, 250);
+    // The feed's path: recordTrades in batches, while the reactor runs.
+    for (let start = 0; start < TRADES.length; start += 500) {
+      const summary = await recordTrades(store.client, TRADES.slice(start, start + 500), {
+        products: PRODUCTS,
+      });
+      expect(summary.recorded).toBe(Math.min(500, TRADES.length - start));
+    }
     await allApplied;
     for (const index of ALERTS.keys()) {
       for await (const resolved of store.client.readStream(alertStream(`eq-${index}`))) {
