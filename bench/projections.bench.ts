@@ -60,14 +60,20 @@ function foldRate(): number {
   report('averagePrice fold, 4 windows + all (trades/s)', fmt(rate, 0), '≥ 200,000');
   const book = state.products.get('BTC-USD')!;
   const held = book.tail - book.head;
-  report(`  bytes per trade held (${fmt(held, 0)} trades in 24h window)`, fmt(averagePrice.storeBytes(book) / held, 1), '≤ 64');
+  report(
+    `  bytes per trade held (${fmt(held, 0)} trades in 24h window)`,
+    fmt(averagePrice.storeBytes(book) / held, 1),
+    '≤ 64',
+  );
   return rate;
 }
 
 /** The seed's batch job: every trade inserted into SQLite, AVG(price) of the last 10 minutes every 10 s of trade time. */
 function batchJobRate(): number {
   const db = new Database(':memory:');
-  db.exec('CREATE TABLE trades (time INTEGER NOT NULL, price REAL NOT NULL); CREATE INDEX trades_time ON trades(time);');
+  db.exec(
+    'CREATE TABLE trades (time INTEGER NOT NULL, price REAL NOT NULL); CREATE INDEX trades_time ON trades(time);',
+  );
   const insert = db.prepare('INSERT INTO trades (time, price) VALUES (?, ?)');
   const average = db.prepare('SELECT AVG(price) AS mean FROM trades WHERE time > ?');
   const count = Math.min(FOLD_TRADES, QUICK ? 300_000 : 1_000_000);
@@ -96,7 +102,10 @@ function batchJobRate(): number {
 
 const far = (index: number, total: number): Pick<AlertCreated, 'direction' | 'threshold'> =>
   index % 2 === 0
-    ? { direction: 'ABOVE', threshold: String(1_000_000 + (index % 100_000) + (index / total).toFixed(6).slice(1)) }
+    ? {
+        direction: 'ABOVE',
+        threshold: String(1_000_000 + (index % 100_000) + (index / total).toFixed(6).slice(1)),
+      }
     : { direction: 'BELOW', threshold: `${1 + (index % 1000)}.${String(index % 97).padStart(2, '0')}` };
 
 function alerts(total: number): AlertCreated[] {
@@ -136,13 +145,21 @@ function bookCost(total: number): void {
     const book = product();
     const began = process.hrtime.bigint();
     changes += alertBook.cross(market.book, 'BTC-USD', (measure, window) =>
-      averagePrice.measureRatio(book, measure, measure === 'LAST' ? 0 : averagePrice.windowIndex(market.prices, window)),
+      averagePrice.measureRatio(
+        book,
+        measure,
+        measure === 'LAST' ? 0 : averagePrice.windowIndex(market.prices, window),
+      ),
     ).length;
     nanos += process.hrtime.bigint() - began;
   }
   if (changes !== 0) throw new Error(`expected no triggers, got ${changes}`);
   const perTrade = Number(nanos) / trades.length / 1000;
-  report(`alert book, ${fmt(total, 0)} active alerts: µs per trade`, fmt(perTrade, 3), total >= 1_000_000 ? '≤ 5 µs' : undefined);
+  report(
+    `alert book, ${fmt(total, 0)} active alerts: µs per trade`,
+    fmt(perTrade, 3),
+    total >= 1_000_000 ? '≤ 5 µs' : undefined,
+  );
   report(`  bytes per alert in the book`, fmt(bytesPerAlert, 0), '≤ 300');
   report(`  bytes per alert of AlertCreated data (held by the alerts view)`, fmt(dataBytes, 0));
 
@@ -155,7 +172,11 @@ function bookCost(total: number): void {
     averagePrice.evolve(market.prices, trade);
     const book = product();
     for (const { alert, key } of keyed) {
-      const ratio = averagePrice.measureRatio(book, alert.measure, alert.measure === 'LAST' ? 0 : averagePrice.windowIndex(market.prices, alert.window));
+      const ratio = averagePrice.measureRatio(
+        book,
+        alert.measure,
+        alert.measure === 'LAST' ? 0 : averagePrice.windowIndex(market.prices, alert.window),
+      );
       if (fires(alert.direction, key, ratio, scaledNumerator(ratio))) scanned += 1;
     }
   }

@@ -31,31 +31,65 @@ try {
     createAlert(
       store.client,
       {
-        alertId: `far-${index}`, userId: `user-${index % 1000}`, product: 'BTC-USD', now: NOW,
+        alertId: `far-${index}`,
+        userId: `user-${index % 1000}`,
+        product: 'BTC-USD',
+        now: NOW,
         // Far from any price the tape reaches: these never fire, they only have to be stepped over.
-        ...(index % 2 === 0 ? { direction: 'ABOVE' as const, threshold: String(10_000_000 + index) } : { direction: 'BELOW' as const, threshold: String(1 + (index % 1000)) }),
-        measure: measures[index % 3]!, window: windows[index % windows.length]!, repeat: index % 4 === 0,
+        ...(index % 2 === 0
+          ? { direction: 'ABOVE' as const, threshold: String(10_000_000 + index) }
+          : { direction: 'BELOW' as const, threshold: String(1 + (index % 1000)) }),
+        measure: measures[index % 3]!,
+        window: windows[index % windows.length]!,
+        repeat: index % 4 === 0,
       },
       { ...rules, activeCount: 0 },
     );
   for (let start = 0; start < ALERTS; start += 500) {
-    await Promise.all(Array.from({ length: Math.min(500, ALERTS - start) }, (_, offset) => create(start + offset)));
+    await Promise.all(
+      Array.from({ length: Math.min(500, ALERTS - start) }, (_, offset) => create(start + offset)),
+    );
   }
   // Probe k fires on exactly the k-th spike trade (price 1,000,000 + k); earlier probes have fired already.
   const probes = Math.floor(TRADES / ((RATE * TICK_MS) / 1000) / PROBE_EVERY_TICKS);
   for (let k = 0; k < probes; k += 1) {
-    await createAlert(store.client, { alertId: `probe-${k}`, userId: 'probe', product: 'BTC-USD', direction: 'ABOVE', threshold: String(1_000_000 + k), measure: 'LAST', now: NOW }, rules);
+    await createAlert(
+      store.client,
+      {
+        alertId: `probe-${k}`,
+        userId: 'probe',
+        product: 'BTC-USD',
+        direction: 'ABOVE',
+        threshold: String(1_000_000 + k),
+        measure: 'LAST',
+        now: NOW,
+      },
+      rules,
+    );
   }
-  report(`created ${fmt(ALERTS + probes, 0)} alerts (s)`, fmt(Number(process.hrtime.bigint() - createdAt) / 1e9, 1));
+  report(
+    `created ${fmt(ALERTS + probes, 0)} alerts (s)`,
+    fmt(Number(process.hrtime.bigint() - createdAt) / 1e9, 1),
+  );
 
   const rebuildBegan = process.hrtime.bigint();
-  const reactor = await startReactor({ client: store.client, config: { PRICEALERT_WINDOWS: WINDOWS }, logger: createLogger('warn') });
+  const reactor = await startReactor({
+    client: store.client,
+    config: { PRICEALERT_WINDOWS: WINDOWS },
+    logger: createLogger('warn'),
+  });
   await reactor.ready;
   const rebuildSeconds = Number(process.hrtime.bigint() - rebuildBegan) / 1e9;
-  report(`reactor rebuild from the store, ${fmt(ALERTS + probes, 0)} alerts (events/s)`, fmt((ALERTS + probes) / rebuildSeconds, 0));
+  report(
+    `reactor rebuild from the store, ${fmt(ALERTS + probes, 0)} alerts (events/s)`,
+    fmt((ALERTS + probes) / rebuildSeconds, 0),
+  );
 
   const arrivals = new Map<string, bigint>();
-  const triggers = store.client.subscribeToAll({ fromPosition: END, filter: eventTypeFilter({ prefixes: ['AlertTriggered'] }) });
+  const triggers = store.client.subscribeToAll({
+    fromPosition: END,
+    filter: eventTypeFilter({ prefixes: ['AlertTriggered'] }),
+  });
   void (async () => {
     for await (const resolved of triggers) {
       const data = resolved.event?.data as { alertId?: string } | undefined;
@@ -75,8 +109,13 @@ try {
     for (let index = 0; index < perTick; index += 1) {
       cents += Math.round((Math.random() - 0.5) * 200);
       batch.push({
-        product: 'BTC-USD', tradeId: String(sent + index), price: `${Math.floor(cents / 100)}.${String(cents % 100).padStart(2, '0')}`,
-        size: '0.01', side: 'buy', time: formatMicros(start + (sent + index) * 1000), source: 'bench',
+        product: 'BTC-USD',
+        tradeId: String(sent + index),
+        price: `${Math.floor(cents / 100)}.${String(cents % 100).padStart(2, '0')}`,
+        size: '0.01',
+        side: 'buy',
+        time: formatMicros(start + (sent + index) * 1000),
+        source: 'bench',
       });
     }
     const probe = tick % PROBE_EVERY_TICKS === 0 ? tick / PROBE_EVERY_TICKS : undefined;
@@ -91,7 +130,8 @@ try {
   }
   const achieved = sent / ((Date.now() - began) / 1000);
   const deadline = Date.now() + 30_000;
-  while (arrivals.size < sentAt.size && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+  while (arrivals.size < sentAt.size && Date.now() < deadline)
+    await new Promise((resolve) => setTimeout(resolve, 50));
   await triggers.unsubscribe();
   await reactor.stop();
 
@@ -108,8 +148,14 @@ try {
   // random moment (its own query time, well under a millisecond here, left out).
   const batchWaits = Array.from({ length: 10_000 }, (_, index) => ((index + 0.5) / 10_000) * BATCH_JOB_MS);
   const batch = summarize(batchWaits);
-  report('seed batch job (every 10 s): detection delay p50 / p99 (ms)', `${fmt(batch.p50, 0)} / ${fmt(batch.p99, 0)}`);
-  report('  reactor is sooner than the batch job by (p50, p99)', `${fmt(batch.p50 / ours.p50, 0)}× / ${fmt(batch.p99 / ours.p99, 0)}×`);
+  report(
+    'seed batch job (every 10 s): detection delay p50 / p99 (ms)',
+    `${fmt(batch.p50, 0)} / ${fmt(batch.p99, 0)}`,
+  );
+  report(
+    '  reactor is sooner than the batch job by (p50, p99)',
+    `${fmt(batch.p50 / ours.p50, 0)}× / ${fmt(batch.p99 / ours.p99, 0)}×`,
+  );
 } finally {
   await store.stop();
 }

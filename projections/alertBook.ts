@@ -17,7 +17,10 @@ import type { AlertCreated, AlertEvent } from '../src/domain/events.ts';
 import type { Measure } from '../src/domain/types.ts';
 
 /** What the book needs of an alert: the fields of AlertCreated that decide when it fires. */
-export type BookAlert = Pick<AlertCreated, 'alertId' | 'product' | 'direction' | 'threshold' | 'measure' | 'window' | 'repeat' | 'rearmBy'>;
+export type BookAlert = Pick<
+  AlertCreated,
+  'alertId' | 'product' | 'direction' | 'threshold' | 'measure' | 'window' | 'repeat' | 'rearmBy'
+>;
 
 interface Entry {
   alert: BookAlert;
@@ -132,7 +135,8 @@ export function initialState(): AlertBookState {
   return { entries: new Map(), groups: new Map(), byProduct: new Map(), nextSeq: 0 };
 }
 
-const groupWindow = (alert: Pick<BookAlert, 'measure' | 'window'>): string => (alert.measure === 'LAST' ? '' : alert.window);
+const groupWindow = (alert: Pick<BookAlert, 'measure' | 'window'>): string =>
+  alert.measure === 'LAST' ? '' : alert.window;
 
 function groupOf(book: AlertBookState, alert: BookAlert): Group {
   const window = groupWindow(alert);
@@ -178,7 +182,15 @@ export function setAlert(book: AlertBookState, alert: BookAlert, armed: boolean)
   }
   const keys = alertKeys(alert);
   if (!keys) return false;
-  const entry: Entry = { alert, key: keys.key, rearmKey: keys.rearmKey, group: groupOf(book, alert), heap: undefined, position: 0, seq: book.nextSeq };
+  const entry: Entry = {
+    alert,
+    key: keys.key,
+    rearmKey: keys.rearmKey,
+    group: groupOf(book, alert),
+    heap: undefined,
+    position: 0,
+    seq: book.nextSeq,
+  };
   book.nextSeq += 1;
   book.entries.set(alert.alertId, entry);
   heapFor(entry, armed).push(entry);
@@ -240,24 +252,43 @@ export interface Crossing {
  * alert (value < T − rearmBy) cannot fire it (value ≥ T), and the other way round. Fired once-alerts
  * leave the book, fired repeat alerts disarm, re-armed ones arm.
  */
-export function cross(book: AlertBookState, product: string, measureOf: (measure: Measure, window: string) => Ratio | undefined): Crossing[] {
+export function cross(
+  book: AlertBookState,
+  product: string,
+  measureOf: (measure: Measure, window: string) => Ratio | undefined,
+): Crossing[] {
   const groups = book.byProduct.get(product);
   const crossings: Crossing[] = [];
   if (!groups) return crossings;
   for (const group of groups) {
-    if (group.aboveArmed.items.length + group.belowArmed.items.length + group.aboveDisarmed.items.length + group.belowDisarmed.items.length === 0) continue;
+    if (
+      group.aboveArmed.items.length +
+        group.belowArmed.items.length +
+        group.aboveDisarmed.items.length +
+        group.belowDisarmed.items.length ===
+      0
+    )
+      continue;
     const ratio = measureOf(group.measure, group.window);
     if (!ratio || ratio.den === 0n) continue;
     const numerator = scaledNumerator(ratio);
     for (const heap of [group.aboveDisarmed, group.belowDisarmed]) {
-      for (let entry = heap.top(); entry && rearms(entry.alert.direction, entry.rearmKey, ratio, numerator); entry = heap.top()) {
+      for (
+        let entry = heap.top();
+        entry && rearms(entry.alert.direction, entry.rearmKey, ratio, numerator);
+        entry = heap.top()
+      ) {
         heap.remove(entry);
         heapFor(entry, true).push(entry);
         crossings.push({ kind: 'rearm', alert: entry.alert, ratio });
       }
     }
     for (const heap of [group.aboveArmed, group.belowArmed]) {
-      for (let entry = heap.top(); entry && fires(entry.alert.direction, entry.key, ratio, numerator); entry = heap.top()) {
+      for (
+        let entry = heap.top();
+        entry && fires(entry.alert.direction, entry.key, ratio, numerator);
+        entry = heap.top()
+      ) {
         heap.remove(entry);
         if (entry.alert.repeat) heapFor(entry, false).push(entry);
         else book.entries.delete(entry.alert.alertId);

@@ -98,4 +98,5 @@ export function alertsOf(view: AlertsViewState, userId: string, status?: AlertSt
   return result;
 }
 
-export const activeAlertCount = (view: AlertsViewState, userId: string): number => view.activeByUser.get(userId) ?? 0;
+export const activeAlertCount = (view: AlertsViewState, userId: string): number =>
+  view.activeByUser.get(userId) ?? 0;

@@ -41,7 +41,6 @@ export interface Price {
   time: string;
 }
 
-
 interface Sums {
   sumPrice: bigint;
   sumSize: bigint;
@@ -115,7 +114,13 @@ function newProduct(state: AveragePriceState, product: string, price: Scaled, si
     sizes: new UnitsColumn(INITIAL_CAPACITY),
     head: 0,
     tail: 0,
-    sliding: state.windowMicros.map((micros) => ({ ...sums(), micros, start: 0, highs: new IndexDeque(), lows: new IndexDeque() })),
+    sliding: state.windowMicros.map((micros) => ({
+      ...sums(),
+      micros,
+      start: 0,
+      highs: new IndexDeque(),
+      lows: new IndexDeque(),
+    })),
     all: { ...sums(), high: 0n, low: 0n },
   };
 }
@@ -133,7 +138,8 @@ export function evolve(state: AveragePriceState, trade: TradeRecorded): AverageP
   }
   if (price.scale > book.priceScale) rescalePrices(book, price.scale);
   if (size.scale > book.sizeScale) rescaleSizes(book, size.scale);
-  const p = price.scale === book.priceScale ? price.units : price.units * pow10(book.priceScale - price.scale);
+  const p =
+    price.scale === book.priceScale ? price.units : price.units * pow10(book.priceScale - price.scale);
   const s = size.scale === book.sizeScale ? size.units : size.units * pow10(book.sizeScale - size.scale);
   const notional = p * s;
 
@@ -229,7 +235,13 @@ function applyLate(book: ProductPrices, time: number, p: bigint, s: bigint, noti
  * Inserting index `at`: earlier entries it now matches or beats leave; it enters iff it beats the
  * best later entry (the first entry after it), or there is none.
  */
-function insertIntoDeque(deque: IndexDeque, prices: UnitsColumn, at: number, price: bigint, beats: (kept: bigint, incoming: bigint) => boolean): void {
+function insertIntoDeque(
+  deque: IndexDeque,
+  prices: UnitsColumn,
+  at: number,
+  price: bigint,
+  beats: (kept: bigint, incoming: bigint) => boolean,
+): void {
   let split = deque.size;
   for (let offset = 0; offset < deque.size; offset += 1) {
     if (deque.at(offset) > at) {

@@ -113,7 +113,8 @@ export class IndexDeque {
 
   /** Adds `delta` to every entry ≥ `from` (entries are increasing, so a suffix). */
   shift(from: number, delta: number): void {
-    for (let index = this.tail - 1; index >= this.head && this.buffer[index]! >= from; index -= 1) this.buffer[index]! += delta;
+    for (let index = this.tail - 1; index >= this.head && this.buffer[index]! >= from; index -= 1)
+      this.buffer[index]! += delta;
   }
 
   /** Subtracts `offset` from every entry (the store moved its live part to the front). */

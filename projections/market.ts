@@ -66,5 +66,8 @@ export function applyTrade(market: Market, trade: TradeRecorded): AlertChange[] 
     const index = measure === 'LAST' ? 0 : averagePrice.windowIndex(market.prices, window);
     return index < 0 ? undefined : averagePrice.measureRatio(product, measure, index);
   });
-  return crossings.map((crossing) => ({ ...crossing, value: formatRatio(crossing.ratio.num, crossing.ratio.den) }));
+  return crossings.map((crossing) => ({
+    ...crossing,
+    value: formatRatio(crossing.ratio.num, crossing.ratio.den),
+  }));
 }

@@ -1,9 +1,21 @@
 // An alert's life: its state folded from its stream, the createAlert/cancelAlert decisions, and their handlers.
-import { jsonEvent, NO_STREAM, StreamNotFoundError, WrongExpectedVersionError, type EventStoreDBClient } from '@eventstore/db-client';
+import {
+  jsonEvent,
+  NO_STREAM,
+  StreamNotFoundError,
+  WrongExpectedVersionError,
+  type EventStoreDBClient,
+} from '@eventstore/db-client';
 import { alertKeys, fires, rearms, type Ratio } from './crossing.ts';
 import { normalizeDecimal, parseScaled } from './decimal.ts';
 import { badInput, DomainError } from './errors.ts';
-import { parseEvent, type AlertCancelled, type AlertCreated, type AlertEvent, type TradeRecorded } from './events.ts';
+import {
+  parseEvent,
+  type AlertCancelled,
+  type AlertCreated,
+  type AlertEvent,
+  type TradeRecorded,
+} from './events.ts';
 import { parseTime } from './time.ts';
 import { ALL_WINDOW, alertStream, type AlertStatus, type Direction, type Measure } from './types.ts';
 
@@ -33,11 +45,23 @@ export interface AlertEventMeta {
  * for an event of the stream that is not pricealert's (unknown type, malformed): it changes nothing but
  * the revision, which the next append must expect.
  */
-export function evolveAlert(state: AlertState | undefined, event: AlertEvent | undefined, meta: AlertEventMeta): AlertState | undefined {
+export function evolveAlert(
+  state: AlertState | undefined,
+  event: AlertEvent | undefined,
+  meta: AlertEventMeta,
+): AlertState | undefined {
   if (state && meta.revision <= state.revision) return state;
   if (!event) return state && { ...state, revision: meta.revision };
   if (event.type === 'AlertCreated') {
-    return state ?? { created: event.data, status: 'ACTIVE', armed: true, triggerCount: 0, revision: meta.revision };
+    return (
+      state ?? {
+        created: event.data,
+        status: 'ACTIVE',
+        armed: true,
+        triggerCount: 0,
+        revision: meta.revision,
+      }
+    );
   }
   if (!state) return undefined;
   const next: AlertState = { ...state, revision: meta.revision };
@@ -95,15 +119,25 @@ const boundedDecimal = (field: string, text: string | undefined, allowZero: bool
   const scaled = text === undefined ? undefined : parseScaled(text);
   if (!scaled) throw badInput(field, 'must be a plain decimal number such as 43250.5');
   if (scaled.units === 0n && !allowZero) throw badInput(field, 'must be greater than 0');
-  if (scaled.scale > MAX_THRESHOLD_DECIMALS) throw badInput(field, `must have at most ${MAX_THRESHOLD_DECIMALS} decimal places`);
+  if (scaled.scale > MAX_THRESHOLD_DECIMALS)
+    throw badInput(field, `must have at most ${MAX_THRESHOLD_DECIMALS} decimal places`);
   return normalizeDecimal(text!)!;
 };
 
 /** decide(createAlert): one AlertCreated, or a DomainError naming the field (CONTRACT §4 limits). */
-export function decideCreateAlert(command: CreateAlertCommand, state: AlertState | undefined, rules: AlertRules): AlertCreated[] {
+export function decideCreateAlert(
+  command: CreateAlertCommand,
+  state: AlertState | undefined,
+  rules: AlertRules,
+): AlertCreated[] {
   if (state) throw new DomainError('CONFLICT', `alert ${command.alertId} already exists`);
-  if (!rules.products.includes(command.product)) throw badInput('product', `${command.product} is not a configured product (${rules.products.join(', ')})`);
-  if (command.direction !== 'ABOVE' && command.direction !== 'BELOW') throw badInput('direction', 'must be ABOVE or BELOW');
+  if (!rules.products.includes(command.product))
+    throw badInput(
+      'product',
+      `${command.product} is not a configured product (${rules.products.join(', ')})`,
+    );
+  if (command.direction !== 'ABOVE' && command.direction !== 'BELOW')
+    throw badInput('direction', 'must be ABOVE or BELOW');
   const measure = command.measure ?? 'MEAN';
   if (!['LAST', 'MEAN', 'VWAP'].includes(measure)) throw badInput('measure', 'must be LAST, MEAN or VWAP');
   const window = command.window ?? '10m';
@@ -121,7 +155,8 @@ export function decideCreateAlert(command: CreateAlertCommand, state: AlertState
     if (now && parsed.micros <= now.micros) throw badInput('expiresAt', 'must be in the future');
     expiresAt = parsed.iso;
   }
-  if (command.note !== undefined && [...command.note].length > MAX_NOTE_LENGTH) throw badInput('note', `must be at most ${MAX_NOTE_LENGTH} characters`);
+  if (command.note !== undefined && [...command.note].length > MAX_NOTE_LENGTH)
+    throw badInput('note', `must be at most ${MAX_NOTE_LENGTH} characters`);
   if (rules.activeCount >= MAX_ACTIVE_ALERTS_PER_USER) {
     throw new DomainError('LIMIT_EXCEEDED', `at most ${MAX_ACTIVE_ALERTS_PER_USER} active alerts per user`);
   }
@@ -152,10 +187,18 @@ export interface CancelAlertCommand {
  * decide(cancelAlert): another user's alert is NOT_FOUND (existence is not leaked); cancelling a
  * cancelled alert again changes nothing; a triggered or expired alert cannot be cancelled (CONFLICT).
  */
-export function decideCancelAlert(command: CancelAlertCommand, state: AlertState | undefined): AlertCancelled[] {
-  if (!state || state.created.userId !== command.userId) throw new DomainError('NOT_FOUND', `alert ${command.alertId} not found`);
+export function decideCancelAlert(
+  command: CancelAlertCommand,
+  state: AlertState | undefined,
+): AlertCancelled[] {
+  if (!state || state.created.userId !== command.userId)
+    throw new DomainError('NOT_FOUND', `alert ${command.alertId} not found`);
   if (state.status === 'CANCELLED') return [];
-  if (state.status !== 'ACTIVE') throw new DomainError('CONFLICT', `alert ${command.alertId} is ${state.status} and can no longer be cancelled`);
+  if (state.status !== 'ACTIVE')
+    throw new DomainError(
+      'CONFLICT',
+      `alert ${command.alertId} is ${state.status} and can no longer be cancelled`,
+    );
   return [{ alertId: command.alertId, userId: command.userId, cancelledAt: command.now }];
 }
 
@@ -182,7 +225,8 @@ export function decideOnTrade(state: AlertState, cause: TradeCause, now: string)
   if (state.lastCause !== undefined && state.lastCause >= cause.position) return undefined;
   const { created } = state;
   const expires = created.expiresAt === undefined ? undefined : parseTime(created.expiresAt);
-  if (expires && expires.micros <= cause.recordedAt) return { type: 'AlertExpired', data: { alertId: created.alertId, expiredAt: now } };
+  if (expires && expires.micros <= cause.recordedAt)
+    return { type: 'AlertExpired', data: { alertId: created.alertId, expiredAt: now } };
   const keys = alertKeys(created);
   if (!keys) return undefined;
   const { trade } = cause;
@@ -198,13 +242,22 @@ export function decideOnTrade(state: AlertState, cause: TradeCause, now: string)
         measure: created.measure,
         window: created.window,
         value: cause.value,
-        trade: { tradeId: trade.tradeId, price: trade.price, size: trade.size, side: trade.side, time: trade.time },
+        trade: {
+          tradeId: trade.tradeId,
+          price: trade.price,
+          size: trade.size,
+          side: trade.side,
+          time: trade.time,
+        },
         triggeredAt: now,
       },
     };
   }
   if (!state.armed && rearms(created.direction, keys.rearmKey, cause.ratio)) {
-    return { type: 'AlertRearmed', data: { alertId: created.alertId, value: cause.value, tradeId: trade.tradeId, rearmedAt: now } };
+    return {
+      type: 'AlertRearmed',
+      data: { alertId: created.alertId, value: cause.value, tradeId: trade.tradeId, rearmedAt: now },
+    };
   }
   return undefined;
 }
@@ -222,7 +275,9 @@ export async function* readAlertEvents(
       const parsed = recorded.isJson ? parseEvent(recorded.type, recorded.data) : undefined;
       const event = parsed?.ok && parsed.event.type !== 'TradeRecorded' ? parsed.event : undefined;
       const cause = causeOf(recorded.metadata);
-      yield cause === undefined ? { event, revision: recorded.revision } : { event, revision: recorded.revision, cause };
+      yield cause === undefined
+        ? { event, revision: recorded.revision }
+        : { event, revision: recorded.revision, cause };
     }
   } catch (error) {
     if (!(error instanceof StreamNotFoundError)) throw error;
@@ -230,9 +285,14 @@ export async function* readAlertEvents(
 }
 
 /** Reads an alert's stream past `state` (from the start without one) and folds it on. */
-export async function readAlert(client: EventStoreDBClient, alertId: string, state?: AlertState): Promise<AlertState | undefined> {
+export async function readAlert(
+  client: EventStoreDBClient,
+  alertId: string,
+  state?: AlertState,
+): Promise<AlertState | undefined> {
   let current = state;
-  for await (const { event, ...meta } of readAlertEvents(client, alertId, state ? state.revision + 1n : 0n)) current = evolveAlert(current, event, meta);
+  for await (const { event, ...meta } of readAlertEvents(client, alertId, state ? state.revision + 1n : 0n))
+    current = evolveAlert(current, event, meta);
   return current;
 }
 
@@ -243,12 +303,21 @@ export function causeOf(metadata: unknown): bigint | undefined {
 }
 
 /** Handler: creates the alert (its stream must not exist yet) and returns its state. */
-export async function createAlert(client: EventStoreDBClient, command: CreateAlertCommand, rules: AlertRules): Promise<AlertState> {
+export async function createAlert(
+  client: EventStoreDBClient,
+  command: CreateAlertCommand,
+  rules: AlertRules,
+): Promise<AlertState> {
   const [created] = decideCreateAlert(command, undefined, rules);
   try {
-    await client.appendToStream(alertStream(command.alertId), jsonEvent({ type: 'AlertCreated', data: created! }), { expectedRevision: NO_STREAM });
+    await client.appendToStream(
+      alertStream(command.alertId),
+      jsonEvent({ type: 'AlertCreated', data: created! }),
+      { expectedRevision: NO_STREAM },
+    );
   } catch (error) {
-    if (error instanceof WrongExpectedVersionError) throw new DomainError('CONFLICT', `alert ${command.alertId} already exists`);
+    if (error instanceof WrongExpectedVersionError)
+      throw new DomainError('CONFLICT', `alert ${command.alertId} already exists`);
     throw error;
   }
   return evolveAlert(undefined, { type: 'AlertCreated', data: created! }, { revision: 0n })!;
@@ -259,16 +328,27 @@ export async function createAlert(client: EventStoreDBClient, command: CreateAle
  * (a trigger or re-arm), the alert is read again and the decision made again, so a cancel never lands
  * on an alert that already triggered for good.
  */
-export async function cancelAlert(client: EventStoreDBClient, command: CancelAlertCommand): Promise<AlertState> {
+export async function cancelAlert(
+  client: EventStoreDBClient,
+  command: CancelAlertCommand,
+): Promise<AlertState> {
   let state = await readAlert(client, command.alertId);
   for (let attempt = 0; ; attempt += 1) {
     const events = decideCancelAlert(command, state);
     if (events.length === 0) return state!;
     try {
-      await client.appendToStream(alertStream(command.alertId), events.map((data) => jsonEvent({ type: 'AlertCancelled', data })), {
-        expectedRevision: state!.revision,
-      });
-      return evolveAlert(state, { type: 'AlertCancelled', data: events[0]! }, { revision: state!.revision + 1n })!;
+      await client.appendToStream(
+        alertStream(command.alertId),
+        events.map((data) => jsonEvent({ type: 'AlertCancelled', data })),
+        {
+          expectedRevision: state!.revision,
+        },
+      );
+      return evolveAlert(
+        state,
+        { type: 'AlertCancelled', data: events[0]! },
+        { revision: state!.revision + 1n },
+      )!;
     } catch (error) {
       if (!(error instanceof WrongExpectedVersionError) || attempt >= 5) throw error;
       state = await readAlert(client, command.alertId, state);

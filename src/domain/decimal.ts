@@ -85,7 +85,8 @@ export function formatRatio(numerator: bigint, denominator: bigint): string {
   const magnitude = twiceRemainder < 0n ? -twiceRemainder : twiceRemainder;
   const sign = scaled < 0n !== denominator < 0n ? -1n : 1n;
   if (magnitude > (denominator < 0n ? -denominator : denominator)) quotient += sign;
-  else if (magnitude === (denominator < 0n ? -denominator : denominator) && quotient % 2n !== 0n) quotient += sign;
+  else if (magnitude === (denominator < 0n ? -denominator : denominator) && quotient % 2n !== 0n)
+    quotient += sign;
   return formatScaled(quotient, MEASURE_DECIMALS);
 }
 

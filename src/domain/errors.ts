@@ -1,6 +1,7 @@
 // Errors a user can act on. The API maps `code` 1:1 to GraphQL `extensions.code`.
 
-export type DomainErrorCode = 'BAD_USER_INPUT' | 'UNAUTHENTICATED' | 'FORBIDDEN' | 'NOT_FOUND' | 'CONFLICT' | 'LIMIT_EXCEEDED';
+export type DomainErrorCode =
+  'BAD_USER_INPUT' | 'UNAUTHENTICATED' | 'FORBIDDEN' | 'NOT_FOUND' | 'CONFLICT' | 'LIMIT_EXCEEDED';
 
 export class DomainError extends Error {
   override readonly name = 'DomainError';
@@ -14,4 +15,5 @@ export class DomainError extends Error {
   }
 }
 
-export const badInput = (field: string, message: string): DomainError => new DomainError('BAD_USER_INPUT', message, field);
+export const badInput = (field: string, message: string): DomainError =>
+  new DomainError('BAD_USER_INPUT', message, field);

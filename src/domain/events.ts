@@ -87,7 +87,10 @@ export function parseEvent(type: string, data: unknown): ParsedEvent {
   const result = schemas[type as EventType].safeParse(data);
   if (!result.success) {
     const issue = result.error.issues[0];
-    return { ok: false, reason: `malformed ${type}: ${issue?.path.join('.') || 'data'} ${issue?.message ?? ''}`.trim() };
+    return {
+      ok: false,
+      reason: `malformed ${type}: ${issue?.path.join('.') || 'data'} ${issue?.message ?? ''}`.trim(),
+    };
   }
   return { ok: true, event: { type, data: result.data } as PriceAlertEvent };
 }

@@ -7,7 +7,8 @@ export interface TradeTime {
   micros: number;
 }
 
-const ISO_PATTERN = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:?\d{2})$/;
+const ISO_PATTERN =
+  /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:?\d{2})$/;
 
 /**
  * Parses ISO-8601 with a zone (`Z` or `±HH:MM`) and up to microseconds. More digits are accepted only
@@ -17,7 +18,14 @@ export function parseTime(text: string): TradeTime | undefined {
   const match = ISO_PATTERN.exec(text);
   if (!match) return undefined;
   const [, y, mo, d, h, mi, s, fraction = '', zone] = match;
-  const [year, month, day, hour, minute, second] = [y, mo, d, h, mi, s].map(Number) as [number, number, number, number, number, number];
+  const [year, month, day, hour, minute, second] = [y, mo, d, h, mi, s].map(Number) as [
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
   if (month < 1 || month > 12 || day < 1 || hour > 23 || minute > 59 || second > 59) return undefined;
   if (fraction.length > 6 && /[^0]/.test(fraction.slice(6))) return undefined;
   const wholeMillis = Date.UTC(year, month - 1, day, hour, minute, second);
@@ -26,7 +34,8 @@ export function parseTime(text: string): TradeTime | undefined {
   let offsetMinutes = 0;
   if (zone !== 'Z') {
     const digits = zone!.replace(':', '');
-    offsetMinutes = (Number(digits.slice(1, 3)) * 60 + Number(digits.slice(3, 5))) * (digits[0] === '-' ? -1 : 1);
+    offsetMinutes =
+      (Number(digits.slice(1, 3)) * 60 + Number(digits.slice(3, 5))) * (digits[0] === '-' ? -1 : 1);
   }
   const micros = (wholeMillis - offsetMinutes * 60_000) * 1000 + Number(fraction.slice(0, 6).padEnd(6, '0'));
   if (!Number.isSafeInteger(micros)) return undefined;
@@ -54,7 +63,13 @@ const CANONICAL = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
  * {@link parseTime} for any other form; `undefined` when invalid.
  */
 export function timeMicros(text: string): number | undefined {
-  if (text.length === 27 && text.charCodeAt(26) === 90 /* Z */ && text.charCodeAt(19) === 46 /* . */ && cachedSecond.length === 19 && text.startsWith(cachedSecond)) {
+  if (
+    text.length === 27 &&
+    text.charCodeAt(26) === 90 /* Z */ &&
+    text.charCodeAt(19) === 46 /* . */ &&
+    cachedSecond.length === 19 &&
+    text.startsWith(cachedSecond)
+  ) {
     let fraction = 0;
     for (let index = 20; index < 26; index += 1) {
       const digit = text.charCodeAt(index) - 48;

@@ -1,5 +1,13 @@
 // Recording trades: validation (CONTRACT §2), deterministic event ids, and exactly-once appends per product stream.
-import { ANY, BACKWARDS, END, jsonEvent, StreamNotFoundError, WrongExpectedVersionError, type EventStoreDBClient } from '@eventstore/db-client';
+import {
+  ANY,
+  BACKWARDS,
+  END,
+  jsonEvent,
+  StreamNotFoundError,
+  WrongExpectedVersionError,
+  type EventStoreDBClient,
+} from '@eventstore/db-client';
 import { v5 as uuidv5 } from 'uuid';
 import { normalizeDecimal, parseScaled } from './decimal.ts';
 import { badInput, DomainError } from './errors.ts';
@@ -30,8 +38,13 @@ const positive = (field: string, value: unknown): string => {
  * Throws a BAD_USER_INPUT {@link DomainError} naming the field.
  */
 export function validateTrade(input: TradeInput, products: readonly string[]): TradeRecorded {
-  if (!products.includes(input.product)) throw badInput('product', `${String(input.product)} is not a configured product (${products.join(', ')})`);
-  if (typeof input.tradeId !== 'string' || input.tradeId.length === 0) throw badInput('tradeId', 'must not be empty');
+  if (!products.includes(input.product))
+    throw badInput(
+      'product',
+      `${String(input.product)} is not a configured product (${products.join(', ')})`,
+    );
+  if (typeof input.tradeId !== 'string' || input.tradeId.length === 0)
+    throw badInput('tradeId', 'must not be empty');
   const price = positive('price', input.price);
   const size = positive('size', input.size);
   if (input.side !== 'buy' && input.side !== 'sell') throw badInput('side', 'must be buy or sell');
@@ -39,11 +52,22 @@ export function validateTrade(input: TradeInput, products: readonly string[]): T
   if (!time) throw badInput('time', 'must be an ISO-8601 time with a zone, at most microseconds');
   const source = input.source ?? 'api';
   if (typeof source !== 'string' || source.length === 0) throw badInput('source', 'must not be empty');
-  return { product: input.product, tradeId: input.tradeId, price, size, side: input.side, time: time.iso, source };
+  return {
+    product: input.product,
+    tradeId: input.tradeId,
+    price,
+    size,
+    side: input.side,
+    time: time.iso,
+    source,
+  };
 }
 
 /** decide(recordTrade): the one event a valid trade becomes, with its deterministic id. Trades have no state to consult. */
-export function decideRecordTrade(input: TradeInput, products: readonly string[]): { id: string; data: TradeRecorded } {
+export function decideRecordTrade(
+  input: TradeInput,
+  products: readonly string[],
+): { id: string; data: TradeRecorded } {
   const data = validateTrade(input, products);
   return { id: tradeEventId(data.source, data.product, data.tradeId), data };
 }
@@ -94,7 +118,11 @@ export async function recordTrades(
   });
   for (const [product, trades] of byProduct) {
     for (let start = 0; start < trades.length; start += MAX_BATCH) {
-      const outcome = await appendExactlyOnce(client, tradeStream(product), trades.slice(start, start + MAX_BATCH));
+      const outcome = await appendExactlyOnce(
+        client,
+        tradeStream(product),
+        trades.slice(start, start + MAX_BATCH),
+      );
       summary.recorded += outcome.recorded;
       summary.alreadyPresent += outcome.alreadyPresent;
     }
@@ -124,7 +152,11 @@ async function lastRevision(client: EventStoreDBClient, stream: string): Promise
   let revision = -1n;
   try {
     // Read to the end (one event) rather than returning from inside: an abandoned read can keep the client from disposing.
-    for await (const resolved of client.readStream(stream, { direction: BACKWARDS, fromRevision: END, maxCount: 1 })) {
+    for await (const resolved of client.readStream(stream, {
+      direction: BACKWARDS,
+      fromRevision: END,
+      maxCount: 1,
+    })) {
       if (resolved.event) revision = resolved.event.revision;
     }
   } catch (error) {
@@ -170,6 +202,9 @@ async function appendExactlyOnce(
     const half = Math.ceil(trades.length / 2);
     const first = await appendExactlyOnce(client, stream, trades.slice(0, half));
     const second = await appendExactlyOnce(client, stream, trades.slice(half));
-    return { recorded: first.recorded + second.recorded, alreadyPresent: first.alreadyPresent + second.alreadyPresent };
+    return {
+      recorded: first.recorded + second.recorded,
+      alreadyPresent: first.alreadyPresent + second.alreadyPresent,
+    };
   }
 }

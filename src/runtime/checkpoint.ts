@@ -1,13 +1,26 @@
 // The reactor's checkpoint: the `$all` position up to which every trade's alert changes are settled,
 // kept in the store itself (one event, `$maxCount` 1) so it lives and dies with the data it describes.
-import { BACKWARDS, END, jsonEvent, StreamNotFoundError, type EventStoreDBClient } from '@eventstore/db-client';
+import {
+  BACKWARDS,
+  END,
+  jsonEvent,
+  StreamNotFoundError,
+  type EventStoreDBClient,
+} from '@eventstore/db-client';
 
 export const CHECKPOINT_STREAM = 'pricealert-reactor-checkpoint';
 
-export async function readCheckpoint(client: EventStoreDBClient, stream = CHECKPOINT_STREAM): Promise<bigint | undefined> {
+export async function readCheckpoint(
+  client: EventStoreDBClient,
+  stream = CHECKPOINT_STREAM,
+): Promise<bigint | undefined> {
   let position: bigint | undefined;
   try {
-    for await (const resolved of client.readStream(stream, { direction: BACKWARDS, fromRevision: END, maxCount: 1 })) {
+    for await (const resolved of client.readStream(stream, {
+      direction: BACKWARDS,
+      fromRevision: END,
+      maxCount: 1,
+    })) {
       const data = resolved.event?.data as { commit?: unknown } | undefined;
       if (typeof data?.commit === 'string' && /^\d+$/.test(data.commit)) position = BigInt(data.commit);
     }
@@ -18,7 +31,10 @@ export async function readCheckpoint(client: EventStoreDBClient, stream = CHECKP
 }
 
 /** Makes the checkpoint stream keep only its newest event. */
-export async function prepareCheckpointStream(client: EventStoreDBClient, stream = CHECKPOINT_STREAM): Promise<void> {
+export async function prepareCheckpointStream(
+  client: EventStoreDBClient,
+  stream = CHECKPOINT_STREAM,
+): Promise<void> {
   const { metadata } = await client.getStreamMetadata(stream);
   if (metadata?.maxCount !== 1) await client.setStreamMetadata(stream, { ...metadata, maxCount: 1 });
 }
@@ -27,6 +43,13 @@ export async function prepareCheckpointStream(client: EventStoreDBClient, stream
  * Any number of reactors may share the checkpoint: each writes only positions whose trades it has
  * settled, and a settled trade is settled for everyone (its changes are in the alert streams).
  */
-export async function writeCheckpoint(client: EventStoreDBClient, position: bigint, stream = CHECKPOINT_STREAM): Promise<void> {
-  await client.appendToStream(stream, jsonEvent({ type: 'ReactorCheckpoint', data: { commit: position.toString() } }));
+export async function writeCheckpoint(
+  client: EventStoreDBClient,
+  position: bigint,
+  stream = CHECKPOINT_STREAM,
+): Promise<void> {
+  await client.appendToStream(
+    stream,
+    jsonEvent({ type: 'ReactorCheckpoint', data: { commit: position.toString() } }),
+  );
 }

@@ -127,7 +127,8 @@ export async function startReactor(options: ReactorOptions): Promise<Reactor> {
   const syncBook = (alertId: string): void => {
     const state = view.byId.get(alertId);
     if (state?.status === 'ACTIVE') {
-      if (!alertBook.setAlert(market.book, state.created, state.armed)) log.warn({ alertId }, 'alert has an unusable threshold; it cannot fire');
+      if (!alertBook.setAlert(market.book, state.created, state.armed))
+        log.warn({ alertId }, 'alert has an unusable threshold; it cannot fire');
       const expires = state.created.expiresAt === undefined ? undefined : parseTime(state.created.expiresAt);
       if (expires) expiring.set(alertId, expires.micros);
     } else {
@@ -136,15 +137,27 @@ export async function startReactor(options: ReactorOptions): Promise<Reactor> {
     }
   };
 
-  const foldAlertEvent = (alertId: string, event: AlertEvent | undefined, revision: bigint, cause: bigint | undefined): void => {
-    alertsView.evolve(view, cause === undefined ? { alertId, event, revision } : { alertId, event, revision, cause });
+  const foldAlertEvent = (
+    alertId: string,
+    event: AlertEvent | undefined,
+    revision: bigint,
+    cause: bigint | undefined,
+  ): void => {
+    alertsView.evolve(
+      view,
+      cause === undefined ? { alertId, event, revision } : { alertId, event, revision, cause },
+    );
     syncBook(alertId);
   };
 
   /** Folds whatever the alert's stream holds beyond what this reactor has seen. */
   const catchUpAlert = async (alertId: string): Promise<void> => {
     const known = view.byId.get(alertId);
-    for await (const { event, revision, cause } of readAlertEvents(client, alertId, known ? known.revision + 1n : 0n)) {
+    for await (const { event, revision, cause } of readAlertEvents(
+      client,
+      alertId,
+      known ? known.revision + 1n : 0n,
+    )) {
       foldAlertEvent(alertId, event, revision, cause);
     }
   };
@@ -154,18 +167,33 @@ export async function startReactor(options: ReactorOptions): Promise<Reactor> {
    * each conflict. Store failures are retried until they pass or the reactor stops: the trade is not
    * settled before.
    */
-  const settle = async (alertId: string, decide: () => AlertEvent | undefined, cause: bigint | undefined, causationId?: string): Promise<void> => {
+  const settle = async (
+    alertId: string,
+    decide: () => AlertEvent | undefined,
+    cause: bigint | undefined,
+    causationId?: string,
+  ): Promise<void> => {
     let conflicts = 0;
     while (!stopped) {
       const state = view.byId.get(alertId);
       const event = state && decide();
       if (!state || !event) break;
-      const metadata = cause === undefined ? {} : { $causationId: causationId, tradePosition: cause.toString() };
+      const metadata =
+        cause === undefined ? {} : { $causationId: causationId, tradePosition: cause.toString() };
       try {
-        await client.appendToStream(alertStream(alertId), jsonEvent({ type: event.type, data: event.data, metadata }), {
-          expectedRevision: state.revision,
-        });
-        foldAlertEvent(alertId, event, state.revision + 1n, event.type === 'AlertExpired' ? undefined : cause);
+        await client.appendToStream(
+          alertStream(alertId),
+          jsonEvent({ type: event.type, data: event.data, metadata }),
+          {
+            expectedRevision: state.revision,
+          },
+        );
+        foldAlertEvent(
+          alertId,
+          event,
+          state.revision + 1n,
+          event.type === 'AlertExpired' ? undefined : cause,
+        );
         break;
       } catch (error) {
         if (error instanceof StreamDeletedError) {
@@ -193,7 +221,12 @@ export async function startReactor(options: ReactorOptions): Promise<Reactor> {
 
   const settleTrade = async (change: AlertChange, cause: TradeCause, causationId: string): Promise<void> => {
     const alertId = change.alert.alertId;
-    await settle(alertId, () => decideOnTrade(view.byId.get(alertId)!, cause, dateToIso(now())), cause.position, causationId);
+    await settle(
+      alertId,
+      () => decideOnTrade(view.byId.get(alertId)!, cause, dateToIso(now())),
+      cause.position,
+      causationId,
+    );
   };
 
   const handle = async (resolved: AllStreamResolvedEvent): Promise<void> => {
@@ -204,10 +237,23 @@ export async function startReactor(options: ReactorOptions): Promise<Reactor> {
       ? parseEvent(recorded.type, recorded.data)
       : { ok: false, reason: 'not JSON' };
     if (!parsed.ok) {
-      log.warn({ position: position.toString(), stream: recorded.streamId, type: recorded.type, reason: parsed.reason }, 'skipping an event that is not pricealert’s');
+      log.warn(
+        {
+          position: position.toString(),
+          stream: recorded.streamId,
+          type: recorded.type,
+          reason: parsed.reason,
+        },
+        'skipping an event that is not pricealert’s',
+      );
       // It still takes a revision in its alert stream, which the next append there must expect.
       if (recorded.streamId.startsWith(ALERT_STREAM_PREFIX)) {
-        foldAlertEvent(recorded.streamId.slice(ALERT_STREAM_PREFIX.length), undefined, recorded.revision, undefined);
+        foldAlertEvent(
+          recorded.streamId.slice(ALERT_STREAM_PREFIX.length),
+          undefined,
+          recorded.revision,
+          undefined,
+        );
       }
     } else if (parsed.event.type === 'TradeRecorded') {
       const trade = parsed.event.data;
@@ -215,7 +261,13 @@ export async function startReactor(options: ReactorOptions): Promise<Reactor> {
       if (position > settledUpTo) {
         const recordedAt = recorded.created.getTime() * 1000;
         await Promise.all(
-          changes.map((change) => settleTrade(change, { trade, position, recordedAt, ratio: change.ratio, value: change.value }, recorded.id)),
+          changes.map((change) =>
+            settleTrade(
+              change,
+              { trade, position, recordedAt, ratio: change.ratio, value: change.value },
+              recorded.id,
+            ),
+          ),
         );
       } else {
         // Settled before the checkpoint: the alert streams already say what happened, and say it later in `$all`.
@@ -282,10 +334,16 @@ export async function startReactor(options: ReactorOptions): Promise<Reactor> {
     const due = [...expiring].filter(([, micros]) => micros <= nowMicros).map(([alertId]) => alertId);
     await Promise.all(
       due.map((alertId) =>
-        settle(alertId, () => {
-          const state = view.byId.get(alertId);
-          return state?.status === 'ACTIVE' ? { type: 'AlertExpired', data: { alertId, expiredAt: dateToIso(now()) } } : undefined;
-        }, undefined),
+        settle(
+          alertId,
+          () => {
+            const state = view.byId.get(alertId);
+            return state?.status === 'ACTIVE'
+              ? { type: 'AlertExpired', data: { alertId, expiredAt: dateToIso(now()) } }
+              : undefined;
+          },
+          undefined,
+        ),
       ),
     );
   };
@@ -346,9 +404,14 @@ async function lastRelevantPosition(client: EventStoreDBClient): Promise<bigint 
   let seen = 0;
   let found: bigint | undefined;
   // Read to the end rather than returning early: an abandoned read can keep the client from disposing.
-  for await (const resolved of client.readAll({ direction: BACKWARDS, fromPosition: END, maxCount: LOOK_BACK })) {
+  for await (const resolved of client.readAll({
+    direction: BACKWARDS,
+    fromPosition: END,
+    maxCount: LOOK_BACK,
+  })) {
     seen += 1;
-    if (found === undefined && resolved.event && RELEVANT.test(resolved.event.type)) found = resolved.event.position.commit;
+    if (found === undefined && resolved.event && RELEVANT.test(resolved.event.type))
+      found = resolved.event.position.commit;
   }
   return found ?? (seen < LOOK_BACK ? undefined : null);
 }

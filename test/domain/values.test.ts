@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { Decimal, formatMeasure, formatRatio, normalizeDecimal, parseScaled } from '../../src/domain/decimal.ts';
+import {
+  Decimal,
+  formatMeasure,
+  formatRatio,
+  normalizeDecimal,
+  parseScaled,
+} from '../../src/domain/decimal.ts';
 import { parseEvent } from '../../src/domain/events.ts';
 import { formatMicros, parseTime, timeMicros } from '../../src/domain/time.ts';
 
@@ -22,14 +28,23 @@ describe('decimals', () => {
 
 describe('trade times', () => {
   it('keeps microseconds and prints them canonically', () => {
-    expect(parseTime('2026-11-26T08:16:27.123456Z')).toEqual({ iso: '2026-11-26T08:16:27.123456Z', micros: 1_795_680_987_123_456 });
+    expect(parseTime('2026-11-26T08:16:27.123456Z')).toEqual({
+      iso: '2026-11-26T08:16:27.123456Z',
+      micros: 1_795_680_987_123_456,
+    });
     expect(parseTime('2026-11-26T09:16:27.5+01:00')?.iso).toBe('2026-11-26T08:16:27.500000Z');
     expect(formatMicros(1_795_680_987_000_001)).toBe('2026-11-26T08:16:27.000001Z');
     expect(timeMicros('2026-11-26T08:16:27.123456Z')).toBe(1_795_680_987_123_456);
     expect(timeMicros('2026-11-26T08:16:27.123457Z')).toBe(1_795_680_987_123_457);
   });
   it('rejects what it cannot keep exactly', () => {
-    for (const bad of ['2026-02-30T00:00:00Z', '2026-11-26T08:16:27', '2026-11-26T08:16:27.1234567Z', 'yesterday']) expect(parseTime(bad)).toBeUndefined();
+    for (const bad of [
+      '2026-02-30T00:00:00Z',
+      '2026-11-26T08:16:27',
+      '2026-11-26T08:16:27.1234567Z',
+      'yesterday',
+    ])
+      expect(parseTime(bad)).toBeUndefined();
     expect(parseTime('2026-11-26T08:16:27.123456000Z')?.micros).toBe(1_795_680_987_123_456);
   });
 });
@@ -37,7 +52,10 @@ describe('trade times', () => {
 describe('parseEvent', () => {
   it('accepts the contract’s events and explains the rest', () => {
     expect(parseEvent('AlertExpired', { alertId: 'a', expiredAt: '2026-11-26T08:16:27Z' }).ok).toBe(true);
-    expect(parseEvent('AlertExpired', { alertId: 'a' })).toEqual({ ok: false, reason: expect.stringContaining('expiredAt') });
+    expect(parseEvent('AlertExpired', { alertId: 'a' })).toEqual({
+      ok: false,
+      reason: expect.stringContaining('expiredAt'),
+    });
     expect(parseEvent('Whatever', {})).toEqual({ ok: false, reason: 'unknown event type Whatever' });
   });
 });

@@ -26,10 +26,24 @@ describe('averagePrice', () => {
     const state = given(['1m'], [trade(0, '100'), trade(30, '200', '3'), trade(60, '300')]);
     // At t = 60 s the 1m window is (0, 60]: the trade at exactly 0 has left.
     expect(price(state, 'BTC-USD', '1m')).toEqual({
-      product: 'BTC-USD', window: '1m', last: '300', mean: '250', vwap: '225', high: '300', low: '200', count: 2, volume: '4',
+      product: 'BTC-USD',
+      window: '1m',
+      last: '300',
+      mean: '250',
+      vwap: '225',
+      high: '300',
+      low: '200',
+      count: 2,
+      volume: '4',
       time: formatMicros(BASE + 60_000_000),
     });
-    expect(price(state, 'BTC-USD', 'all')).toMatchObject({ mean: '200', count: 3, high: '300', low: '100', volume: '5' });
+    expect(price(state, 'BTC-USD', 'all')).toMatchObject({
+      mean: '200',
+      count: 3,
+      high: '300',
+      low: '100',
+      volume: '5',
+    });
   });
 
   it('given a mean with a repeating decimal, when printed, then it is rounded half-even to 8 places', () => {
@@ -46,27 +60,46 @@ describe('averagePrice', () => {
   });
 
   it('given a late trade, when applied, then it counts in the windows its time falls in and does not become LAST', () => {
-    const state = given(['10s', '1m'], [trade(0, '100'), trade(50, '200'), trade(45, '50'), trade(5, '1000')]);
+    const state = given(
+      ['10s', '1m'],
+      [trade(0, '100'), trade(50, '200'), trade(45, '50'), trade(5, '1000')],
+    );
     expect(price(state, 'BTC-USD', '10s')).toMatchObject({ count: 2, low: '50', last: '200', mean: '125' });
     expect(price(state, 'BTC-USD', '1m')).toMatchObject({ count: 4, high: '1000' });
   });
 
   it('given prices with growing decimals and huge values, when summed, then nothing is rounded', () => {
-    const state = given(['1m'], [trade(0, '0.1'), trade(1, '0.000000000000000000000000001'), trade(2, '123456789012345678901234567890.5')]);
-    expect(price(state, 'BTC-USD', '1m')).toMatchObject({ high: '123456789012345678901234567890.5', low: '0.000000000000000000000000001', count: 3 });
+    const state = given(
+      ['1m'],
+      [
+        trade(0, '0.1'),
+        trade(1, '0.000000000000000000000000001'),
+        trade(2, '123456789012345678901234567890.5'),
+      ],
+    );
+    expect(price(state, 'BTC-USD', '1m')).toMatchObject({
+      high: '123456789012345678901234567890.5',
+      low: '0.000000000000000000000000001',
+      count: 3,
+    });
   });
 
   it('keeps every window equal to a naive recomputation for random tapes with late trades and equal times', () => {
     const windows = ['1s', '3s', '10s'];
     const step = fc.record({
       // Mostly forward, sometimes the same time, sometimes late.
-      dt: fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 2_000_000 }), fc.integer({ min: -12_000_000, max: -1 })),
+      dt: fc.oneof(
+        fc.constant(0),
+        fc.integer({ min: 1, max: 2_000_000 }),
+        fc.integer({ min: -12_000_000, max: -1 }),
+      ),
       units: fc.bigInt({ min: 1n, max: 10n ** 12n }),
       priceScale: fc.integer({ min: 0, max: 20 }),
       sizeUnits: fc.bigInt({ min: 1n, max: 10n ** 9n }),
       sizeScale: fc.integer({ min: 0, max: 10 }),
     });
-    const decimalText = (units: bigint, scale: number) => new Decimal(units.toString()).div(new Decimal(10).pow(scale)).toFixed();
+    const decimalText = (units: bigint, scale: number) =>
+      new Decimal(units.toString()).div(new Decimal(10).pow(scale)).toFixed();
     fc.assert(
       fc.property(fc.array(step, { minLength: 1, maxLength: 120 }), (steps) => {
         const state = initialState(windows);
@@ -80,7 +113,12 @@ describe('averagePrice', () => {
           applied.push({ micros: clock, price: priceText, size: sizeText });
           const newest = Math.max(...applied.map((t) => t.micros));
           const lastApplied = applied.filter((t) => t.micros === newest).at(-1)!;
-          for (const [window, micros] of [['1s', 1e6], ['3s', 3e6], ['10s', 10e6], ['all', Infinity]] as const) {
+          for (const [window, micros] of [
+            ['1s', 1e6],
+            ['3s', 3e6],
+            ['10s', 10e6],
+            ['all', Infinity],
+          ] as const) {
             const inside = applied.filter((t) => t.micros > newest - micros);
             const prices = inside.map((t) => new Decimal(t.price));
             const sizes = inside.map((t) => new Decimal(t.size));
@@ -118,7 +156,10 @@ describe('averagePrice', () => {
       applied.push({ micros: clock, units });
       if (index % 500 !== 499) continue;
       const newest = Math.max(...applied.map((t) => t.micros));
-      for (const [window, micros] of [['1s', 1e6], ['5s', 5e6]] as const) {
+      for (const [window, micros] of [
+        ['1s', 1e6],
+        ['5s', 5e6],
+      ] as const) {
         const inside = applied.filter((t) => t.micros > newest - micros).map((t) => t.units);
         expect(price(state, 'BTC-USD', window)).toMatchObject({
           count: inside.length,

@@ -32,7 +32,10 @@ async function untilReady(child: ChildProcess): Promise<void> {
 const random = (seed: number) => () => (seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31;
 
 /** Returns, per alert, what was written and what one uninterrupted reactor would have written. */
-export async function crashScenario(kills: number, seed: number): Promise<{ written: Map<string, string[]>; expected: Map<string, string[]> }> {
+export async function crashScenario(
+  kills: number,
+  seed: number,
+): Promise<{ written: Map<string, string[]>; expected: Map<string, string[]> }> {
   const next = random(seed);
   const store = await startTestStore();
   const children: ChildProcess[] = [];
@@ -42,9 +45,16 @@ export async function crashScenario(kills: number, seed: number): Promise<{ writ
       const state = await createAlert(
         store.client,
         {
-          alertId: `crash-${index}`, userId: 'u', product: 'BTC-USD', direction: index % 2 ? 'ABOVE' : 'BELOW',
-          threshold: String(90 + index), measure: (['LAST', 'MEAN', 'VWAP'] as const)[index % 3], window: '1m',
-          repeat: index % 5 !== 0, rearmBy: String(index % 3), now: '2026-11-26T08:00:00.000000Z',
+          alertId: `crash-${index}`,
+          userId: 'u',
+          product: 'BTC-USD',
+          direction: index % 2 ? 'ABOVE' : 'BELOW',
+          threshold: String(90 + index),
+          measure: (['LAST', 'MEAN', 'VWAP'] as const)[index % 3],
+          window: '1m',
+          repeat: index % 5 !== 0,
+          rearmBy: String(index % 3),
+          now: '2026-11-26T08:00:00.000000Z',
         },
         { products: ['BTC-USD'], windows: WINDOWS, activeCount: 0 },
       );
@@ -52,8 +62,13 @@ export async function crashScenario(kills: number, seed: number): Promise<{ writ
     }
     const start = Date.UTC(2026, 10, 26, 9) * 1000;
     const trades: TradeInput[] = Array.from({ length: 120 * (kills + 1) }, (_, index) => ({
-      product: 'BTC-USD', tradeId: String(index), price: String(80 + Math.floor(next() * 40)), size: String(1 + Math.floor(next() * 5)),
-      side: 'sell', time: formatMicros(start + index * 250_000), source: 'test',
+      product: 'BTC-USD',
+      tradeId: String(index),
+      price: String(80 + Math.floor(next() * 40)),
+      size: String(1 + Math.floor(next() * 5)),
+      side: 'sell',
+      time: formatMicros(start + index * 250_000),
+      source: 'test',
     }));
     let sent = 0;
     const send = async (count: number) => {
@@ -79,21 +94,29 @@ export async function crashScenario(kills: number, seed: number): Promise<{ writ
     children.push(last);
     await untilReady(last);
     await send(trades.length);
-    const expected = expectedChanges(alerts, trades.map((trade) => ({ ...trade })));
+    const expected = expectedChanges(
+      alerts,
+      trades.map((trade) => ({ ...trade })),
+    );
     const written = new Map<string, string[]>();
     const readAll = async () => {
       for (const alert of alerts) written.set(alert.alertId, await changesOf(store.client, alert.alertId));
     };
     const deadline = Date.now() + 30_000;
     // Wait for the last reactor to work through the tape (it converges; the test asserts the result).
-    for (await readAll(); Date.now() < deadline && JSON.stringify([...written]) !== JSON.stringify([...expected]); await readAll()) {
+    for (
+      await readAll();
+      Date.now() < deadline && JSON.stringify([...written]) !== JSON.stringify([...expected]);
+      await readAll()
+    ) {
       await new Promise((resolve) => setTimeout(resolve, 200));
     }
     last.kill('SIGTERM');
     await once(last, 'exit');
     return { written, expected };
   } finally {
-    for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    for (const child of children)
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     await store.stop();
   }
 }

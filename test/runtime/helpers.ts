@@ -31,13 +31,18 @@ export async function changesOf(client: EventStoreDBClient, alertId: string): Pr
 }
 
 /** What a single, never-interrupted reactor writes for alerts created before the tape. */
-export function expectedChanges(alerts: readonly AlertCreated[], trades: readonly TradeRecorded[]): Map<string, string[]> {
+export function expectedChanges(
+  alerts: readonly AlertCreated[],
+  trades: readonly TradeRecorded[],
+): Map<string, string[]> {
   const market = createMarket(WINDOWS);
   const expected = new Map(alerts.map((alert) => [alert.alertId, [] as string[]]));
   for (const alert of alerts) addAlert(market, alert);
   for (const trade of trades) {
     for (const change of applyTrade(market, trade)) {
-      expected.get(change.alert.alertId)!.push(`${change.kind === 'fire' ? 'AlertTriggered' : 'AlertRearmed'} ${trade.tradeId}`);
+      expected
+        .get(change.alert.alertId)!
+        .push(`${change.kind === 'fire' ? 'AlertTriggered' : 'AlertRearmed'} ${trade.tradeId}`);
     }
   }
   return expected;

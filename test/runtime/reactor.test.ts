@@ -20,11 +20,20 @@ const T0 = Date.UTC(2026, 10, 26, 9) * 1000;
 /** One trade a second from `startSecond` on (later tests start later, so their trades are not late ones). */
 const tape = (prefix: string, prices: string[], product = 'BTC-USD', startSecond = 0): TradeInput[] =>
   prices.map((price, index) => ({
-    product, tradeId: `${prefix}${index}`, price, size: '1', side: 'buy', time: formatMicros(T0 + (startSecond + index) * 1_000_000), source: 'test',
+    product,
+    tradeId: `${prefix}${index}`,
+    price,
+    size: '1',
+    side: 'buy',
+    time: formatMicros(T0 + (startSecond + index) * 1_000_000),
+    source: 'test',
   }));
 const asRecorded = (trades: TradeInput[]): TradeRecorded[] => trades.map((trade) => ({ ...trade }));
 
-async function create(store: TestStore, command: Omit<CreateAlertCommand, 'userId' | 'now'>): Promise<AlertCreated> {
+async function create(
+  store: TestStore,
+  command: Omit<CreateAlertCommand, 'userId' | 'now'>,
+): Promise<AlertCreated> {
   const state = await createAlert(store.client, { userId: 'user-1', now: NOW, ...command }, rules);
   return state.created;
 }
@@ -49,10 +58,31 @@ describe('alert reactor', () => {
 
   it('given alerts and a tape, when the reactor runs, then exactly the expected changes are written', async () => {
     const alerts = [
-      await create(store, { alertId: 'mean-above', product: 'BTC-USD', direction: 'ABOVE', threshold: '100', measure: 'MEAN', window: '1m' }),
-      await create(store, { alertId: 'last-below', product: 'BTC-USD', direction: 'BELOW', threshold: '90', measure: 'LAST', repeat: true, rearmBy: '5' }),
+      await create(store, {
+        alertId: 'mean-above',
+        product: 'BTC-USD',
+        direction: 'ABOVE',
+        threshold: '100',
+        measure: 'MEAN',
+        window: '1m',
+      }),
+      await create(store, {
+        alertId: 'last-below',
+        product: 'BTC-USD',
+        direction: 'BELOW',
+        threshold: '90',
+        measure: 'LAST',
+        repeat: true,
+        rearmBy: '5',
+      }),
       await create(store, { alertId: 'never', product: 'BTC-USD', direction: 'ABOVE', threshold: '1000' }),
-      await create(store, { alertId: 'other-product', product: 'ETH-USD', direction: 'BELOW', threshold: '1000000', measure: 'LAST' }),
+      await create(store, {
+        alertId: 'other-product',
+        product: 'ETH-USD',
+        direction: 'BELOW',
+        threshold: '1000000',
+        measure: 'LAST',
+      }),
     ];
     const reactor = await start();
     const trades = tape('a', ['95', '105', '85', '92', '96', '89']);
@@ -61,12 +91,28 @@ describe('alert reactor', () => {
     await reactor.caughtUpTo(await lastPosition(store.client));
 
     expect(await changesOf(store.client, 'mean-above')).toEqual(['AlertTriggered a1']);
-    expect(await changesOf(store.client, 'last-below')).toEqual(['AlertTriggered a2', 'AlertRearmed a4', 'AlertTriggered a5']);
+    expect(await changesOf(store.client, 'last-below')).toEqual([
+      'AlertTriggered a2',
+      'AlertRearmed a4',
+      'AlertTriggered a5',
+    ]);
     expect(await changesOf(store.client, 'never')).toEqual([]);
     expect(await changesOf(store.client, 'other-product')).toEqual([]);
-    expect(expectedChanges(alerts.slice(0, 3), asRecorded(trades)).get('last-below')).toEqual(['AlertTriggered a2', 'AlertRearmed a4', 'AlertTriggered a5']);
-    expect(reactor.views.alert('mean-above')).toMatchObject({ status: 'TRIGGERED', triggerCount: 1, armed: false });
-    expect(reactor.views.alert('last-below')).toMatchObject({ status: 'ACTIVE', triggerCount: 2, armed: false });
+    expect(expectedChanges(alerts.slice(0, 3), asRecorded(trades)).get('last-below')).toEqual([
+      'AlertTriggered a2',
+      'AlertRearmed a4',
+      'AlertTriggered a5',
+    ]);
+    expect(reactor.views.alert('mean-above')).toMatchObject({
+      status: 'TRIGGERED',
+      triggerCount: 1,
+      armed: false,
+    });
+    expect(reactor.views.alert('last-below')).toMatchObject({
+      status: 'ACTIVE',
+      triggerCount: 2,
+      armed: false,
+    });
     expect(reactor.views.price('BTC-USD', '1m')).toMatchObject({ count: 6, last: '89', mean: '93.66666667' });
     expect(reactor.views.activeAlertCount('user-1')).toBe(3);
   });
@@ -76,13 +122,21 @@ describe('alert reactor', () => {
     for (let index = 0; index < 20; index += 1) {
       alerts.push(
         await create(store, {
-          alertId: `pair-${index}`, product: 'ETH-USD', direction: index % 2 ? 'ABOVE' : 'BELOW', threshold: String(95 + index / 2),
-          measure: index % 3 === 0 ? 'LAST' : 'MEAN', window: '1m', repeat: index % 4 !== 0, rearmBy: '1',
+          alertId: `pair-${index}`,
+          product: 'ETH-USD',
+          direction: index % 2 ? 'ABOVE' : 'BELOW',
+          threshold: String(95 + index / 2),
+          measure: index % 3 === 0 ? 'LAST' : 'MEAN',
+          window: '1m',
+          repeat: index % 4 !== 0,
+          rearmBy: '1',
         }),
       );
     }
     const [first, second] = [await start(), await start()];
-    const prices = Array.from({ length: 60 }, (_, index) => String(100 + Math.round(12 * Math.sin(index / 3))));
+    const prices = Array.from({ length: 60 }, (_, index) =>
+      String(100 + Math.round(12 * Math.sin(index / 3))),
+    );
     const trades = tape('p', prices, 'ETH-USD');
     await recordTrades(store.client, trades, { products: rules.products });
     const end = await lastPosition(store.client);
@@ -100,11 +154,19 @@ describe('alert reactor', () => {
   it('given a cancel racing a trigger, when both land, then exactly one of them takes effect', async () => {
     await start();
     const ids = Array.from({ length: 12 }, (_, index) => `race-${index}`);
-    for (const alertId of ids) await create(store, { alertId, product: 'BTC-USD', direction: 'ABOVE', threshold: '1', measure: 'LAST' });
+    for (const alertId of ids)
+      await create(store, {
+        alertId,
+        product: 'BTC-USD',
+        direction: 'ABOVE',
+        threshold: '1',
+        measure: 'LAST',
+      });
     const cancels = ids.map((alertId) =>
       cancelAlert(store.client, { alertId, userId: 'user-1', now: NOW }).then(
         () => 'cancelled',
-        (error: unknown) => (error instanceof DomainError && error.code === 'CONFLICT' ? 'refused' : Promise.reject(error)),
+        (error: unknown) =>
+          error instanceof DomainError && error.code === 'CONFLICT' ? 'refused' : Promise.reject(error),
       ),
     );
     await recordTrades(store.client, tape('race', ['5'], 'BTC-USD', 500), { products: rules.products });
@@ -113,15 +175,29 @@ describe('alert reactor', () => {
     await Promise.all(reactors.map((reactor) => reactor.caughtUpTo(end)));
     for (const [index, alertId] of ids.entries()) {
       const written = await changesOf(store.client, alertId);
-      expect(written).toEqual(outcomes[index] === 'cancelled' ? ['AlertCancelled'] : ['AlertTriggered race0']);
+      expect(written).toEqual(
+        outcomes[index] === 'cancelled' ? ['AlertCancelled'] : ['AlertTriggered race0'],
+      );
     }
   });
 
   it('given malformed and unknown events in the store, when the reactor meets them, then it skips them and carries on', async () => {
     const reactor = await start();
-    await create(store, { alertId: 'after-garbage', product: 'BTC-USD', direction: 'BELOW', threshold: '2', measure: 'LAST' });
-    await store.client.appendToStream('trades-BTC-USD', jsonEvent({ type: 'TradeRecorded', data: { product: 'BTC-USD', price: 'cheap' } }));
-    await store.client.appendToStream('alert-after-garbage', jsonEvent({ type: 'AlertSnoozed', data: { alertId: 'after-garbage' } }));
+    await create(store, {
+      alertId: 'after-garbage',
+      product: 'BTC-USD',
+      direction: 'BELOW',
+      threshold: '2',
+      measure: 'LAST',
+    });
+    await store.client.appendToStream(
+      'trades-BTC-USD',
+      jsonEvent({ type: 'TradeRecorded', data: { product: 'BTC-USD', price: 'cheap' } }),
+    );
+    await store.client.appendToStream(
+      'alert-after-garbage',
+      jsonEvent({ type: 'AlertSnoozed', data: { alertId: 'after-garbage' } }),
+    );
     await recordTrades(store.client, tape('g', ['1'], 'BTC-USD', 1000), { products: rules.products });
     await reactor.caughtUpTo(await lastPosition(store.client));
     expect(await changesOf(store.client, 'after-garbage')).toEqual(['AlertSnoozed', 'AlertTriggered g0']);
@@ -134,14 +210,29 @@ describe('alert reactor', () => {
     const expiresAt = new Date(Date.now() + 1500).toISOString();
     await createAlert(
       store.client,
-      { alertId: 'short-lived', userId: 'user-2', product: 'ETH-USD', direction: 'ABOVE', threshold: '1000000000', measure: 'LAST', expiresAt, now: new Date().toISOString() },
+      {
+        alertId: 'short-lived',
+        userId: 'user-2',
+        product: 'ETH-USD',
+        direction: 'ABOVE',
+        threshold: '1000000000',
+        measure: 'LAST',
+        expiresAt,
+        now: new Date().toISOString(),
+      },
       rules,
     );
-    for (let waited = 0; reactor.views.alert('short-lived')?.status !== 'EXPIRED' && waited < 100; waited += 1) {
+    for (
+      let waited = 0;
+      reactor.views.alert('short-lived')?.status !== 'EXPIRED' && waited < 100;
+      waited += 1
+    ) {
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
     expect(reactor.views.alert('short-lived')).toMatchObject({ status: 'EXPIRED', armed: false });
-    await recordTrades(store.client, tape('late', ['2000000000'], 'ETH-USD', 2000), { products: rules.products });
+    await recordTrades(store.client, tape('late', ['2000000000'], 'ETH-USD', 2000), {
+      products: rules.products,
+    });
     await reactor.caughtUpTo(await lastPosition(store.client));
     expect(await changesOf(store.client, 'short-lived')).toEqual(['AlertExpired']);
     expect(reactor.views.activeAlertCount('user-2')).toBe(0);
