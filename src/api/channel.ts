@@ -46,6 +46,10 @@ export function createChannel<T>(outlet: Outlet, onReturn: () => void): Channel<
     push(value) {
       if (ended) return;
       if (outlet.closed) return channel.end(tooSlow());
+      if (outlet.overloaded()) {
+        outlet.cutOff();
+        return channel.end(tooSlow());
+      }
       if (waiting) {
         const { resolve } = waiting;
         waiting = undefined;
@@ -54,10 +58,6 @@ export function createChannel<T>(outlet: Outlet, onReturn: () => void): Channel<
       }
       queue.push(value);
       outlet.queued += 1;
-      if (outlet.overloaded()) {
-        outlet.cutOff();
-        channel.end(tooSlow());
-      }
     },
     end(error) {
       if (ended) return;

@@ -1,10 +1,15 @@
 // GraphQL over WebSocket (graphql-transport-ws) on the HTTP server's /graphql path, run through
 // yoga's envelop so that plugins, context, auth, limits and error masking are the same as over HTTP.
-import type { Server } from 'node:http';
+//
+// The transport is graphql-ws's core (`makeServer`) with a thin `ws` adapter of our own rather than
+// `graphql-ws/use/ws`: that adapter waits for every frame to be flushed before the subscription may
+// send the next, so a client that stops reading stalls its subscriptions invisibly. Here a frame is
+// handed to ws at once and `bufferedAmount` says exactly how far behind a client is (outlets.ts).
+import type { IncomingMessage, Server } from 'node:http';
 import type { ExecutionArgs } from 'graphql';
 import type { YogaServerInstance } from 'graphql-yoga';
-import { useServer } from 'graphql-ws/use/ws';
-import { WebSocketServer } from 'ws';
+import { CloseCode, handleProtocols, makeServer } from 'graphql-ws';
+import { WebSocketServer, type WebSocket } from 'ws';
 import type { Logger } from '../logger.ts';
 import { AuthError, authenticate, type Viewer } from './auth.ts';
 import type { Outlet } from './channel.ts';
@@ -16,10 +21,16 @@ import { socketOutlet } from './outlets.ts';
 /** Close code for a missing-or-bad token at `connection_init` (CONTRACT §4). */
 export const FORBIDDEN_CLOSE = 4403;
 
+/** Ping period; a socket that has not answered the previous ping by the next one is dropped. */
+const KEEPALIVE_MS = 12_000;
+/** How long `dispose` waits for clients to answer the 1001 close. */
+const CLOSE_GRACE_MS = 1_000;
+
 interface ConnectionExtra {
-  viewer: Viewer | null;
-  outlet: Outlet;
-  [key: PropertyKey]: unknown;
+  readonly socket: WebSocket;
+  readonly request: IncomingMessage;
+  viewer?: Viewer | null;
+  outlet?: Outlet;
 }
 
 interface EnvelopedRoot {
@@ -37,84 +48,131 @@ export function attachWebSocket(options: {
   logger: Logger;
 }): { dispose(): Promise<void> } {
   const { httpServer, path, yoga, secret, limits, logger } = options;
-  const wss = new WebSocketServer({ server: httpServer, path, maxPayload: limits.maxPayloadBytes });
   let connections = 0;
 
-  const server = useServer<Record<string, unknown> | undefined, ConnectionExtra>(
-    {
-      connectionInitWaitTimeout: limits.connectionInitWaitMs,
-      async onConnect(ctx) {
-        const params = ctx.connectionParams ?? {};
-        const { socket, request } = ctx.extra;
-        try {
-          ctx.extra.viewer = await authenticate(secret, params.authorization ?? params.Authorization);
-        } catch (error) {
-          if (!(error instanceof AuthError)) throw error;
-          logger.debug({ remote: request.socket.remoteAddress, reason: error.message }, 'websocket refused');
-          socket.close(FORBIDDEN_CLOSE, `Forbidden: ${error.message}`);
-          return false;
-        }
-        ctx.extra.outlet = socketOutlet(socket, limits, () =>
-          logger.info(
-            { user: ctx.extra.viewer?.userId, remote: request.socket.remoteAddress },
-            'websocket cut off: too slow',
-          ),
-        );
-        connections += 1;
-        logger.debug(
-          { user: ctx.extra.viewer?.userId, remote: request.socket.remoteAddress, connections },
-          'websocket connected',
-        );
-        return true;
-      },
-      onClose(ctx, code, reason) {
-        if (!ctx.acknowledged) return;
-        connections -= 1;
-        logger.debug({ user: ctx.extra.viewer?.userId, code, reason, connections }, 'websocket closed');
-      },
-      async onSubscribe(ctx, _id, params) {
-        if (Object.keys(ctx.subscriptions).length > limits.maxOperationsPerSocket) {
-          return [
-            userError(
-              'LIMIT_EXCEEDED',
-              `at most ${limits.maxOperationsPerSocket} operations at once per connection`,
-            ),
-          ];
-        }
-        const { viewer = null, outlet } = ctx.extra;
-        if (!outlet) return [userError('UNAUTHENTICATED', 'the connection is not initialised')];
-        const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
-          viewer,
-          outlet,
-          request: ctx.extra.request,
-          params,
-        });
-        let document;
-        try {
-          document = parse(params.query);
-        } catch (error) {
-          if (isGraphQLError(error)) return [error];
-          throw error;
-        }
-        const errors = validate(schema, document);
-        if (errors.length > 0) return errors;
-        const root: EnvelopedRoot = { execute, subscribe };
-        return {
-          schema,
-          document,
-          operationName: params.operationName,
-          variableValues: params.variables,
-          contextValue: await contextFactory(),
-          rootValue: root,
-        };
-      },
-      execute: (args) => (args.rootValue as EnvelopedRoot).execute(args) as never,
-      subscribe: (args) => (args.rootValue as EnvelopedRoot).subscribe(args) as never,
+  const server = makeServer<Record<string, unknown> | undefined, ConnectionExtra>({
+    connectionInitWaitTimeout: limits.connectionInitWaitMs,
+    async onConnect(ctx) {
+      const params = ctx.connectionParams ?? {};
+      const { socket, request } = ctx.extra;
+      try {
+        ctx.extra.viewer = await authenticate(secret, params.authorization ?? params.Authorization);
+      } catch (error) {
+        if (!(error instanceof AuthError)) throw error;
+        logger.debug({ remote: request.socket.remoteAddress, reason: error.message }, 'websocket refused');
+        socket.close(FORBIDDEN_CLOSE, `Forbidden: ${error.message}`);
+        return false;
+      }
+      ctx.extra.outlet = socketOutlet(socket, limits, () =>
+        logger.info(
+          { user: ctx.extra.viewer?.userId, remote: request.socket.remoteAddress },
+          'websocket cut off: too slow',
+        ),
+      );
+      connections += 1;
+      logger.debug(
+        { user: ctx.extra.viewer?.userId, remote: request.socket.remoteAddress, connections },
+        'websocket connected',
+      );
+      return true;
     },
-    wss,
-  );
+    onClose(ctx, code, reason) {
+      if (!ctx.acknowledged) return;
+      connections -= 1;
+      logger.debug({ user: ctx.extra.viewer?.userId, code, reason, connections }, 'websocket closed');
+    },
+    async onSubscribe(ctx, _id, params) {
+      if (Object.keys(ctx.subscriptions).length > limits.maxOperationsPerSocket) {
+        return [
+          userError(
+            'LIMIT_EXCEEDED',
+            `at most ${limits.maxOperationsPerSocket} operations at once per connection`,
+          ),
+        ];
+      }
+      const { viewer = null, outlet } = ctx.extra;
+      if (!outlet) return [userError('UNAUTHENTICATED', 'the connection is not initialised')];
+      const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
+        viewer,
+        outlet,
+        request: ctx.extra.request,
+        params,
+      });
+      let document;
+      try {
+        document = parse(params.query);
+      } catch (error) {
+        if (isGraphQLError(error)) return [error];
+        throw error;
+      }
+      const errors = validate(schema, document);
+      if (errors.length > 0) return errors;
+      const root: EnvelopedRoot = { execute, subscribe };
+      return {
+        schema,
+        document,
+        operationName: params.operationName,
+        variableValues: params.variables,
+        contextValue: await contextFactory(),
+        rootValue: root,
+      };
+    },
+    execute: (args) => (args.rootValue as EnvelopedRoot).execute(args) as never,
+    subscribe: (args) => (args.rootValue as EnvelopedRoot).subscribe(args) as never,
+  });
+
+  const wss = new WebSocketServer({
+    server: httpServer,
+    path,
+    maxPayload: limits.maxPayloadBytes,
+    handleProtocols,
+  });
+
+  wss.on('connection', (socket, request) => {
+    socket.once('error', (error) => {
+      // ws reports protocol violations (an oversized frame: 1009) and closes the socket itself.
+      logger.debug({ err: error, remote: request.socket.remoteAddress }, 'websocket error');
+    });
+    let alive = true;
+    socket.on('pong', () => (alive = true));
+    const keepAlive = setInterval(() => {
+      if (!alive) return socket.terminate();
+      alive = false;
+      socket.ping();
+    }, KEEPALIVE_MS);
+
+    const closed = server.opened(
+      {
+        protocol: socket.protocol,
+        send: (data) => {
+          if (socket.readyState === socket.OPEN) socket.send(data);
+        },
+        close: (code, reason) => socket.close(code, reason),
+        onMessage: (handle) =>
+          socket.on('message', async (data) => {
+            try {
+              await handle(String(data));
+            } catch (error) {
+              logger.error({ err: error }, 'websocket message failed');
+              socket.close(CloseCode.InternalServerError, 'Internal server error');
+            }
+          }),
+      },
+      { socket, request },
+    );
+    socket.once('close', (code, reason) => {
+      clearInterval(keepAlive);
+      void closed(code, String(reason));
+    });
+  });
 
   return {
-    dispose: () => server.dispose() as Promise<void>,
+    async dispose() {
+      for (const client of wss.clients) client.close(1001, 'Going away');
+      // A client that does not answer the close handshake soon is not waited for (ws would wait 30 s).
+      const cut = setTimeout(() => wss.clients.forEach((client) => client.terminate()), CLOSE_GRACE_MS);
+      await new Promise<void>((resolve, reject) => wss.close((error) => (error ? reject(error) : resolve())));
+      clearTimeout(cut);
+    },
   };
 }

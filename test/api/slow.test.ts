@@ -5,13 +5,15 @@ import { recordTrades } from '../../src/domain/trades.ts';
 import { SLOW_CONSUMER_CLOSE } from '../../src/api/outlets.ts';
 import { connect, settled, startHarness, subscribe, type Harness } from './harness.ts';
 
-const PRICE = 'subscription { price(product: "BTC-USD", window: "1m") { last count } }';
-const SUBSCRIPTIONS = 90;
+// Every field, so that each frame is a few hundred bytes and the kernel's socket buffers fill soon.
+const PRICE =
+  'subscription { price(product: "BTC-USD", window: "1m") { product window last mean vwap high low count volume time } }';
+const SUBSCRIPTIONS = 95;
 const TRADES = 400;
 
 let harness: Harness;
 beforeAll(async () => {
-  harness = await startHarness({ maxQueuedMessages: 50, maxBufferedBytes: 64 * 1024 });
+  harness = await startHarness({ maxBufferedBytes: 64 * 1024 });
 });
 afterAll(() => harness?.stop());
 

@@ -24,15 +24,19 @@ interface CreateAlertInput {
   note?: string | null;
 }
 
+/** How long a trigger waits for the reactor's read model before the alert is read from the store. */
+const VIEW_WAIT_MS = 50;
+
 const orUndefined = <T>(value: T | null | undefined): T | undefined => value ?? undefined;
 
 export function alertResolvers(services: ApiServices) {
   const { client, reactor, triggers } = services;
 
   /**
-   * The alert if it is the user's. The store is asked when the reactor's read model has not caught up
-   * yet: with the alert's creation, or with its `seenTriggers`-th trigger (which the trigger
-   * subscription may deliver before the reactor has folded it).
+   * The alert if it is the user's, at least as new as its `seenTriggers`-th trigger. The trigger
+   * subscription can deliver a trigger a moment before the reactor has folded its own append, so the
+   * read model gets a few event-loop turns to catch up; the store is asked only when it does not, or
+   * when the alert is too new for the read model.
    */
   const ownAlert = async (
     userId: string,
@@ -40,6 +44,11 @@ export function alertResolvers(services: ApiServices) {
     seenTriggers = 0,
   ): Promise<AlertView | undefined> => {
     let view = reactor.views.alert(alertId);
+    const deadline = performance.now() + VIEW_WAIT_MS;
+    while (seenTriggers > 0 && (!view || view.triggerCount < seenTriggers) && performance.now() < deadline) {
+      await new Promise((resolve) => setImmediate(resolve));
+      view = reactor.views.alert(alertId);
+    }
     if (!view || view.triggerCount < seenTriggers) {
       const state = await readAlert(client, alertId);
       view = state && toAlertView(state);
