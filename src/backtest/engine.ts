@@ -4,7 +4,7 @@ import { addAlert, applyTrade, createMarket } from '../../projections/market.ts'
 import { DomainError } from '../domain/errors.ts';
 import { ALL_WINDOW, type IsoTime, type TradeInput } from '../domain/types.ts';
 import type { BacktestAlert } from './alerts.ts';
-import { summarize, type BacktestReport, type BacktestTrigger } from './report.ts';
+import { summarize, type BacktestReport, type BacktestTrade, type BacktestTrigger } from './report.ts';
 import { tradeMicros, tradeView } from './trade.ts';
 
 export interface BacktestProgress {
@@ -85,10 +85,16 @@ export async function runBacktest(options: RunBacktestOptions): Promise<Omit<Bac
         );
         armed = true;
       }
+      let view: BacktestTrade | undefined; // one per trade, shared by the alerts it fires
       for (const change of applyTrade(market, trade)) {
         if (change.kind !== 'fire') continue;
-        const alertIndex = Number(change.alert.alertId);
-        triggers.push({ alertIndex, value: change.value, trade: tradeView(trade), triggeredAt: trade.time });
+        view ??= tradeView(trade);
+        triggers.push({
+          alertIndex: Number(change.alert.alertId),
+          value: change.value,
+          trade: view,
+          triggeredAt: trade.time,
+        });
       }
     }
     if (onProgress && replayed % PROGRESS_EVERY === 0)
