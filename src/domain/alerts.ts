@@ -273,7 +273,10 @@ export async function* readAlertEvents(
       const recorded = resolved.event;
       if (!recorded) continue;
       const parsed = recorded.isJson ? parseEvent(recorded.type, recorded.data) : undefined;
-      const event = parsed?.ok && parsed.event.type !== 'TradeRecorded' ? parsed.event : undefined;
+      const event =
+        parsed?.ok && parsed.event.type !== 'TradeRecorded' && parsed.event.data.alertId === alertId
+          ? parsed.event
+          : undefined;
       const cause = causeOf(recorded.metadata);
       yield cause === undefined
         ? { event, revision: recorded.revision }

@@ -233,9 +233,15 @@ export async function startReactor(options: ReactorOptions): Promise<Reactor> {
     const recorded = resolved.event;
     if (!recorded) return;
     const position = recorded.position.commit;
-    const parsed: { ok: true; event: PriceAlertEvent } | { ok: false; reason: string } = recorded.isJson
+    const alertId = recorded.streamId.startsWith(ALERT_STREAM_PREFIX)
+      ? recorded.streamId.slice(ALERT_STREAM_PREFIX.length)
+      : undefined;
+    let parsed: { ok: true; event: PriceAlertEvent } | { ok: false; reason: string } = recorded.isJson
       ? parseEvent(recorded.type, recorded.data)
       : { ok: false, reason: 'not JSON' };
+    if (parsed.ok && parsed.event.type !== 'TradeRecorded' && parsed.event.data.alertId !== alertId) {
+      parsed = { ok: false, reason: `${parsed.event.type} for another alert than its stream's` };
+    }
     if (!parsed.ok) {
       log.warn(
         {
@@ -247,14 +253,7 @@ export async function startReactor(options: ReactorOptions): Promise<Reactor> {
         'skipping an event that is not pricealert’s',
       );
       // It still takes a revision in its alert stream, which the next append there must expect.
-      if (recorded.streamId.startsWith(ALERT_STREAM_PREFIX)) {
-        foldAlertEvent(
-          recorded.streamId.slice(ALERT_STREAM_PREFIX.length),
-          undefined,
-          recorded.revision,
-          undefined,
-        );
-      }
+      if (alertId !== undefined) foldAlertEvent(alertId, undefined, recorded.revision, undefined);
     } else if (parsed.event.type === 'TradeRecorded') {
       const trade = parsed.event.data;
       const changes = applyTrade(market, trade);
@@ -283,7 +282,7 @@ export async function startReactor(options: ReactorOptions): Promise<Reactor> {
         }
       }
     } else {
-      foldAlertEvent(parsed.event.data.alertId, parsed.event, recorded.revision, causeOf(recorded.metadata));
+      foldAlertEvent(alertId!, parsed.event, recorded.revision, causeOf(recorded.metadata));
     }
     // Stopped in the middle of settling: this trade is not settled, so the checkpoint must not pass it.
     if (stopped) return;
