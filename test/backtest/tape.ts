@@ -49,9 +49,9 @@ export function* tape(options: TapeOptions): Generator<TradeInput> {
   }
 }
 
-/** The import CSV format of CONTRACT §1, with the optional product column. */
-export function toCsv(trades: Iterable<TradeInput>): string {
-  const lines = ['time,trade_id,price,size,side,product'];
+/** The import CSV format of CONTRACT §1, with the optional product column; `header: false` for a continuation. */
+export function toCsv(trades: Iterable<TradeInput>, header = true): string {
+  const lines = header ? ['time,trade_id,price,size,side,product'] : [];
   for (const t of trades) lines.push(`${t.time},${t.tradeId},${t.price},${t.size},${t.side},${t.product}`);
   return `${lines.join('\n')}\n`;
 }
