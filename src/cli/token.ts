@@ -20,9 +20,11 @@ export function registerToken(program: Command): void {
     .option('--ttl <duration>', 'how long the token is valid: 30s, 15m, 12h, 30d', '30d')
     .option('--data <dir>', 'data dir holding the generated secret (PRICEALERT_DATA_DIR)')
     .action(async (userId: string, options: TokenOptions) => {
-      if (!isUserId(userId)) throw new UsageError(`userId "${userId}": use 1–128 letters, digits or . _ @ : + -`);
+      if (!isUserId(userId))
+        throw new UsageError(`userId "${userId}": use 1–128 letters, digits or . _ @ : + -`);
       const ttlMs = windowMillis(options.ttl);
-      if (ttlMs === undefined) throw new UsageError(`--ttl "${options.ttl}": use a duration like 30s, 15m, 12h or 30d`);
+      if (ttlMs === undefined)
+        throw new UsageError(`--ttl "${options.ttl}": use a duration like 30s, 15m, 12h or 30d`);
       const config = loadConfig(process.env, { PRICEALERT_DATA_DIR: options.data });
       const secret = await loadSecret(config);
       const token = await signToken(secret, { userId, role: options.role }, Math.ceil(ttlMs / 1000));
