@@ -205,13 +205,6 @@ export function removeAlert(book: AlertBookState, alertId: string): void {
   book.entries.delete(alertId);
 }
 
-/** Whether the alert is in the book, and armed. */
-export function alertState(book: AlertBookState, alertId: string): { armed: boolean } | undefined {
-  const entry = book.entries.get(alertId);
-  if (!entry) return undefined;
-  return { armed: entry.heap === entry.group.aboveArmed || entry.heap === entry.group.belowArmed };
-}
-
 /** evolve over an alert stream's events (the book's own view of create, cancel, trigger, re-arm, expiry). */
 export function evolve(book: AlertBookState, event: AlertEvent): AlertBookState {
   switch (event.type) {

@@ -10,7 +10,7 @@ export interface Ratio {
 }
 
 /** Thresholds carry at most 18 decimals (CONTRACT §4), so keys are integers scaled by 10^18. */
-export const KEY_DECIMALS = 18;
+const KEY_DECIMALS = 18;
 const KEY_UNIT = pow10(KEY_DECIMALS);
 
 /** Threshold × 10^18, and the re-arm edge (T − rearmBy for ABOVE, T + rearmBy for BELOW) × 10^18; `undefined` if not plain decimals of ≤ 18 places. */

@@ -71,7 +71,7 @@ export function formatScaled(units: bigint, scale: number): string {
   return `${negative ? '-' : ''}${whole}${fraction ? `.${fraction}` : ''}`;
 }
 
-export const MEASURE_DECIMALS = 8;
+const MEASURE_DECIMALS = 8;
 
 /**
  * The contract's output rule for a measure value `numerator / denominator` (denominator > 0): rounded
