@@ -20,7 +20,8 @@ export interface WireEvent {
   data: unknown;
 }
 
-type ReadMessage = WireEvent | 'stream-not-found' | undefined;
+/** An event, or undefined for every other response (confirmations, positions, stream not found). */
+type ReadMessage = WireEvent | undefined;
 
 /** The client's internals this relies on (@eventstore/db-client 6): how its own commands open calls. */
 interface ClientInternals {
@@ -74,10 +75,8 @@ export async function* readStreamForwards(
   const call = await open();
   let finished = false;
   try {
-    for await (const message of call as AsyncIterable<ReadMessage>) {
-      if (message === 'stream-not-found') break;
-      if (message) yield message;
-    }
+    // A missing stream is one stream_not_found response, then the end: nothing is yielded.
+    for await (const message of call as AsyncIterable<ReadMessage>) if (message) yield message;
     finished = true;
   } finally {
     if (!finished) call.cancel();
@@ -170,7 +169,7 @@ class Reader {
   }
 }
 
-/** ReadResp: `event` (1) → ReadEvent, `stream_not_found` (4); confirmations, checkpoints and positions are skipped. */
+/** ReadResp: `event` (1) → ReadEvent; every other content (stream_not_found, positions…) is no event. */
 function decodeReadResp(bytes: Buffer): ReadMessage {
   const reader = new Reader(bytes, 0, bytes.length);
   while (reader.more()) {
@@ -180,7 +179,6 @@ function decodeReadResp(bytes: Buffer): ReadMessage {
       const [start, end] = reader.length();
       return decodeReadEvent(bytes, start, end);
     }
-    if (number === 4) return 'stream-not-found';
     reader.skip(tag & 7);
   }
   return undefined;
