@@ -61,25 +61,15 @@ export function evolve(view: AlertsViewState, envelope: AlertEnvelope): AlertsVi
 }
 
 export function toAlertView(state: AlertState): AlertView {
-  const { created } = state;
+  const { alertId, ...created } = state.created;
   const view: AlertView = {
-    id: created.alertId,
-    userId: created.userId,
-    product: created.product,
-    direction: created.direction,
-    threshold: created.threshold,
-    measure: created.measure,
-    window: created.window,
-    repeat: created.repeat,
-    rearmBy: created.rearmBy,
+    id: alertId,
+    ...created,
     status: state.status,
     armed: state.status === 'ACTIVE' && state.armed,
-    createdAt: created.createdAt,
     triggerCount: state.triggerCount,
   };
   if (state.lastTriggeredAt !== undefined) view.lastTriggeredAt = state.lastTriggeredAt;
-  if (created.expiresAt !== undefined) view.expiresAt = created.expiresAt;
-  if (created.note !== undefined) view.note = created.note;
   return view;
 }
 

@@ -231,16 +231,17 @@ export function decideOnTrade(state: AlertState, cause: TradeCause, now: string)
   if (!keys) return undefined;
   const { trade } = cause;
   if (state.armed && fires(created.direction, keys.key, cause.ratio)) {
+    const { alertId, userId, product, direction, threshold, measure, window } = created;
     return {
       type: 'AlertTriggered',
       data: {
-        alertId: created.alertId,
-        userId: created.userId,
-        product: created.product,
-        direction: created.direction,
-        threshold: created.threshold,
-        measure: created.measure,
-        window: created.window,
+        alertId,
+        userId,
+        product,
+        direction,
+        threshold,
+        measure,
+        window,
         value: cause.value,
         trade: {
           tradeId: trade.tradeId,

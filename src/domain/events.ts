@@ -18,7 +18,8 @@ export const tradeRecordedSchema = z.object({
   source: id,
 });
 
-export const alertCreatedSchema = z.object({
+/** What an alert watches; AlertTriggered repeats it so that a trigger reads on its own. */
+const watched = {
   alertId: id,
   userId: id,
   product: id,
@@ -26,6 +27,10 @@ export const alertCreatedSchema = z.object({
   threshold: decimal,
   measure: z.enum(['LAST', 'MEAN', 'VWAP']),
   window: id,
+};
+
+export const alertCreatedSchema = z.object({
+  ...watched,
   repeat: z.boolean(),
   rearmBy: decimal,
   expiresAt: time.optional(),
@@ -36,13 +41,7 @@ export const alertCreatedSchema = z.object({
 export const alertCancelledSchema = z.object({ alertId: id, userId: id, cancelledAt: time });
 
 export const alertTriggeredSchema = z.object({
-  alertId: id,
-  userId: id,
-  product: id,
-  direction: z.enum(['ABOVE', 'BELOW']),
-  threshold: decimal,
-  measure: z.enum(['LAST', 'MEAN', 'VWAP']),
-  window: id,
+  ...watched,
   value: decimal,
   trade: z.object({ tradeId: id, price: decimal, size: decimal, side: z.enum(['buy', 'sell']), time }),
   triggeredAt: time,
