@@ -257,6 +257,16 @@ export async function startReactor(options: ReactorOptions): Promise<Reactor> {
     } else if (parsed.event.type === 'TradeRecorded') {
       const trade = parsed.event.data;
       const changes = applyTrade(market, trade);
+      // Prices are current now; subscribers need not wait for the alert appends.
+      if (isReady) {
+        for (const listener of listeners) {
+          try {
+            listener(trade.product);
+          } catch (error) {
+            log.warn({ err: error }, 'a change listener failed');
+          }
+        }
+      }
       if (position > settledUpTo) {
         const recordedAt = recorded.created.getTime() * 1000;
         await Promise.all(
@@ -271,15 +281,6 @@ export async function startReactor(options: ReactorOptions): Promise<Reactor> {
       } else {
         // Settled before the checkpoint: the alert streams already say what happened, and say it later in `$all`.
         for (const change of changes) syncBook(change.alert.alertId);
-      }
-      if (isReady) {
-        for (const listener of listeners) {
-          try {
-            listener(trade.product);
-          } catch (error) {
-            log.warn({ err: error }, 'a change listener failed');
-          }
-        }
       }
     } else {
       foldAlertEvent(alertId!, parsed.event, recorded.revision, causeOf(recorded.metadata));
