@@ -1,15 +1,8 @@
 // What a backtest answers: GraphQL's BacktestReport (CONTRACT §4) plus how it read and a summary per alert.
-import type { DecimalString, IsoTime, Side } from '../domain/types.ts';
+import type { DecimalString, IsoTime, TradeInput } from '../domain/types.ts';
 
-/** A trade as GraphQL's `Trade` shows it. */
-export interface BacktestTrade {
-  product: string;
-  tradeId: string;
-  price: DecimalString;
-  size: DecimalString;
-  side: Side;
-  time: IsoTime;
-}
+/** A trade as GraphQL's `Trade` shows it: everything but the venue it came from. */
+export type BacktestTrade = Omit<TradeInput, 'source'>;
 
 export interface BacktestTrigger {
   /** Position of the alert in the given list, from 0. */

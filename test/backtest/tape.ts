@@ -1,6 +1,7 @@
 // Deterministic trade tapes for the backtest tests and benchmark: a random walk with microsecond times.
 import { jsonEvent, type EventStoreDBClient } from '@eventstore/db-client';
 import { formatMicros } from '../../src/domain/time.ts';
+import { seededRandom } from '../../src/feeds/simulated.ts';
 import { decideRecordTrade } from '../../src/domain/trades.ts';
 import { tradeStream, type TradeInput } from '../../src/domain/types.ts';
 
@@ -17,19 +18,8 @@ export interface TapeOptions {
 
 export const TAPE_START_MICROS = Date.UTC(2026, 10, 1) * 1_000;
 
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
-
 export function* tape(options: TapeOptions): Generator<TradeInput> {
-  const next = random(options.seed ?? 1);
+  const next = seededRandom(options.seed ?? 1);
   const product = options.product ?? 'BTC-USD';
   const maxGap = options.maxGapMicros ?? 2_000_000;
   let micros = options.startMicros ?? TAPE_START_MICROS;
