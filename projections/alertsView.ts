@@ -60,6 +60,23 @@ export function evolve(view: AlertsViewState, envelope: AlertEnvelope): AlertsVi
   return view;
 }
 
+/** Every alert's state, oldest first: what the reactor's snapshot keeps of this view. */
+export const snapshot = (view: AlertsViewState): AlertState[] => [...view.byId.values()];
+
+/** The view a {@link snapshot} was taken of. */
+export function restore(states: readonly AlertState[]): AlertsViewState {
+  const view = initialState();
+  for (const state of states) {
+    const { alertId, userId } = state.created;
+    view.byId.set(alertId, state);
+    const ids = view.byUser.get(userId) ?? new Set<string>();
+    ids.add(alertId);
+    view.byUser.set(userId, ids);
+    if (state.status === 'ACTIVE') view.activeByUser.set(userId, (view.activeByUser.get(userId) ?? 0) + 1);
+  }
+  return view;
+}
+
 export function toAlertView(state: AlertState): AlertView {
   const { alertId, ...created } = state.created;
   const view: AlertView = {

@@ -345,6 +345,89 @@ export function price(state: AveragePriceState, product: string, window: string)
   };
 }
 
+/** A product's prices as plain data (typed arrays, BigInts), for the reactor's snapshot file. */
+export interface ProductSnapshot {
+  product: string;
+  priceScale: number;
+  sizeScale: number;
+  lastPrice: bigint;
+  lastTime: number;
+  times: Float64Array;
+  prices: BigInt64Array | bigint[];
+  sizes: BigInt64Array | bigint[];
+  sliding: (Sums & { start: number; highs: Int32Array; lows: Int32Array })[];
+  all: AllWindow;
+}
+
+export interface PricesSnapshot {
+  windowNames: readonly string[];
+  products: ProductSnapshot[];
+}
+
+/** The state as plain data: the store's live part only, indices re-based to it. */
+export function snapshot(state: AveragePriceState): PricesSnapshot {
+  const products = [...state.products.values()].map((book): ProductSnapshot => {
+    const { head, tail } = book;
+    return {
+      product: book.product,
+      priceScale: book.priceScale,
+      sizeScale: book.sizeScale,
+      lastPrice: book.lastPrice,
+      lastTime: book.lastTime,
+      times: book.times.slice(head, tail),
+      prices: book.prices.slice(head, tail),
+      sizes: book.sizes.slice(head, tail),
+      sliding: book.sliding.map((window) => ({
+        sumPrice: window.sumPrice,
+        sumSize: window.sumSize,
+        sumNotional: window.sumNotional,
+        count: window.count,
+        start: window.start - head,
+        highs: window.highs.values(head),
+        lows: window.lows.values(head),
+      })),
+      all: { ...book.all },
+    };
+  });
+  return { windowNames: state.windowNames, products };
+}
+
+/** The state a {@link snapshot} was taken of; `undefined` when it kept other windows than `windows`. */
+export function restore(saved: PricesSnapshot, windows: readonly string[]): AveragePriceState | undefined {
+  const state = initialState(windows);
+  if (saved.windowNames.join(',') !== state.windowNames.join(',')) return undefined;
+  for (const product of saved.products) {
+    const held = product.times.length;
+    const capacity = Math.max(INITIAL_CAPACITY, held * 2);
+    const times = new Float64Array(capacity);
+    times.set(product.times);
+    state.products.set(product.product, {
+      product: product.product,
+      priceScale: product.priceScale,
+      sizeScale: product.sizeScale,
+      lastPrice: product.lastPrice,
+      lastTime: product.lastTime,
+      times,
+      prices: UnitsColumn.of(product.prices, capacity),
+      sizes: UnitsColumn.of(product.sizes, capacity),
+      head: 0,
+      tail: held,
+      sliding: product.sliding.map((window, index) => ({
+        sumPrice: window.sumPrice,
+        sumSize: window.sumSize,
+        sumNotional: window.sumNotional,
+        count: window.count,
+        micros: state.windowMicros[index]!,
+        start: window.start,
+        highs: IndexDeque.of(window.highs),
+        lows: IndexDeque.of(window.lows),
+      })),
+      all: { ...product.all },
+    });
+  }
+  return state;
+}
+
 /** Bytes held by a product's trade store and deques (for the benchmark's bytes-per-trade figure). */
 export function storeBytes(book: ProductPrices): number {
   let bytes = book.times.byteLength + book.prices.bytes + book.sizes.bytes;

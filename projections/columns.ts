@@ -16,6 +16,19 @@ export class UnitsColumn {
     this.fixed = new BigInt64Array(capacity);
   }
 
+  /** A column holding `values` (as {@link slice} gave them), with room for `capacity`. */
+  static of(values: BigInt64Array | bigint[], capacity: number): UnitsColumn {
+    const column = new UnitsColumn(capacity);
+    if (values instanceof BigInt64Array) column.fixed!.set(values);
+    else values.forEach((value, index) => column.set(index, value));
+    return column;
+  }
+
+  /** A copy of the values in [from, to). */
+  slice(from: number, to: number): BigInt64Array | bigint[] {
+    return this.fixed ? this.fixed.slice(from, to) : this.wide!.slice(from, to);
+  }
+
   get(index: number): bigint {
     return this.fixed ? this.fixed[index]! : this.wide![index]!;
   }
@@ -37,8 +50,12 @@ export class UnitsColumn {
     else this.wide!.copyWithin(target, start, end);
   }
 
+  /** Room for `capacity` values. (A wide column keeps its length at its capacity too: copyWithin never extends an array.) */
   grow(capacity: number): void {
-    if (!this.fixed) return;
+    if (!this.fixed) {
+      while (this.wide!.length < capacity) this.wide!.push(0n);
+      return;
+    }
     const bigger = new BigInt64Array(capacity);
     bigger.set(this.fixed);
     this.fixed = bigger;
@@ -62,6 +79,20 @@ export class IndexDeque {
   private buffer = new Int32Array(16);
   private head = 0;
   private tail = 0;
+
+  /** A deque holding `values`, front first. */
+  static of(values: Int32Array): IndexDeque {
+    const deque = new IndexDeque();
+    deque.buffer = new Int32Array(Math.max(16, values.length * 2));
+    deque.buffer.set(values);
+    deque.tail = values.length;
+    return deque;
+  }
+
+  /** A copy of the entries, front first, each less `offset`. */
+  values(offset = 0): Int32Array {
+    return this.buffer.slice(this.head, this.tail).map((value) => value - offset);
+  }
 
   get size(): number {
     return this.tail - this.head;

@@ -16,6 +16,7 @@ import {
   type AlertEvent,
   type TradeRecorded,
 } from './events.ts';
+import { parsePosition, positionOrder } from './position.ts';
 import { parseTime } from './time.ts';
 import { ALL_WINDOW, alertStream, type AlertStatus, type Direction, type Measure } from './types.ts';
 
@@ -29,7 +30,7 @@ export interface AlertState {
   lastTriggeredAt?: string;
   /** Revision of the last event folded in: the expected revision for the next append. */
   revision: bigint;
-  /** `$all` commit position of the trade behind the newest AlertTriggered/AlertRearmed (from its metadata). */
+  /** `$all` order (see position.ts) of the trade behind the newest AlertTriggered/AlertRearmed, from its metadata. */
   lastCause?: bigint;
 }
 
@@ -205,7 +206,7 @@ export function decideCancelAlert(
 /** A trade that crossed an alert, as the reactor saw it in `$all`. */
 export interface TradeCause {
   trade: TradeRecorded;
-  /** Its `$all` commit position: the order in which trades may change alerts. */
+  /** Its `$all` order (`positionOrder`): the order in which trades may change alerts. */
   position: bigint;
   /** When the store recorded it (µs): expiry is judged against this, so deciding again later decides the same. */
   recordedAt: number;
@@ -300,10 +301,10 @@ export async function readAlert(
   return current;
 }
 
-/** The `$all` position of the trade behind a trigger or re-arm, as the reactor writes it into the metadata. */
+/** The `$all` order of the trade behind a trigger or re-arm, from the `tradePosition` the reactor writes into the metadata. */
 export function causeOf(metadata: unknown): bigint | undefined {
-  const position = (metadata as { tradePosition?: unknown } | null | undefined)?.tradePosition;
-  return typeof position === 'string' && /^\d+$/.test(position) ? BigInt(position) : undefined;
+  const position = parsePosition((metadata as { tradePosition?: unknown } | null | undefined)?.tradePosition);
+  return position && positionOrder(position);
 }
 
 /** Handler: creates the alert (its stream must not exist yet) and returns its state. */

@@ -7,9 +7,11 @@ import {
   StreamNotFoundError,
   type EventStoreDBClient,
 } from '@eventstore/db-client';
+import { formatPosition, orderPosition, parsePosition, positionOrder } from '../domain/position.ts';
 
 export const CHECKPOINT_STREAM = 'pricealert-reactor-checkpoint';
 
+/** The settled position as an order (see src/domain/position.ts). */
 export async function readCheckpoint(
   client: EventStoreDBClient,
   stream = CHECKPOINT_STREAM,
@@ -21,8 +23,8 @@ export async function readCheckpoint(
       fromRevision: END,
       maxCount: 1,
     })) {
-      const data = resolved.event?.data as { commit?: unknown } | undefined;
-      if (typeof data?.commit === 'string' && /^\d+$/.test(data.commit)) position = BigInt(data.commit);
+      const parsed = parsePosition((resolved.event?.data as { position?: unknown } | undefined)?.position);
+      if (parsed) position = positionOrder(parsed);
     }
   } catch (error) {
     if (!(error instanceof StreamNotFoundError)) throw error;
@@ -50,6 +52,6 @@ export async function writeCheckpoint(
 ): Promise<void> {
   await client.appendToStream(
     stream,
-    jsonEvent({ type: 'ReactorCheckpoint', data: { commit: position.toString() } }),
+    jsonEvent({ type: 'ReactorCheckpoint', data: { position: formatPosition(orderPosition(position)) } }),
   );
 }

@@ -32,6 +32,7 @@ import { applyTrade, createMarket, type AlertChange } from '../../projections/ma
 import type { Config } from '../config.ts';
 import { causeOf, decideOnTrade, readAlertEvents, type TradeCause } from '../domain/alerts.ts';
 import { parseEvent, type AlertEvent, type PriceAlertEvent } from '../domain/events.ts';
+import { formatPosition, orderPosition, positionOrder } from '../domain/position.ts';
 import { dateToIso, parseTime } from '../domain/time.ts';
 import { alertStream, type AlertStatus } from '../domain/types.ts';
 import type { Logger } from '../logger.ts';
@@ -108,7 +109,7 @@ export async function startReactor(options: ReactorOptions): Promise<Reactor> {
   const waiters: { position: bigint; resolve: () => void }[] = [];
   const wakeWaiters = (): void => {
     for (let index = waiters.length - 1; index >= 0; index -= 1) {
-      if (waiters[index]!.position <= processed) waiters.splice(index, 1)[0]!.resolve();
+      if (waiters[index]!.position <= orderPosition(processed).commit) waiters.splice(index, 1)[0]!.resolve();
     }
   };
 
@@ -118,7 +119,7 @@ export async function startReactor(options: ReactorOptions): Promise<Reactor> {
   const becomeReady = (): void => {
     if (isReady) return;
     isReady = true;
-    log.info({ position: processed.toString() }, 'projections caught up');
+    log.info({ position: formatPosition(orderPosition(processed)) }, 'projections caught up');
     markReady();
   };
   if (target === undefined) becomeReady();
@@ -179,7 +180,9 @@ export async function startReactor(options: ReactorOptions): Promise<Reactor> {
       const event = state && decide();
       if (!state || !event) break;
       const metadata =
-        cause === undefined ? {} : { $causationId: causationId, tradePosition: cause.toString() };
+        cause === undefined
+          ? {}
+          : { $causationId: causationId, tradePosition: formatPosition(orderPosition(cause)) };
       try {
         await client.appendToStream(
           alertStream(alertId),
@@ -232,7 +235,7 @@ export async function startReactor(options: ReactorOptions): Promise<Reactor> {
   const handle = async (resolved: AllStreamResolvedEvent): Promise<void> => {
     const recorded = resolved.event;
     if (!recorded) return;
-    const position = recorded.position.commit;
+    const position = positionOrder(recorded.position);
     const alertId = recorded.streamId.startsWith(ALERT_STREAM_PREFIX)
       ? recorded.streamId.slice(ALERT_STREAM_PREFIX.length)
       : undefined;
@@ -245,7 +248,7 @@ export async function startReactor(options: ReactorOptions): Promise<Reactor> {
     if (!parsed.ok) {
       log.warn(
         {
-          position: position.toString(),
+          position: formatPosition(recorded.position),
           stream: recorded.streamId,
           type: recorded.type,
           reason: parsed.reason,
@@ -312,7 +315,7 @@ export async function startReactor(options: ReactorOptions): Promise<Reactor> {
   const run = async (): Promise<void> => {
     while (!stopped) {
       try {
-        const fromPosition = processed < 0n ? START : { commit: processed, prepare: processed };
+        const fromPosition = processed < 0n ? START : orderPosition(processed);
         subscription = client.subscribeToAll({ fromPosition, filter: EVENT_FILTER() });
         if (target === null) subscription.once('caughtUp', () => becomeReady());
         for await (const resolved of subscription) {
@@ -371,7 +374,7 @@ export async function startReactor(options: ReactorOptions): Promise<Reactor> {
     views,
     ready,
     caughtUpTo(position) {
-      if (position <= processed) return Promise.resolve();
+      if (position <= orderPosition(processed).commit) return Promise.resolve();
       return new Promise((resolve) => waiters.push({ position, resolve }));
     },
     onChange(listener) {
@@ -411,7 +414,7 @@ async function lastRelevantPosition(client: EventStoreDBClient): Promise<bigint 
   })) {
     seen += 1;
     if (found === undefined && resolved.event && RELEVANT.test(resolved.event.type))
-      found = resolved.event.position.commit;
+      found = positionOrder(resolved.event.position);
   }
   return found ?? (seen < LOOK_BACK ? undefined : null);
 }

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { evolve, initialState, price } from '../../projections/averagePrice.ts';
+import { deserialize, serialize } from 'node:v8';
+import { evolve, initialState, price, restore, snapshot } from '../../projections/averagePrice.ts';
 import { Decimal, formatMeasure } from '../../src/domain/decimal.ts';
 import type { TradeRecorded } from '../../src/domain/events.ts';
 import { formatMicros } from '../../src/domain/time.ts';
@@ -170,5 +171,55 @@ describe('averagePrice', () => {
         });
       }
     }
+  });
+
+  it('given a snapshot written and read back, when folding on, then it answers as the original does', () => {
+    const windows = ['1s', '4s'];
+    const step = fc.record({
+      dt: fc.oneof(
+        fc.constant(0),
+        fc.integer({ min: 1, max: 900_000 }),
+        fc.integer({ min: -5_000_000, max: -1 }),
+      ),
+      units: fc.oneof(fc.bigInt({ min: 1n, max: 10n ** 6n }), fc.bigInt({ min: 1n, max: 10n ** 30n })),
+      scale: fc.integer({ min: 0, max: 12 }),
+      product: fc.constantFrom('BTC-USD', 'ETH-USD'),
+    });
+    fc.assert(
+      fc.property(
+        fc.array(step, { maxLength: 80 }),
+        fc.array(step, { minLength: 1, maxLength: 80 }),
+        (before, after) => {
+          const original = initialState(windows);
+          let clock = BASE;
+          const apply = (state: ReturnType<typeof initialState>, s: (typeof before)[number], index: number) =>
+            evolve(state, {
+              ...trade(
+                0,
+                new Decimal(s.units.toString()).div(new Decimal(10).pow(s.scale)).toFixed(),
+                '1',
+                String(index),
+              ),
+              product: s.product,
+              time: formatMicros(clock),
+            });
+          before.forEach((s, index) => {
+            clock += s.dt;
+            apply(original, s, index);
+          });
+          const restored = restore(deserialize(serialize(snapshot(original))), windows)!;
+          after.forEach((s, index) => {
+            clock += s.dt;
+            apply(original, s, index);
+            apply(restored, s, index);
+            for (const product of ['BTC-USD', 'ETH-USD'])
+              for (const window of [...windows, 'all'])
+                expect(price(restored, product, window)).toEqual(price(original, product, window));
+          });
+        },
+      ),
+      { numRuns: 100 },
+    );
+    expect(restore(snapshot(initialState(['1s'])), ['1m'])).toBeUndefined();
   });
 });
