@@ -11,10 +11,11 @@ export interface ApiLimits {
   maxBufferedBytes: number;
   /** Operations one WebSocket may run at once. */
   maxOperationsPerSocket: number;
-  /** Query depth, aliases and tokens per document (GraphQL Armor). */
+  /** Query depth, aliases, tokens and directives per document (GraphQL Armor). */
   maxDepth: number;
   maxAliases: number;
   maxTokens: number;
+  maxDirectives: number;
   /** Largest `first` / `last` in a list query. */
   maxPageSize: number;
   /** Trades the `backtest` query replays at most (CONTRACT §4). */
@@ -30,6 +31,7 @@ export const DEFAULT_LIMITS: ApiLimits = {
   maxDepth: 30,
   maxAliases: 15,
   maxTokens: 2_000,
+  maxDirectives: 10,
   maxPageSize: 1_000,
   maxBacktestTrades: 1_000_000,
 };

@@ -21,7 +21,7 @@ export function armorPlugins(limits: ApiLimits): Plugin[] {
     maxDepth: { n: limits.maxDepth, ignoreIntrospection: false, onReject: reject },
     maxAliases: { n: limits.maxAliases, onReject: reject },
     maxTokens: { n: limits.maxTokens, onReject: reject },
-    maxDirectives: { n: 10, onReject: reject },
+    maxDirectives: { n: limits.maxDirectives, onReject: reject },
     costLimit: { enabled: false },
     blockFieldSuggestion: { enabled: false },
   });

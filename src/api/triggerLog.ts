@@ -15,6 +15,7 @@ import {
 import type { Logger } from '../logger.ts';
 import { comparePositions, encodeCursor } from './cursor.ts';
 import { parseEvent, type AlertTriggered } from '../domain/events.ts';
+import { alertStream } from '../domain/types.ts';
 
 export interface TriggerRecord {
   cursor: string;
@@ -82,11 +83,13 @@ export function startTriggerLog(client: EventStoreDBClient, logger: Logger): Tri
       const recorded = resolved.event;
       if (!recorded || recorded.type !== 'AlertTriggered' || !recorded.isJson) return;
       const parsed = parseEvent(recorded.type, recorded.data);
-      if (parsed.ok && parsed.event.type === 'AlertTriggered') append(recorded.position, parsed.event.data);
+      // As for the reactor, an alert event counts only in the stream of the alert it names.
+      const event = parsed.ok && parsed.event.type === 'AlertTriggered' ? parsed.event.data : undefined;
+      if (event && recorded.streamId === alertStream(event.alertId)) append(recorded.position, event);
       else
         logger.error(
-          { stream: recorded.streamId, reason: parsed.ok ? undefined : parsed.reason },
-          'skipping an AlertTriggered that does not parse',
+          { stream: recorded.streamId, reason: parsed.ok ? 'not in its alert stream' : parsed.reason },
+          'skipping an AlertTriggered',
         );
       reached(recorded.position);
     });
