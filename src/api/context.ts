@@ -9,6 +9,8 @@ import { requestOutlet } from './outlets.ts';
 export interface ApiContext {
   viewer: Viewer | null;
   outlet: Outlet;
+  /** Aborted when an HTTP client goes away, so long work (a backtest) stops with it. */
+  signal?: AbortSignal;
 }
 
 /**
@@ -20,7 +22,7 @@ export function createContext(secret: Uint8Array, limits: ApiLimits) {
     if (initial.outlet) return { viewer: initial.viewer ?? null, outlet: initial.outlet };
     try {
       const viewer = await authenticate(secret, initial.request.headers.get('authorization'));
-      return { viewer, outlet: requestOutlet(limits) };
+      return { viewer, outlet: requestOutlet(limits), signal: initial.request.signal };
     } catch (error) {
       if (!(error instanceof AuthError)) throw error;
       throw createGraphQLError(error.message, {

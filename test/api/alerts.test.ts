@@ -99,16 +99,14 @@ describe('alerts over the API', () => {
     );
     const id = created.data!.createAlert.id as string;
 
-    const listed = await eventually(async () => {
-      const response = await gql(
-        harness.url,
-        '{ alerts(status: ACTIVE) { id note window measure } }',
-        {},
-        alice,
-      );
-      const alerts = response.data!.alerts as { id: string }[];
-      return alerts.some((alert) => alert.id === id) ? alerts : undefined;
-    });
+    // Read your own write: the list answered right after createAlert already has the alert.
+    const response = await gql(
+      harness.url,
+      '{ alerts(status: ACTIVE) { id note window measure } }',
+      {},
+      alice,
+    );
+    const listed = response.data!.alerts as { id: string }[];
     expect(listed.find((alert) => alert.id === id)).toEqual({
       id,
       note: 'buy the dip',

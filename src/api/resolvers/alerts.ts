@@ -25,7 +25,9 @@ interface CreateAlertInput {
 }
 
 /** How long a trigger waits for the reactor's read model before the alert is read from the store. */
-const VIEW_WAIT_MS = 50;
+const TRIGGER_WAIT_MS = 50;
+/** How long a mutation waits for the reactor's read model to show it, so the caller reads its own write. */
+const WRITE_WAIT_MS = 1_000;
 
 const orUndefined = <T>(value: T | null | undefined): T | undefined => value ?? undefined;
 
@@ -33,23 +35,36 @@ export function alertResolvers(services: ApiServices) {
   const { client, reactor, triggers } = services;
 
   /**
-   * The alert if it is the user's, at least as new as its `seenTriggers`-th trigger. The trigger
-   * subscription can deliver a trigger a moment before the reactor has folded its own append, so the
-   * read model gets a few event-loop turns to catch up; the store is asked only when it does not, or
-   * when the alert is too new for the read model.
+   * The reactor's view of an alert once `current(view)` holds, giving the read model up to `waitMs` of
+   * event-loop turns: it folds an alert event a moment after the store has it, whether this process
+   * wrote it (a mutation) or the trigger subscription delivered it first.
+   */
+  const viewWhen = async (
+    alertId: string,
+    current: (view: AlertView | undefined) => boolean,
+    waitMs: number,
+  ): Promise<AlertView | undefined> => {
+    let view = reactor.views.alert(alertId);
+    const deadline = performance.now() + waitMs;
+    while (!current(view) && performance.now() < deadline) {
+      await new Promise((resolve) => setImmediate(resolve));
+      view = reactor.views.alert(alertId);
+    }
+    return view;
+  };
+
+  /**
+   * The alert if it is the user's, at least as new as its `seenTriggers`-th trigger; read from the
+   * store when the read model does not have it (yet).
    */
   const ownAlert = async (
     userId: string,
     alertId: string,
     seenTriggers = 0,
   ): Promise<AlertView | undefined> => {
-    let view = reactor.views.alert(alertId);
-    const deadline = performance.now() + VIEW_WAIT_MS;
-    while (seenTriggers > 0 && (!view || view.triggerCount < seenTriggers) && performance.now() < deadline) {
-      await new Promise((resolve) => setImmediate(resolve));
-      view = reactor.views.alert(alertId);
-    }
-    if (!view || view.triggerCount < seenTriggers) {
+    const current = (view: AlertView | undefined) => view !== undefined && view.triggerCount >= seenTriggers;
+    let view = await viewWhen(alertId, current, seenTriggers > 0 ? TRIGGER_WAIT_MS : 0);
+    if (!current(view)) {
       const state = await readAlert(client, alertId);
       view = state && toAlertView(state);
     }
@@ -120,13 +135,14 @@ export function alertResolvers(services: ApiServices) {
             activeCount: reactor.views.activeAlertCount(userId),
           },
         );
+        await viewWhen(state.created.alertId, (view) => view !== undefined, WRITE_WAIT_MS);
         return toAlertView(state);
       },
       cancelAlert: async (_: unknown, args: { id: string }, context: ApiContext) => {
         const { userId } = requireViewer(context);
-        return toAlertView(
-          await cancelAlert(client, { alertId: args.id, userId, now: dateToIso(new Date()) }),
-        );
+        const state = await cancelAlert(client, { alertId: args.id, userId, now: dateToIso(new Date()) });
+        await viewWhen(args.id, (view) => view?.status !== 'ACTIVE', WRITE_WAIT_MS);
+        return toAlertView(state);
       },
     },
     Subscription: {
