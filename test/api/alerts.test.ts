@@ -36,8 +36,8 @@ describe('alerts over the API', () => {
     await harness?.stop();
   });
 
-  const open = (token?: string): WsConnection => {
-    const connection = connect(harness.wsUrl, token);
+  const open = (token?: string, key?: string): WsConnection => {
+    const connection = connect(harness.wsUrl, token, key);
     connections.push(connection);
     return connection;
   };
@@ -223,6 +223,12 @@ describe('alerts over the API', () => {
       tradesReplayed: 3,
       triggers: [{ alertIndex: 0, value: '100.75', trade: { price: '100.75' } }],
     });
+  });
+
+  it('accepts the token under connectionParams.Authorization too', async () => {
+    const socket = open(alice, 'Authorization');
+    const mine = subscribe(socket.client, '{ alerts { id } }');
+    expect((await mine.next()).alerts.length).toBeGreaterThan(0);
   });
 
   it('closes a WebSocket with 4403 for a bad or expired token', async () => {

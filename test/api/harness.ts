@@ -90,7 +90,8 @@ export interface WsConnection {
   dispose(): Promise<void>;
 }
 
-export function connect(wsUrl: string, token?: string): WsConnection {
+/** A graphql-ws client; the token goes in `connectionParams[key]` as `Bearer <token>`. */
+export function connect(wsUrl: string, token?: string, key = 'authorization'): WsConnection {
   let onClosed: (event: { code: number; reason: string }) => void = () => {};
   const closed = new Promise<{ code: number; reason: string }>((resolve) => (onClosed = resolve));
   const client = createClient({
@@ -98,7 +99,7 @@ export function connect(wsUrl: string, token?: string): WsConnection {
     webSocketImpl: WebSocket,
     lazy: false,
     retryAttempts: 0,
-    connectionParams: token ? { authorization: `Bearer ${token}` } : {},
+    connectionParams: token ? { [key]: `Bearer ${token}` } : {},
     on: { closed: (event) => onClosed(event as { code: number; reason: string }) },
     onNonLazyError: () => {},
   });
