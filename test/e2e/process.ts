@@ -1,0 +1,49 @@
+// `pricealert` as a user runs it: `serve` as a child process on a data dir, `token` as a command.
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+
+const BIN = join(import.meta.dirname, '../../bin/pricealert.js');
+const run = promisify(execFile);
+
+export interface Served {
+  process: ChildProcess;
+  /** Where GraphiQL is, as `serve` printed it. */
+  url: string;
+  /** The exit code once the process has exited. */
+  exited: Promise<number | null>;
+}
+
+/** Starts `pricealert serve` on `dataDir` (any free port, no feed) and waits for its GraphiQL line. */
+export async function serve(dataDir: string): Promise<Served> {
+  const child = spawn(process.execPath, [BIN, 'serve'], {
+    env: {
+      ...process.env,
+      PORT: '0',
+      PRICEALERT_DATA_DIR: dataDir,
+      PRICEALERT_FEED: 'none',
+      LOG_LEVEL: 'warn',
+      EVENTSTORE_URL: '',
+    },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const url = await new Promise<string>((resolve, reject) => {
+    let output = '';
+    child.stdout!.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+      const match = /GraphiQL at (\S+)/.exec(output);
+      if (match) resolve(match[1]!);
+    });
+    void exited.then((code) => reject(new Error(`serve exited with ${code} before listening: ${output}`)));
+  });
+  return { process: child, url, exited };
+}
+
+/** The stdout lines of `pricealert token <userId> --data <dataDir> [...flags]`. */
+export async function token(dataDir: string, userId: string, ...flags: string[]): Promise<string[]> {
+  const { stdout } = await run(process.execPath, [BIN, 'token', userId, '--data', dataDir, ...flags], {
+    env: { ...process.env, PRICEALERT_JWT_SECRET: '' },
+  });
+  return stdout.split('\n').filter((line) => line.length > 0);
+}
