@@ -89,13 +89,20 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
 
   const httpServer = createServer(yoga);
   const ws = attachWebSocket({ httpServer, path: GRAPHQL_PATH, yoga, secret, limits, logger });
-  await new Promise<void>((resolve, reject) => {
-    httpServer.once('error', reject);
-    httpServer.listen(config.PORT, config.HOST, () => {
-      httpServer.off('error', reject);
-      resolve();
+  try {
+    await new Promise<void>((resolve, reject) => {
+      httpServer.once('error', reject);
+      httpServer.listen(config.PORT, config.HOST, () => {
+        httpServer.off('error', reject);
+        resolve();
+      });
     });
-  });
+  } catch (error) {
+    await ws.dispose();
+    prices.stop();
+    await triggers.stop();
+    throw error;
+  }
   const { address, port } = httpServer.address() as AddressInfo;
   const host = address.includes(':') ? `[${address}]` : address;
   const url = `http://${host}:${port}${GRAPHQL_PATH}`;

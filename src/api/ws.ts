@@ -140,6 +140,9 @@ export function attachWebSocket(options: {
     handleProtocols,
   });
 
+  // ws re-emits the HTTP server's errors (EADDRINUSE on listen); whoever listens handles them.
+  wss.on('error', () => {});
+
   wss.on('connection', (socket, request) => {
     socket.once('error', (error) => {
       // ws reports protocol violations (an oversized frame: 1009) and closes the socket itself.

@@ -7,6 +7,7 @@ import { openStore } from '../eventstore/connect.ts';
 import { startFeed } from '../feeds/index.ts';
 import { createLogger } from '../logger.ts';
 import { startReactor } from '../runtime/reactor.ts';
+import { UsageError } from './errors.ts';
 
 interface ServeOptions {
   host?: string;
@@ -56,7 +57,12 @@ async function serve(config: ReturnType<typeof loadConfig>): Promise<void> {
     stops.push(() => store.close());
     const reactor = await startReactor({ client: store.client, config, logger });
     stops.push(() => reactor.stop());
-    const api = await startApiServer({ config, store, reactor, logger });
+    const api = await startApiServer({ config, store, reactor, logger }).catch((error: unknown) => {
+      if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw error;
+      throw new UsageError(
+        `${config.HOST}:${config.PORT} is already in use; choose another with --port or PORT`,
+      );
+    });
     stops.push(() => api.stop());
     const feed = await startFeed({
       config,
