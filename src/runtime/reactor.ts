@@ -13,6 +13,7 @@
 //   to the same alert streams.
 // - Expiry is judged against the time the store recorded the trade, so deciding again later decides
 //   the same; a wall-clock timer expires alerts that see no trade.
+import { join } from 'node:path';
 import {
   eventTypeFilter,
   jsonEvent,
@@ -27,7 +28,12 @@ import {
 } from '@eventstore/db-client';
 import * as alertBook from '../../projections/alertBook.ts';
 import * as alertsView from '../../projections/alertsView.ts';
-import { price, type Price } from '../../projections/averagePrice.ts';
+import {
+  price,
+  restore as restorePrices,
+  snapshot as snapshotPrices,
+  type Price,
+} from '../../projections/averagePrice.ts';
 import { applyTrade, createMarket, type AlertChange } from '../../projections/market.ts';
 import type { Config } from '../config.ts';
 import { causeOf, decideOnTrade, readAlertEvents, type TradeCause } from '../domain/alerts.ts';
@@ -37,6 +43,7 @@ import { dateToIso, parseTime } from '../domain/time.ts';
 import { alertStream, type AlertStatus } from '../domain/types.ts';
 import type { Logger } from '../logger.ts';
 import { CHECKPOINT_STREAM, prepareCheckpointStream, readCheckpoint, writeCheckpoint } from './checkpoint.ts';
+import { loadSnapshot, saveSnapshot, storeIdentity } from './snapshot.ts';
 
 /** What the API reads. */
 export interface ReadModels {
@@ -64,8 +71,15 @@ export interface Reactor {
 
 export interface ReactorOptions {
   client: EventStoreDBClient;
-  config: Pick<Config, 'PRICEALERT_WINDOWS'>;
+  config: Pick<Config, 'PRICEALERT_WINDOWS'> & Partial<Pick<Config, 'PRICEALERT_DATA_DIR'>>;
   logger: Logger;
+  /**
+   * Where the projections' snapshot is kept. Default `reactor.snapshot` in PRICEALERT_DATA_DIR when the
+   * config has one; without either, every start rebuilds from the beginning of `$all`.
+   */
+  snapshotPath?: string;
+  /** How often the snapshot is rewritten, at most (ms). Default 60000; it is also written on stop. */
+  snapshotEveryMs?: number;
   /** Default `pricealert-reactor-checkpoint`. */
   checkpointStream?: string;
   /** How often the checkpoint is written, at most (ms). Default 1000. */
@@ -95,10 +109,39 @@ export async function startReactor(options: ReactorOptions): Promise<Reactor> {
   /** ACTIVE alerts with an expiry, for the wall-clock timer. */
   const expiring = new Map<string, number>();
 
-  await prepareCheckpointStream(client, checkpointStream);
-  const settledUpTo = (await readCheckpoint(client, checkpointStream)) ?? -1n;
-  const target = await lastRelevantPosition(client);
+  const snapshotPath =
+    options.snapshotPath ??
+    (options.config.PRICEALERT_DATA_DIR
+      ? join(options.config.PRICEALERT_DATA_DIR, 'reactor.snapshot')
+      : undefined);
   let processed = -1n;
+  let processedEventId = '';
+  const storeId = snapshotPath ? await storeIdentity(client) : '';
+  if (snapshotPath) {
+    const { snapshot, reason } = await loadSnapshot(snapshotPath, client);
+    const prices = snapshot && restorePrices(snapshot.prices, options.config.PRICEALERT_WINDOWS);
+    if (snapshot && prices) {
+      market.prices = prices;
+      Object.assign(view, alertsView.restore(snapshot.alerts));
+      processed = snapshot.position;
+      processedEventId = snapshot.eventId;
+      log.info(
+        { position: formatPosition(orderPosition(processed)) },
+        'projections restored from the snapshot',
+      );
+    } else if (snapshot || reason) {
+      log.warn(
+        { path: snapshotPath, reason: reason ?? 'kept other windows' },
+        'ignoring the snapshot; rebuilding',
+      );
+    }
+  }
+
+  await prepareCheckpointStream(client, checkpointStream);
+  const checkpoint = (await readCheckpoint(client, checkpointStream)) ?? -1n;
+  // A snapshot is taken only of settled positions, so it settles too.
+  const settledUpTo = checkpoint > processed ? checkpoint : processed;
+  const target = await lastRelevantPosition(client);
   let checkpointed = settledUpTo;
   let lastCheckpointAt = Date.now();
   let stopped = false;
@@ -122,7 +165,7 @@ export async function startReactor(options: ReactorOptions): Promise<Reactor> {
     log.info({ position: formatPosition(orderPosition(processed)) }, 'projections caught up');
     markReady();
   };
-  if (target === undefined) becomeReady();
+  if (target === undefined || (typeof target === 'bigint' && target <= processed)) becomeReady();
 
   /** Makes the book agree with the alert's folded stream. */
   const syncBook = (alertId: string): void => {
@@ -150,6 +193,9 @@ export async function startReactor(options: ReactorOptions): Promise<Reactor> {
     );
     syncBook(alertId);
   };
+
+  // A restored view's ACTIVE alerts go into the book, in creation order as when they were folded.
+  for (const alertId of view.byId.keys()) syncBook(alertId);
 
   /** Folds whatever the alert's stream holds beyond what this reactor has seen. */
   const catchUpAlert = async (alertId: string): Promise<void> => {
@@ -291,14 +337,37 @@ export async function startReactor(options: ReactorOptions): Promise<Reactor> {
     // Stopped in the middle of settling: this trade is not settled, so the checkpoint must not pass it.
     if (stopped) return;
     processed = position;
+    processedEventId = recorded.id;
     if (waiters.length > 0) wakeWaiters();
     if (!isReady && typeof target === 'bigint' && position >= target) becomeReady();
     // Written in the background: `processed` is settled, so the checkpoint may lag but never lead.
     if (Date.now() - lastCheckpointAt >= (options.checkpointEveryMs ?? 1000) && !checkpointing) {
       checkpointing = saveCheckpoint().finally(() => (checkpointing = undefined));
     }
+    if (isReady && Date.now() - lastSnapshotAt >= (options.snapshotEveryMs ?? 60_000) && !snapshotting) {
+      snapshotting = writeSnapshot().finally(() => (snapshotting = undefined));
+    }
   };
   let checkpointing: Promise<void> | undefined;
+  let snapshotting: Promise<void> | undefined;
+  let lastSnapshotAt = Date.now();
+
+  /** Copies the projections now (synchronously, so they are those of `processed`), then writes them. */
+  const writeSnapshot = async (): Promise<void> => {
+    lastSnapshotAt = Date.now();
+    if (!snapshotPath || processed < 0n) return;
+    try {
+      await saveSnapshot(snapshotPath, {
+        position: processed,
+        storeId,
+        eventId: processedEventId,
+        prices: snapshotPrices(market.prices),
+        alerts: alertsView.snapshot(view),
+      });
+    } catch (error) {
+      log.warn({ err: error, path: snapshotPath }, 'writing the snapshot failed; the next one will cover it');
+    }
+  };
 
   const saveCheckpoint = async (): Promise<void> => {
     lastCheckpointAt = Date.now();
@@ -389,6 +458,8 @@ export async function startReactor(options: ReactorOptions): Promise<Reactor> {
         await handling.catch(() => undefined);
         await checkpointing;
         await saveCheckpoint();
+        await snapshotting;
+        await writeSnapshot();
       })();
       return stopping;
     },

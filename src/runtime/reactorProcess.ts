@@ -1,7 +1,7 @@
 // Runs one alert reactor against a store until SIGTERM/SIGINT:
-//   node --import tsx src/runtime/reactorProcess.ts <esdb://connection-string>
-// Configuration (windows, log level) comes from the environment as for `pricealert serve`. Prints
-// `ready` on stdout once the projections have caught up (tests wait for it).
+//   node --import tsx src/runtime/reactorProcess.ts <esdb://connection-string> [snapshot-every-ms]
+// Configuration (windows, data dir for the snapshot, log level) comes from the environment as for
+// `pricealert serve`. Prints `ready` on stdout once the projections have caught up (tests wait for it).
 import { EventStoreDBClient } from '@eventstore/db-client';
 import { loadConfig } from '../config.ts';
 import { createLogger } from '../logger.ts';
@@ -9,13 +9,19 @@ import { startReactor } from './reactor.ts';
 
 const connectionString = process.argv[2] ?? process.env.EVENTSTORE_URL;
 if (!connectionString) {
-  process.stderr.write('usage: reactorProcess.ts <esdb://connection-string>\n');
+  process.stderr.write('usage: reactorProcess.ts <esdb://connection-string> [snapshot-every-ms]\n');
   process.exit(2);
 }
 const config = loadConfig();
 const logger = createLogger(config.LOG_LEVEL);
 const client = EventStoreDBClient.connectionString(connectionString);
-const reactor = await startReactor({ client, config, logger });
+const snapshotEveryMs = process.argv[3] === undefined ? undefined : Number(process.argv[3]);
+const reactor = await startReactor({
+  client,
+  config,
+  logger,
+  ...(snapshotEveryMs ? { snapshotEveryMs } : {}),
+});
 await reactor.ready;
 process.stdout.write('ready\n');
 

@@ -12,12 +12,22 @@ import { changesOf, expectedChanges, WINDOWS } from './helpers.ts';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 
-function startReactorProcess(connectionString: string): ChildProcess {
-  return spawn(process.execPath, ['--import', 'tsx', 'src/runtime/reactorProcess.ts', connectionString], {
-    cwd: ROOT,
-    env: { ...process.env, PRICEALERT_WINDOWS: WINDOWS.join(','), LOG_LEVEL: 'silent' },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+function startReactorProcess(connectionString: string, dataDir: string): ChildProcess {
+  return spawn(
+    process.execPath,
+    ['--import', 'tsx', 'src/runtime/reactorProcess.ts', connectionString, '150'],
+    {
+      cwd: ROOT,
+      // Snapshots every 150 ms beside the store's data, so restarts also go through restoring one.
+      env: {
+        ...process.env,
+        PRICEALERT_WINDOWS: WINDOWS.join(','),
+        LOG_LEVEL: 'silent',
+        PRICEALERT_DATA_DIR: dataDir,
+      },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
 }
 
 async function untilReady(child: ChildProcess): Promise<void> {
@@ -80,7 +90,7 @@ export async function crashScenario(
       }
     };
     for (let round = 0; round < kills; round += 1) {
-      const child = startReactorProcess(store.connectionString);
+      const child = startReactorProcess(store.connectionString, store.dataDir);
       children.push(child);
       await untilReady(child);
       // Trades keep arriving while the reactor works; it dies at a random moment in the middle.
@@ -90,7 +100,7 @@ export async function crashScenario(
       await sending;
       if (child.exitCode === null && child.signalCode === null) await once(child, 'exit');
     }
-    const last = startReactorProcess(store.connectionString);
+    const last = startReactorProcess(store.connectionString, store.dataDir);
     children.push(last);
     await untilReady(last);
     await send(trades.length);
