@@ -2,6 +2,7 @@
 // 100k active alerts; beside it the seed's batch job (an AVG query every 10 s), whose alerts wait for
 // the next run. The node runs in its own process; the reactor and this driver share this one.
 // BENCH_QUICK=1 shrinks the sizes; its figures are a smoke test, not the real ones.
+import { join } from 'node:path';
 import { eventTypeFilter, END } from '@eventstore/db-client';
 import { createAlert } from '../src/domain/alerts.ts';
 import { formatMicros } from '../src/domain/time.ts';
@@ -73,11 +74,14 @@ try {
   );
 
   const rebuildBegan = process.hrtime.bigint();
-  const reactor = await startReactor({
+  const snapshotPath = join(store.dataDir, 'reactor.snapshot');
+  const options = {
     client: store.client,
     config: { PRICEALERT_WINDOWS: WINDOWS },
     logger: createLogger('warn'),
-  });
+    snapshotPath,
+  };
+  const reactor = await startReactor(options);
   await reactor.ready;
   const rebuildSeconds = Number(process.hrtime.bigint() - rebuildBegan) / 1e9;
   report(
@@ -134,6 +138,12 @@ try {
     await new Promise((resolve) => setTimeout(resolve, 50));
   await triggers.unsubscribe();
   await reactor.stop();
+  // stop() wrote the snapshot: a restart restores it and folds nothing more.
+  const restartBegan = process.hrtime.bigint();
+  const restarted = await startReactor(options);
+  await restarted.ready;
+  const restartMs = Number(process.hrtime.bigint() - restartBegan) / 1e6;
+  await restarted.stop();
 
   const latencies = [...sentAt].flatMap(([alertId, at]) => {
     const arrived = arrivals.get(alertId);
@@ -144,6 +154,11 @@ try {
   report(`triggers seen / expected`, `${latencies.length} / ${sentAt.size}`);
   report(`trade → AlertTriggered p50 (ms), ${fmt(ALERTS, 0)} alerts`, fmt(ours.p50, 2));
   report(`trade → AlertTriggered p99 (ms), ${fmt(ALERTS, 0)} alerts`, fmt(ours.p99, 2), '≤ 5 ms');
+  report(
+    `restart from the snapshot (${fmt(ALERTS + probes, 0)} alerts, ${fmt(TRADES, 0)} trades) (ms)`,
+    fmt(restartMs, 0),
+  );
+  report('  vs the rebuild from the store above (ms)', fmt(rebuildSeconds * 1000, 0));
   // The seed's batch job notices a crossing at its next run, 0–10 s later for a trade arriving at a
   // random moment (its own query time, well under a millisecond here, left out).
   const batchWaits = Array.from({ length: 10_000 }, (_, index) => ((index + 0.5) / 10_000) * BATCH_JOB_MS);
