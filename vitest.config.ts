@@ -1,10 +1,13 @@
 import { defineConfig } from 'vitest/config';
 
+// `npm run test:soak` (SOAK=1) runs the long loops in test/soak; `npm test` leaves them out.
+const soak = process.env.SOAK === '1';
+
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
-    exclude: ['test/soak/**', 'node_modules/**'],
-    testTimeout: 30_000,
+    include: soak ? ['test/soak/**/*.test.ts'] : ['test/**/*.test.ts'],
+    exclude: soak ? ['node_modules/**'] : ['test/soak/**', 'node_modules/**'],
+    testTimeout: soak ? 600_000 : 30_000,
     hookTimeout: 60_000,
     // Integration tests start real store processes; two cores are shared between them.
     maxWorkers: 2,
