@@ -93,8 +93,8 @@ export function createBroadcasts(): Broadcasts {
         if (sources.get(key) === source) sources.delete(key);
         source.stop();
       });
-      if (source.latest) channel.push(source.latest);
       source.listeners.add(channel);
+      if (source.latest) channel.push(source.latest);
       return channel;
     },
   };

@@ -107,3 +107,19 @@ export function createChannel<T>(outlet: Outlet, onReturn: () => void): Channel<
   };
   return channel;
 }
+
+/**
+ * A channel fed by `follow`, which returns how to stop; stopped when the channel ends, even when it
+ * ended (cut off as too slow) while `follow` was still handing it a backlog.
+ */
+export function followInto<T>(outlet: Outlet, follow: (channel: Channel<T>) => () => void): Channel<T> {
+  let endedEarly = false;
+  let stop = (): void => {
+    endedEarly = true;
+  };
+  const channel = createChannel<T>(outlet, () => stop());
+  const unfollow = follow(channel);
+  if (endedEarly) unfollow();
+  else stop = unfollow;
+  return channel;
+}

@@ -59,7 +59,11 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
   const logger = options.logger.child({ component: 'api' });
   const limits: ApiLimits = { ...DEFAULT_LIMITS, ...options.limits };
   const secret = await loadSecret(config);
-  const triggers = startTriggerLog(store.client, logger.child({ component: 'triggers' }));
+  const triggers = startTriggerLog(
+    store.client,
+    logger.child({ component: 'triggers' }),
+    limits.maxTriggersKept,
+  );
   const prices = startPriceHub(reactor);
   const services = { config, client: store.client, reactor, triggers, prices, limits, logger };
 

@@ -10,7 +10,8 @@ let carol: string;
 let feeder: string;
 
 beforeAll(async () => {
-  harness = await startHarness();
+  // Two triggers in memory: older cursors are served by reading the store, as after a long absence.
+  harness = await startHarness({ maxTriggersKept: 2 });
   [carol, feeder] = await Promise.all([harness.token('carol'), harness.token('feeder', 'feeder')]);
 });
 afterAll(() => harness?.stop());
@@ -63,5 +64,26 @@ it('a client that reconnects with its last cursor gets exactly what it missed, i
   expect(values).toEqual(['12', '13', '14', '15', '16']);
   await settled(third.client);
   expect(fromFirst.pending).toHaveLength(0);
+
+  // The same history through the triggers query: pages that start before memory and run into it.
+  const page = async (after: string | undefined, first: number) =>
+    (
+      await gql(
+        harness.url,
+        'query($after: String, $first: Int) { triggers(after: $after, first: $first) { cursor value } }',
+        { after, first },
+        carol,
+      )
+    ).data!.triggers as { cursor: string; value: string }[];
+  const firstTwo = await page(undefined, 2);
+  expect(firstTwo.map((trigger) => trigger.value)).toEqual(['11', '12']);
+  expect(firstTwo[0]!.cursor).toBe(seen[0]!.cursor);
+  expect((await page(firstTwo[1]!.cursor, 100)).map((trigger) => trigger.value)).toEqual([
+    '13',
+    '14',
+    '15',
+    '16',
+  ]);
+  expect((await page(seen[0]!.cursor, 3)).map((trigger) => trigger.value)).toEqual(['12', '13', '14']);
   await Promise.all([second.dispose(), third.dispose()]);
 });

@@ -4,7 +4,7 @@ import { toAlertView, type AlertView } from '../../../projections/alertsView.ts'
 import { cancelAlert, createAlert, readAlert } from '../../domain/alerts.ts';
 import { dateToIso } from '../../domain/time.ts';
 import type { AlertStatus, Direction, Measure } from '../../domain/types.ts';
-import { createChannel } from '../channel.ts';
+import { followInto } from '../channel.ts';
 import { requireViewer, type ApiContext } from '../context.ts';
 import { decodeCursor } from '../cursor.ts';
 import { badInput, userError } from '../errors.ts';
@@ -106,7 +106,7 @@ export function alertResolvers(services: ApiServices) {
         const after = cursorArg(args.after);
         checkPageSize(services, args.first, 'first');
         await triggers.ready;
-        return Promise.all(triggers.list(userId, after, args.first).map(triggerView(userId)));
+        return Promise.all((await triggers.list(userId, after, args.first)).map(triggerView(userId)));
       },
     },
     Mutation: {
@@ -150,9 +150,14 @@ export function alertResolvers(services: ApiServices) {
         subscribe: (_: unknown, args: { after?: string | null }, context: ApiContext) => {
           const { userId } = requireViewer(context);
           const after = cursorArg(args.after);
-          const channel = createChannel<TriggerRecord>(context.outlet, () => unfollow());
-          const unfollow = triggers.follow(userId, after, (record) => channel.push(record));
-          return channel;
+          return followInto<TriggerRecord>(context.outlet, (channel) =>
+            triggers.follow(
+              userId,
+              after,
+              (record) => channel.push(record),
+              (error) => channel.end(error),
+            ),
+          );
         },
         resolve: (record: TriggerRecord, _: unknown, context: ApiContext) =>
           triggerView(requireViewer(context).userId)(record),

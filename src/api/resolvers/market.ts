@@ -3,7 +3,7 @@ import { BACKWARDS, END, StreamNotFoundError } from '@eventstore/db-client';
 import { parseEvent, type TradeRecorded } from '../../domain/events.ts';
 import { recordTrade } from '../../domain/trades.ts';
 import { ALL_WINDOW, tradeStream, type TradeInput } from '../../domain/types.ts';
-import { createChannel } from '../channel.ts';
+import { followInto } from '../channel.ts';
 import { requireViewer, type ApiContext } from '../context.ts';
 import { badInput, userError } from '../errors.ts';
 import type { ApiServices } from './services.ts';
@@ -81,12 +81,12 @@ export function marketResolvers(services: ApiServices) {
         subscribe: (_: unknown, args: { product: string; window: string }, context: ApiContext) => {
           checkProduct(services, args.product);
           checkWindow(services, args.window);
-          const channel = createChannel<unknown>(context.outlet, () => unfollow());
-          // The current figures first, so a subscriber need not query and subscribe separately.
-          const current = services.reactor.views.price(args.product, args.window);
-          if (current) channel.push(current);
-          const unfollow = services.prices.follow(args.product, args.window, (value) => channel.push(value));
-          return channel;
+          return followInto<unknown>(context.outlet, (channel) => {
+            // The current figures first, so a subscriber need not query and subscribe separately.
+            const current = services.reactor.views.price(args.product, args.window);
+            if (current) channel.push(current);
+            return services.prices.follow(args.product, args.window, (value) => channel.push(value));
+          });
         },
         resolve: (value: unknown) => value,
       },
