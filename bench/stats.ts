@@ -6,7 +6,13 @@ export function percentile(sortedAscending: readonly number[], p: number): numbe
   return sortedAscending[Math.max(0, index)]!;
 }
 
-export function summarize(samples: readonly number[]): { p50: number; p95: number; p99: number; p999: number; max: number } {
+export function summarize(samples: readonly number[]): {
+  p50: number;
+  p95: number;
+  p99: number;
+  p999: number;
+  max: number;
+} {
   const sorted = [...samples].sort((a, b) => a - b);
   return {
     p50: percentile(sorted, 50),

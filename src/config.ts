@@ -20,7 +20,12 @@ export function windowMillis(name: string): number | undefined {
 const list = (what: string, item: z.ZodType<string, string>) =>
   z
     .string()
-    .transform((raw) => raw.split(',').map((part) => part.trim()).filter((part) => part.length > 0))
+    .transform((raw) =>
+      raw
+        .split(',')
+        .map((part) => part.trim())
+        .filter((part) => part.length > 0),
+    )
     .pipe(z.array(item).min(1, `${what} must name at least one`));
 
 const port = z.coerce.number().int().min(0).max(65_535);
@@ -31,9 +36,15 @@ export const configSchema = z.object({
   PRICEALERT_DATA_DIR: z.string().min(1).default('./data'),
   EVENTSTORE_URL: z
     .string()
-    .regex(/^(esdb|esdb\+discover|kurrentdb|kurrentdb\+discover|kdb|kdb\+discover):\/\//, 'must be an esdb:// connection string')
+    .regex(
+      /^(esdb|esdb\+discover|kurrentdb|kurrentdb\+discover|kdb|kdb\+discover):\/\//,
+      'must be an esdb:// connection string',
+    )
     .optional(),
-  PRICEALERT_PRODUCTS: list('PRICEALERT_PRODUCTS', z.string().regex(/^[A-Z0-9]+-[A-Z0-9]+$/, 'products look like BTC-USD')).default(['BTC-USD', 'ETH-USD']),
+  PRICEALERT_PRODUCTS: list(
+    'PRICEALERT_PRODUCTS',
+    z.string().regex(/^[A-Z0-9]+-[A-Z0-9]+$/, 'products look like BTC-USD'),
+  ).default(['BTC-USD', 'ETH-USD']),
   PRICEALERT_WINDOWS: list(
     'PRICEALERT_WINDOWS',
     z.string().refine((name) => windowMillis(name) !== undefined, 'windows look like 30s, 10m, 1h or 7d'),
