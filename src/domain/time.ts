@@ -15,6 +15,8 @@ const ISO_PATTERN =
  * when they are zeros, so no precision is silently dropped. `undefined` when not a valid instant.
  */
 export function parseTime(text: string): TradeTime | undefined {
+  const fast = canonicalMicros(text);
+  if (fast !== undefined) return { iso: text, micros: fast };
   const match = ISO_PATTERN.exec(text);
   if (!match) return undefined;
   const [, y, mo, d, h, mi, s, fraction = '', zone] = match;
@@ -39,49 +41,58 @@ export function parseTime(text: string): TradeTime | undefined {
   }
   const micros = (wholeMillis - offsetMinutes * 60_000) * 1000 + Number(fraction.slice(0, 6).padEnd(6, '0'));
   if (!Number.isSafeInteger(micros)) return undefined;
-  return { iso: formatMicros(micros), micros };
+  const iso = formatMicros(micros);
+  if (iso === text) rememberSecond(text, micros);
+  return { iso, micros };
 }
 
 /** Canonical UTC text of an instant in microseconds: `2026-11-26T08:16:27.123456Z`. */
 export function formatMicros(micros: number): string {
-  const millis = Math.floor(micros / 1000);
-  const base = new Date(millis).toISOString(); // YYYY-MM-DDTHH:MM:SS.mmmZ
-  const subMillis = micros - millis * 1000;
-  return `${base.slice(0, 23)}${String(subMillis).padStart(3, '0')}Z`;
+  const second = Math.floor(micros / 1_000_000);
+  // Consecutive trades mostly share their second: its text is built once.
+  if (second !== formattedSecond) {
+    formattedSecond = second;
+    formattedPrefix = new Date(second * 1000).toISOString().slice(0, 20); // YYYY-MM-DDTHH:MM:SS.
+  }
+  return `${formattedPrefix}${String(micros - second * 1_000_000).padStart(6, '0')}Z`;
 }
+
+let formattedSecond = Number.NaN;
+let formattedPrefix = '';
 
 /** Microseconds of a wall-clock Date (for `createdAt`, `triggeredAt` and friends). */
 export const dateToIso = (date: Date): string => formatMicros(date.getTime() * 1000);
 
 let cachedSecond = '';
 let cachedSecondMicros = 0;
-const CANONICAL = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
+
+function rememberSecond(canonical: string, micros: number): void {
+  cachedSecond = canonical.slice(0, 19);
+  cachedSecondMicros = micros - Number(canonical.slice(20, 26));
+}
 
 /**
- * Microseconds of a time already stored canonically (every `TradeRecorded` is), parsed without a regex
- * per call: consecutive trades mostly share their second, which is remembered. Falls back to
- * {@link parseTime} for any other form; `undefined` when invalid.
+ * Microseconds of a canonical time (`…:SS.ffffffZ`, as every `TradeRecorded` stores it) whose second is
+ * the one last parsed, without a regex; `undefined` when that shortcut does not apply.
  */
-export function timeMicros(text: string): number | undefined {
+function canonicalMicros(text: string): number | undefined {
   if (
-    text.length === 27 &&
-    text.charCodeAt(26) === 90 /* Z */ &&
-    text.charCodeAt(19) === 46 /* . */ &&
-    cachedSecond.length === 19 &&
-    text.startsWith(cachedSecond)
+    text.length !== 27 ||
+    text.charCodeAt(26) !== 90 /* Z */ ||
+    text.charCodeAt(19) !== 46 /* . */ ||
+    cachedSecond.length !== 19 ||
+    !text.startsWith(cachedSecond)
   ) {
-    let fraction = 0;
-    for (let index = 20; index < 26; index += 1) {
-      const digit = text.charCodeAt(index) - 48;
-      if (digit < 0 || digit > 9) return parseTime(text)?.micros;
-      fraction = fraction * 10 + digit;
-    }
-    return cachedSecondMicros + fraction;
+    return undefined;
   }
-  const parsed = parseTime(text);
-  if (parsed && CANONICAL.test(text)) {
-    cachedSecond = text.slice(0, 19);
-    cachedSecondMicros = parsed.micros - Number(text.slice(20, 26));
+  let fraction = 0;
+  for (let index = 20; index < 26; index += 1) {
+    const digit = text.charCodeAt(index) - 48;
+    if (digit < 0 || digit > 9) return undefined;
+    fraction = fraction * 10 + digit;
   }
-  return parsed?.micros;
+  return cachedSecondMicros + fraction;
 }
+
+/** Microseconds of a trade time (see {@link parseTime}); `undefined` when invalid. */
+export const timeMicros = (text: string): number | undefined => parseTime(text)?.micros;
