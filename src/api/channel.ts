@@ -16,8 +16,16 @@ export interface Outlet {
   readonly closed: boolean;
 }
 
-const tooSlow = (): Error =>
+export const tooSlow = (): Error =>
   userError('LIMIT_EXCEEDED', 'too slow: this connection stopped reading; resume with your last cursor');
+
+/** Whether the outlet takes one more message; one too far behind is cut off here. */
+export function admits(outlet: Outlet): boolean {
+  if (outlet.closed) return false;
+  if (!outlet.overloaded()) return true;
+  outlet.cutOff();
+  return false;
+}
 
 export interface Channel<T> extends AsyncIterableIterator<T> {
   push(value: T): void;
@@ -45,11 +53,7 @@ export function createChannel<T>(outlet: Outlet, onReturn: () => void): Channel<
   const channel: Channel<T> = {
     push(value) {
       if (ended) return;
-      if (outlet.closed) return channel.end(tooSlow());
-      if (outlet.overloaded()) {
-        outlet.cutOff();
-        return channel.end(tooSlow());
-      }
+      if (!admits(outlet)) return channel.end(tooSlow());
       if (waiting) {
         const { resolve } = waiting;
         waiting = undefined;

@@ -8,12 +8,12 @@
 import type { IncomingMessage, Server } from 'node:http';
 import type { ExecutionArgs } from 'graphql';
 import type { YogaServerInstance } from 'graphql-yoga';
-import { CloseCode, handleProtocols, makeServer } from 'graphql-ws';
+import { CloseCode, MessageType, handleProtocols, makeServer } from 'graphql-ws';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Logger } from '../logger.ts';
 import { AuthError, authenticate, type Viewer } from './auth.ts';
 import { createBroadcasts, isBroadcast } from './broadcast.ts';
-import type { Outlet } from './channel.ts';
+import { admits, type Outlet } from './channel.ts';
 import type { ApiContext } from './context.ts';
 import { isGraphQLError, userError } from './errors.ts';
 import type { ApiLimits } from './limits.ts';
@@ -24,6 +24,8 @@ export const FORBIDDEN_CLOSE = 4403;
 
 /** Ping period; a socket that has not answered the previous ping by the next one is dropped. */
 const KEEPALIVE_MS = 12_000;
+/** Sockets are pinged in this many groups, one group per tick, so that pings never all go out at once. */
+const KEEPALIVE_GROUPS = 12;
 /** How long `dispose` waits for clients to answer the 1001 close. */
 const CLOSE_GRACE_MS = 1_000;
 
@@ -51,6 +53,24 @@ export function attachWebSocket(options: {
   const { httpServer, path, yoga, secret, limits, logger } = options;
   let connections = 0;
   const broadcasts = createBroadcasts();
+
+  // One timer for all sockets rather than one each: 10k connections would be 10k timers.
+  const keepAliveGroups = Array.from({ length: KEEPALIVE_GROUPS }, () => new Set<WebSocket>());
+  const unanswered = new WeakSet<WebSocket>();
+  let tick = 0;
+  let opened = 0;
+  const keepAlive = setInterval(() => {
+    for (const socket of keepAliveGroups[tick++ % KEEPALIVE_GROUPS]!) {
+      if (unanswered.has(socket)) socket.terminate();
+      else {
+        unanswered.add(socket);
+        socket.ping();
+      }
+    }
+  }, KEEPALIVE_MS / KEEPALIVE_GROUPS);
+  function answered(this: WebSocket): void {
+    unanswered.delete(this);
+  }
 
   const server = makeServer<Record<string, unknown> | undefined, ConnectionExtra>({
     connectionInitWaitTimeout: limits.connectionInitWaitMs,
@@ -83,7 +103,7 @@ export function attachWebSocket(options: {
       connections -= 1;
       logger.debug({ user: ctx.extra.viewer?.userId, code, reason, connections }, 'websocket closed');
     },
-    async onSubscribe(ctx, _id, params) {
+    async onSubscribe(ctx, id, params) {
       if (Object.keys(ctx.subscriptions).length > limits.maxOperationsPerSocket) {
         return [
           userError(
@@ -112,8 +132,17 @@ export function attachWebSocket(options: {
       const root: EnvelopedRoot = { execute, subscribe };
       if (isBroadcast(document, params.operationName)) {
         const key = JSON.stringify([params.query, params.operationName ?? null, params.variables ?? null]);
+        // graphql-ws's own `next` frame, built around the shared payload JSON: nothing per client but
+        // this concatenation and the write. Only while graphql-ws holds the subscription (the client
+        // may complete it before it is set up).
+        const frame = `{"id":${JSON.stringify(id)},"type":"${MessageType.Next}","payload":`;
+        const send = (payload: string): boolean => {
+          if (!admits(outlet)) return false;
+          if (id in ctx.subscriptions) ctx.extra.socket.send(frame + payload + '}');
+          return true;
+        };
         root.subscribe = (args) =>
-          broadcasts.subscribe(key, outlet, (shared) =>
+          broadcasts.subscribe(key, send, (shared) =>
             subscribe({
               ...args,
               contextValue: { ...(args.contextValue as ApiContext), viewer: null, outlet: shared },
@@ -148,13 +177,9 @@ export function attachWebSocket(options: {
       // ws reports protocol violations (an oversized frame: 1009) and closes the socket itself.
       logger.debug({ err: error, remote: request.socket.remoteAddress }, 'websocket error');
     });
-    let alive = true;
-    socket.on('pong', () => (alive = true));
-    const keepAlive = setInterval(() => {
-      if (!alive) return socket.terminate();
-      alive = false;
-      socket.ping();
-    }, KEEPALIVE_MS);
+    const group = keepAliveGroups[opened++ % KEEPALIVE_GROUPS]!;
+    group.add(socket);
+    socket.on('pong', answered);
 
     const closed = server.opened(
       {
@@ -176,13 +201,14 @@ export function attachWebSocket(options: {
       { socket, request },
     );
     socket.once('close', (code, reason) => {
-      clearInterval(keepAlive);
+      group.delete(socket);
       void closed(code, String(reason));
     });
   });
 
   return {
     async dispose() {
+      clearInterval(keepAlive);
       for (const client of wss.clients) client.close(1001, 'Going away');
       // A client that does not answer the close handshake soon is not waited for (ws would wait 30 s).
       const cut = setTimeout(() => wss.clients.forEach((client) => client.terminate()), CLOSE_GRACE_MS);

@@ -1,5 +1,6 @@
 // The `price` subscription: the current figures first, then every change, shared by all its subscribers.
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import { connect, gql, settled, startHarness, subscribe, type Harness } from './harness.ts';
 import { recordPrices } from './trades.ts';
 
@@ -48,4 +49,47 @@ it('refuses an unknown product or window on subscribing', async () => {
   );
   expect(await window.error).toMatchObject([{ extensions: { code: 'BAD_USER_INPUT', field: 'window' } }]);
   await socket.dispose();
+});
+
+it('sends graphql-ws `next` frames for each subscription id, and none after the client completes one', async () => {
+  const query = 'subscription { price(product: "ETH-USD", window: "all") { last count } }';
+  await recordPrices(harness, feeder, ['2400'], 'ETH-USD');
+  const socket = new WebSocket(harness.wsUrl, 'graphql-transport-ws');
+  const frames: string[] = [];
+  let arrived: () => void = () => {};
+  socket.on('message', (data) => {
+    frames.push(String(data));
+    arrived();
+  });
+  const frame = async (matches: (text: string) => boolean): Promise<string> => {
+    for (;;) {
+      const found = frames.find(matches);
+      if (found) return found;
+      await new Promise<void>((resolve) => (arrived = resolve));
+    }
+  };
+  await new Promise((resolve) => socket.once('open', resolve));
+  socket.send(JSON.stringify({ type: 'connection_init' }));
+  await frame((text) => text.includes('connection_ack'));
+  for (const id of ['a', 'b']) socket.send(JSON.stringify({ id, type: 'subscribe', payload: { query } }));
+
+  const { price } = (await gql(harness.url, '{ price(product: "ETH-USD", window: "all") { last count } }'))
+    .data!;
+  const current = `{"data":{"price":${JSON.stringify(price)}}}`;
+  expect(await frame((text) => text.startsWith('{"id":"a"'))).toBe(
+    `{"id":"a","type":"next","payload":${current}}`,
+  );
+  expect(await frame((text) => text.startsWith('{"id":"b"'))).toBe(
+    `{"id":"b","type":"next","payload":${current}}`,
+  );
+
+  socket.send(JSON.stringify({ id: 'a', type: 'complete' }));
+  // A query after it on the same socket: once it completes, the server has handled the `complete`.
+  socket.send(JSON.stringify({ id: 'barrier', type: 'subscribe', payload: { query: '{ products }' } }));
+  await frame((text) => text === '{"id":"barrier","type":"complete"}');
+  await recordPrices(harness, feeder, ['2500'], 'ETH-USD');
+  const next = `{"data":{"price":{"last":"2500","count":${price.count + 1}}}}`;
+  expect(await frame((text) => text.includes('2500'))).toBe(`{"id":"b","type":"next","payload":${next}}`);
+  expect(frames.filter((text) => text.startsWith('{"id":"a"'))).toHaveLength(1);
+  socket.close();
 });
