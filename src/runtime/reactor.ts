@@ -3,16 +3,30 @@
 //
 // Exactly once, by construction rather than by bookkeeping:
 // - Every AlertTriggered/AlertRearmed/AlertExpired is appended with the expected revision of the alert
-//   stream as this reactor has folded it, and carries the causing trade's `$all` position in its
-//   metadata (`tradePosition`). A cancel, an expiry or another reactor's write in between makes the
-//   append fail; the reactor then reads the alert's stream and decides again (`decideOnTrade`), which
-//   yields nothing once the stream holds a change caused by this trade or a later one.
+//   stream it was decided against, and carries the causing trade's `$all` position in its metadata
+//   (`tradePosition`). A cancel, an expiry or another reactor's write in between makes the append fail;
+//   the reactor then reads the alert's stream and decides again (`decideOnTrade`), which yields nothing
+//   once the stream holds a change caused by this trade or a later one.
 // - So re-processing any trade is harmless. On start the projections are rebuilt from the beginning of
-//   `$all`; trades at or before the checkpoint (settled by some reactor) only fold, later ones are
-//   decided again. A crash at any point — before an append, after it, before the checkpoint — leads
-//   to the same alert streams.
+//   `$all` (or restored from a snapshot); trades at or before the checkpoint (settled by some reactor)
+//   only fold, later ones are decided again. A crash at any point — before an append, after it, before
+//   the checkpoint — leads to the same alert streams.
 // - Expiry is judged against the time the store recorded the trade, so deciding again later decides
 //   the same; a wall-clock timer expires alerts that see no trade.
+//
+// Pipelined, so that appends in flight together share one commit of the store instead of one each:
+// - Events are handled as they arrive, without waiting for appends. A trade's changes are decided at
+//   once against each alert as it will be when its waiting changes are written (its queue's `tip`),
+//   and the book follows that tip, so the next trade already crosses the alert as fired or disarmed.
+// - Each alert has a queue written one change at a time, since each change's expected revision is the
+//   one before it; different alerts' appends overlap. The alerts view takes a change only once the
+//   store has it, so the API never shows a change that may yet be refused.
+// - On a conflict the alert's stream is read (the truth) and every change still waiting for that
+//   alert is decided again, in order: those queued meanwhile were decided against the same stale tip.
+// - `processed` — and with it the checkpoint, `caughtUpTo` and the snapshot — moves to an event only
+//   once the changes of that event and of every event before it are settled (written, or decided
+//   away), so a crash or a stop never leaves the checkpoint past an unwritten change. At most
+//   `maxWaitingChanges` wait; beyond that the reactor takes no more events until some settle.
 import { join } from 'node:path';
 import {
   eventTypeFilter,
@@ -34,10 +48,18 @@ import {
   snapshot as snapshotPrices,
   type Price,
 } from '../../projections/averagePrice.ts';
-import { applyTrade, createMarket, type AlertChange } from '../../projections/market.ts';
+import { applyTrade, createMarket } from '../../projections/market.ts';
 import type { Config } from '../config.ts';
-import { causeOf, decideOnTrade, readAlertEvents, type TradeCause } from '../domain/alerts.ts';
-import { parseEvent, type AlertEvent, type PriceAlertEvent } from '../domain/events.ts';
+import {
+  causeOf,
+  decideOnTrade,
+  evolveAlert,
+  readAlertEvents,
+  type AlertEventMeta,
+  type AlertState,
+  type TradeCause,
+} from '../domain/alerts.ts';
+import { parseEvent, type AlertEvent, type PriceAlertEvent, type TradeRecorded } from '../domain/events.ts';
 import { formatPosition, orderPosition, positionOrder } from '../domain/position.ts';
 import { dateToIso, parseTime } from '../domain/time.ts';
 import { alertStream, type AlertStatus } from '../domain/types.ts';
@@ -86,6 +108,11 @@ export interface ReactorOptions {
   checkpointEveryMs?: number;
   /** How often alerts are checked for expiry by the wall clock (ms). Default 1000. */
   expiryEveryMs?: number;
+  /**
+   * How many alert changes may be decided but not yet settled; at this many the reactor takes no more
+   * events until some settle. Bounds memory and what a stop has to finish. Default 1000.
+   */
+  maxWaitingChanges?: number;
   /** The wall clock, for `triggeredAt` and friends. */
   now?: () => Date;
 }
@@ -98,16 +125,63 @@ const MAX_DECISIONS = 20;
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** A handled event: where the subscription resumes, and a position `processed` may move to. */
+interface Handled {
+  position: bigint;
+  eventId: string;
+}
+
+/** A trade whose changes are not all settled yet; until they are, `processed` stays at `previous`. */
+interface UnsettledTrade {
+  previous: Handled;
+  waiting: number;
+}
+
+/** What a trade or the clock wants of an alert, decided against the alert's state (again after a conflict). */
+interface Wish {
+  decide: (state: AlertState) => AlertEvent | undefined;
+  /** `$all` order of the causing trade; none for the wall clock's expiry. */
+  cause?: bigint;
+  causationId?: string;
+  trade?: UnsettledTrade;
+}
+
+/** A decided change waiting to be written. */
+interface Change extends Wish {
+  event: AlertEvent;
+  expectedRevision: bigint;
+  conflicts: number;
+}
+
+/** One alert's changes, written in order, and the state they lead to. */
+interface AlertQueue {
+  changes: Change[];
+  tip: AlertState;
+  writing?: Promise<void>;
+}
+
+/** Where a change lands in its stream. AlertExpired records no cause, wherever it came from. */
+const landing = (change: Change): AlertEventMeta => ({
+  revision: change.expectedRevision + 1n,
+  cause: change.event.type === 'AlertExpired' ? undefined : change.cause,
+});
+
 export async function startReactor(options: ReactorOptions): Promise<Reactor> {
   const { client, logger } = options;
   const log = logger.child({ component: 'reactor' });
   const checkpointStream = options.checkpointStream ?? CHECKPOINT_STREAM;
   const now = options.now ?? (() => new Date());
+  const maxWaiting = options.maxWaitingChanges ?? 1000;
   const market = createMarket(options.config.PRICEALERT_WINDOWS);
   const view = alertsView.initialState();
   const listeners = new Set<(product: string) => void>();
   /** ACTIVE alerts with an expiry, for the wall-clock timer. */
   const expiring = new Map<string, number>();
+  /** Alerts with changes not yet written. */
+  const queues = new Map<string, AlertQueue>();
+  let waitingChanges = 0;
+  /** Trades with changes not yet settled, oldest first. */
+  const unsettled: UnsettledTrade[] = [];
 
   const snapshotPath =
     options.snapshotPath ??
@@ -136,6 +210,8 @@ export async function startReactor(options: ReactorOptions): Promise<Reactor> {
       );
     }
   }
+  /** The last event folded in; ahead of `processed` while its changes or earlier ones are unsettled. */
+  let handled: Handled = { position: processed, eventId: processedEventId };
 
   await prepareCheckpointStream(client, checkpointStream);
   const checkpoint = (await readCheckpoint(client, checkpointStream)) ?? -1n;
@@ -146,8 +222,8 @@ export async function startReactor(options: ReactorOptions): Promise<Reactor> {
   let lastCheckpointAt = Date.now();
   let stopped = false;
   let subscription: AllStreamSubscription | undefined;
-  /** The event being handled now; stop() waits for it (an unsubscribed iterator may never finish). */
-  let handling: Promise<void> = Promise.resolve();
+  /** Set while the subscription waits for room (too many changes waiting); lets it take events again. */
+  let resumeTaking: (() => void) | undefined;
 
   const waiters: { position: bigint; resolve: () => void }[] = [];
   const wakeWaiters = (): void => {
@@ -167,9 +243,13 @@ export async function startReactor(options: ReactorOptions): Promise<Reactor> {
   };
   if (target === undefined || (typeof target === 'bigint' && target <= processed)) becomeReady();
 
-  /** Makes the book agree with the alert's folded stream. */
+  /** The alert as it will be once its waiting changes are written: what the next decision must see. */
+  const current = (alertId: string): AlertState | undefined =>
+    queues.get(alertId)?.tip ?? view.byId.get(alertId);
+
+  /** Makes the book agree with the alert as it will be. */
   const syncBook = (alertId: string): void => {
-    const state = view.byId.get(alertId);
+    const state = current(alertId);
     if (state?.status === 'ACTIVE') {
       if (!alertBook.setAlert(market.book, state.created, state.armed))
         log.warn({ alertId }, 'alert has an unusable threshold; it cannot fire');
@@ -209,55 +289,102 @@ export async function startReactor(options: ReactorOptions): Promise<Reactor> {
     }
   };
 
+  /** Moves `processed` to `to`, an event whose changes, and those of every event before it, are settled. */
+  const advance = (to: Handled): void => {
+    if (to.position <= processed) return;
+    processed = to.position;
+    processedEventId = to.eventId;
+    if (waiters.length > 0) wakeWaiters();
+    if (!isReady && typeof target === 'bigint' && processed >= target) becomeReady();
+    // Written in the background: `processed` is settled, so the checkpoint may lag but never lead.
+    if (Date.now() - lastCheckpointAt >= (options.checkpointEveryMs ?? 1000) && !checkpointing) {
+      checkpointing = saveCheckpoint().finally(() => (checkpointing = undefined));
+    }
+    if (isReady && Date.now() - lastSnapshotAt >= (options.snapshotEveryMs ?? 60_000) && !snapshotting) {
+      snapshotting = writeSnapshot().finally(() => (snapshotting = undefined));
+    }
+  };
+
+  /** A change is done with — written, decided away or given up — so its trade may be settled. */
+  const settle = (change: Change): void => {
+    waitingChanges -= 1;
+    if (resumeTaking && waitingChanges < maxWaiting) {
+      resumeTaking();
+      resumeTaking = undefined;
+    }
+    if (!change.trade) return;
+    change.trade.waiting -= 1;
+    while (unsettled[0]?.waiting === 0) unsettled.shift();
+    advance(unsettled[0]?.previous ?? handled);
+  };
+
+  const append = (alertId: string, change: Change) => {
+    const metadata =
+      change.cause === undefined
+        ? {}
+        : { $causationId: change.causationId, tradePosition: formatPosition(orderPosition(change.cause)) };
+    return client.appendToStream(
+      alertStream(alertId),
+      jsonEvent({ type: change.event.type, data: change.event.data, metadata }),
+      { expectedRevision: change.expectedRevision },
+    );
+  };
+
   /**
-   * Appends the change a trade (or the clock, without a cause) makes to one alert, deciding again after
-   * each conflict. Store failures are retried until they pass or the reactor stops: the trade is not
-   * settled before.
+   * After a conflict: folds in what the alert's stream holds and decides every change still waiting
+   * for the alert again, in order, each against the state the ones before it leave.
    */
-  const settle = async (
-    alertId: string,
-    decide: () => AlertEvent | undefined,
-    cause: bigint | undefined,
-    causationId?: string,
-  ): Promise<void> => {
-    let conflicts = 0;
-    while (!stopped) {
-      const state = view.byId.get(alertId);
-      const event = state && decide();
-      if (!state || !event) break;
-      const metadata =
-        cause === undefined
-          ? {}
-          : { $causationId: causationId, tradePosition: formatPosition(orderPosition(cause)) };
+  const decideAgain = async (alertId: string, queue: AlertQueue): Promise<void> => {
+    await catchUpAlert(alertId);
+    const head = queue.changes[0]!;
+    head.conflicts += 1;
+    if (head.conflicts >= MAX_DECISIONS) {
+      log.error({ alertId }, 'alert kept changing under the reactor; giving up on this change');
+      queue.changes.shift();
+      settle(head);
+    }
+    const waiting = queue.changes;
+    queue.changes = [];
+    let state = view.byId.get(alertId);
+    for (const change of waiting) {
+      const event = state && change.decide(state);
+      if (!state || !event) {
+        settle(change);
+        continue;
+      }
+      change.event = event;
+      change.expectedRevision = state.revision;
+      queue.changes.push(change);
+      state = evolveAlert(state, event, landing(change));
+    }
+    if (state) queue.tip = state;
+    syncBook(alertId);
+  };
+
+  /**
+   * Writes an alert's changes one after another until none wait. Store failures are retried until they
+   * pass; once stopping, the first failure leaves the rest unsettled, so the checkpoint stays before them.
+   */
+  const writeQueue = async (alertId: string, queue: AlertQueue): Promise<void> => {
+    let deleted = false;
+    for (let change = queue.changes[0]; change; change = queue.changes[0]) {
       try {
-        await client.appendToStream(
-          alertStream(alertId),
-          jsonEvent({ type: event.type, data: event.data, metadata }),
-          {
-            expectedRevision: state.revision,
-          },
-        );
-        foldAlertEvent(
-          alertId,
-          event,
-          state.revision + 1n,
-          event.type === 'AlertExpired' ? undefined : cause,
-        );
-        break;
+        await append(alertId, change);
+        queue.changes.shift();
+        const { revision, cause } = landing(change);
+        foldAlertEvent(alertId, change.event, revision, cause);
+        settle(change);
       } catch (error) {
         if (error instanceof StreamDeletedError) {
           log.warn({ alertId }, 'alert stream was deleted; leaving the alert alone');
-          alertBook.removeAlert(market.book, alertId);
+          queue.changes.splice(0).forEach(settle);
+          deleted = true;
           break;
         }
+        if (stopped) break;
         try {
           if (!(error instanceof WrongExpectedVersionError)) throw error;
-          await catchUpAlert(alertId);
-          conflicts += 1;
-          if (conflicts >= MAX_DECISIONS) {
-            log.error({ alertId }, 'alert kept changing under the reactor; giving up on this change');
-            break;
-          }
+          await decideAgain(alertId, queue);
         } catch (failure) {
           // The store is unreachable or failing: this trade is not settled until it is, so try again.
           log.warn({ alertId, err: failure }, 'writing an alert change failed; retrying');
@@ -265,20 +392,74 @@ export async function startReactor(options: ReactorOptions): Promise<Reactor> {
         }
       }
     }
+    queue.writing = undefined;
+    if (queue.changes.length > 0) return;
+    queues.delete(alertId);
+    if (!deleted) syncBook(alertId);
+    else {
+      alertBook.removeAlert(market.book, alertId);
+      expiring.delete(alertId);
+    }
+  };
+
+  /** Decides what `wish` does to the alert as it will be and queues that for writing; undefined for nothing. */
+  const queueChange = (alertId: string, wish: Wish): Change | undefined => {
+    const state = current(alertId);
+    const event = state && wish.decide(state);
+    if (!state || !event) {
+      syncBook(alertId);
+      return undefined;
+    }
+    const change: Change = { ...wish, event, expectedRevision: state.revision, conflicts: 0 };
+    const tip = evolveAlert(state, event, landing(change))!;
+    const queue = queues.get(alertId) ?? { changes: [], tip };
+    queues.set(alertId, queue);
+    queue.changes.push(change);
+    queue.tip = tip;
+    waitingChanges += 1;
     syncBook(alertId);
+    queue.writing ??= writeQueue(alertId, queue);
+    return change;
   };
 
-  const settleTrade = async (change: AlertChange, cause: TradeCause, causationId: string): Promise<void> => {
-    const alertId = change.alert.alertId;
-    await settle(
-      alertId,
-      () => decideOnTrade(view.byId.get(alertId)!, cause, dateToIso(now())),
-      cause.position,
-      causationId,
-    );
+  /** Applies a trade and queues the alert changes it causes; returns them as one trade to settle, if any. */
+  const reactToTrade = (
+    trade: TradeRecorded,
+    position: bigint,
+    recordedAt: number,
+    eventId: string,
+  ): UnsettledTrade | undefined => {
+    const changes = applyTrade(market, trade);
+    // Prices are current now; subscribers need not wait for the alert appends.
+    if (isReady) {
+      for (const listener of listeners) {
+        try {
+          listener(trade.product);
+        } catch (error) {
+          log.warn({ err: error }, 'a change listener failed');
+        }
+      }
+    }
+    if (position <= settledUpTo) {
+      // Settled before the checkpoint: the alert streams already say what happened, and say it later in `$all`.
+      for (const change of changes) syncBook(change.alert.alertId);
+      return undefined;
+    }
+    const unsettledTrade: UnsettledTrade = { previous: handled, waiting: 0 };
+    for (const change of changes) {
+      const cause: TradeCause = { trade, position, recordedAt, ratio: change.ratio, value: change.value };
+      const queued = queueChange(change.alert.alertId, {
+        decide: (state) => decideOnTrade(state, cause, dateToIso(now())),
+        cause: position,
+        causationId: eventId,
+        trade: unsettledTrade,
+      });
+      if (queued) unsettledTrade.waiting += 1;
+    }
+    return unsettledTrade.waiting > 0 ? unsettledTrade : undefined;
   };
 
-  const handle = async (resolved: AllStreamResolvedEvent): Promise<void> => {
+  const handle = (resolved: AllStreamResolvedEvent): void => {
     const recorded = resolved.event;
     if (!recorded) return;
     const position = positionOrder(recorded.position);
@@ -291,6 +472,7 @@ export async function startReactor(options: ReactorOptions): Promise<Reactor> {
     if (parsed.ok && parsed.event.type !== 'TradeRecorded' && parsed.event.data.alertId !== alertId) {
       parsed = { ok: false, reason: `${parsed.event.type} for another alert than its stream's` };
     }
+    let unsettledTrade: UnsettledTrade | undefined;
     if (!parsed.ok) {
       log.warn(
         {
@@ -304,49 +486,14 @@ export async function startReactor(options: ReactorOptions): Promise<Reactor> {
       // It still takes a revision in its alert stream, which the next append there must expect.
       if (alertId !== undefined) foldAlertEvent(alertId, undefined, recorded.revision, undefined);
     } else if (parsed.event.type === 'TradeRecorded') {
-      const trade = parsed.event.data;
-      const changes = applyTrade(market, trade);
-      // Prices are current now; subscribers need not wait for the alert appends.
-      if (isReady) {
-        for (const listener of listeners) {
-          try {
-            listener(trade.product);
-          } catch (error) {
-            log.warn({ err: error }, 'a change listener failed');
-          }
-        }
-      }
-      if (position > settledUpTo) {
-        const recordedAt = recorded.created.getTime() * 1000;
-        await Promise.all(
-          changes.map((change) =>
-            settleTrade(
-              change,
-              { trade, position, recordedAt, ratio: change.ratio, value: change.value },
-              recorded.id,
-            ),
-          ),
-        );
-      } else {
-        // Settled before the checkpoint: the alert streams already say what happened, and say it later in `$all`.
-        for (const change of changes) syncBook(change.alert.alertId);
-      }
+      const recordedAt = recorded.created.getTime() * 1000;
+      unsettledTrade = reactToTrade(parsed.event.data, position, recordedAt, recorded.id);
     } else {
       foldAlertEvent(alertId!, parsed.event, recorded.revision, causeOf(recorded.metadata));
     }
-    // Stopped in the middle of settling: this trade is not settled, so the checkpoint must not pass it.
-    if (stopped) return;
-    processed = position;
-    processedEventId = recorded.id;
-    if (waiters.length > 0) wakeWaiters();
-    if (!isReady && typeof target === 'bigint' && position >= target) becomeReady();
-    // Written in the background: `processed` is settled, so the checkpoint may lag but never lead.
-    if (Date.now() - lastCheckpointAt >= (options.checkpointEveryMs ?? 1000) && !checkpointing) {
-      checkpointing = saveCheckpoint().finally(() => (checkpointing = undefined));
-    }
-    if (isReady && Date.now() - lastSnapshotAt >= (options.snapshotEveryMs ?? 60_000) && !snapshotting) {
-      snapshotting = writeSnapshot().finally(() => (snapshotting = undefined));
-    }
+    handled = { position, eventId: recorded.id };
+    if (unsettledTrade) unsettled.push(unsettledTrade);
+    else if (unsettled.length === 0) advance(handled);
   };
   let checkpointing: Promise<void> | undefined;
   let snapshotting: Promise<void> | undefined;
@@ -354,6 +501,8 @@ export async function startReactor(options: ReactorOptions): Promise<Reactor> {
 
   /** Copies the projections now (synchronously, so they are those of `processed`), then writes them. */
   const writeSnapshot = async (): Promise<void> => {
+    // With changes unsettled the prices hold trades past `processed`; a restore would apply them twice.
+    if (unsettled.length > 0) return;
     lastSnapshotAt = Date.now();
     if (!snapshotPath || processed < 0n) return;
     try {
@@ -384,49 +533,40 @@ export async function startReactor(options: ReactorOptions): Promise<Reactor> {
   const run = async (): Promise<void> => {
     while (!stopped) {
       try {
-        const fromPosition = processed < 0n ? START : orderPosition(processed);
+        const fromPosition = handled.position < 0n ? START : orderPosition(handled.position);
         subscription = client.subscribeToAll({ fromPosition, filter: EVENT_FILTER() });
         if (target === null) subscription.once('caughtUp', () => becomeReady());
         for await (const resolved of subscription) {
+          if (waitingChanges >= maxWaiting) await new Promise<void>((resolve) => (resumeTaking = resolve));
           if (stopped) break;
-          handling = handle(resolved);
-          await handling;
+          handle(resolved);
         }
       } catch (error) {
         if (stopped) break;
-        // Every event up to `processed` is fully handled, so resubscribing from there loses and repeats nothing.
+        // Every event up to `handled` is folded and its changes queued, so resubscribing from there
+        // loses and repeats nothing.
         log.warn({ err: error }, 'the $all subscription failed; resubscribing');
         await sleep(RETRY_MS);
       }
     }
   };
 
-  const expireDue = async (): Promise<void> => {
+  /** Queues AlertExpired for each alert whose expiry the wall clock has passed. */
+  const expireDue = (): void => {
     const nowMicros = now().getTime() * 1000;
-    const due = [...expiring].filter(([, micros]) => micros <= nowMicros).map(([alertId]) => alertId);
-    await Promise.all(
-      due.map((alertId) =>
-        settle(
-          alertId,
-          () => {
-            const state = view.byId.get(alertId);
-            return state?.status === 'ACTIVE'
-              ? { type: 'AlertExpired', data: { alertId, expiredAt: dateToIso(now()) } }
-              : undefined;
-          },
-          undefined,
-        ),
-      ),
-    );
+    for (const [alertId, micros] of expiring) {
+      if (micros > nowMicros) continue;
+      queueChange(alertId, {
+        decide: (state) =>
+          state.status === 'ACTIVE'
+            ? { type: 'AlertExpired', data: { alertId, expiredAt: dateToIso(now()) } }
+            : undefined,
+      });
+    }
   };
 
-  let expiryRunning = false;
   const expiryTimer = setInterval(() => {
-    if (!isReady || expiryRunning) return;
-    expiryRunning = true;
-    expireDue()
-      .catch((error: unknown) => log.warn({ err: error }, 'expiring alerts failed'))
-      .finally(() => (expiryRunning = false));
+    if (isReady && !stopped) expireDue();
   }, options.expiryEveryMs ?? 1000);
 
   void run();
@@ -454,8 +594,10 @@ export async function startReactor(options: ReactorOptions): Promise<Reactor> {
       stopping ??= (async () => {
         stopped = true;
         clearInterval(expiryTimer);
+        resumeTaking?.();
         await subscription?.unsubscribe().catch(() => undefined);
-        await handling.catch(() => undefined);
+        // Writers finish what the store takes and leave the rest unsettled at the first failure.
+        await Promise.all([...queues.values()].map((queue) => queue.writing));
         await checkpointing;
         await saveCheckpoint();
         await snapshotting;

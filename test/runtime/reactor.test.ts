@@ -151,6 +151,37 @@ describe('alert reactor', () => {
     expect(total).toBeGreaterThan(20);
   });
 
+  it('given room for only two waiting changes, when a burst of trades crosses many alerts, then every change is written once, in order', async () => {
+    const alerts: AlertCreated[] = [];
+    for (let index = 0; index < 16; index += 1) {
+      alerts.push(
+        await create(store, {
+          alertId: `burst-${index}`,
+          product: 'ETH-USD',
+          direction: index % 2 ? 'ABOVE' : 'BELOW',
+          threshold: String(96 + index / 2),
+          measure: index % 3 === 0 ? 'MEAN' : 'LAST',
+          window: '1m',
+          repeat: index % 5 !== 0,
+          rearmBy: '1',
+        }),
+      );
+    }
+    const reactor = await startReactor({ client: store.client, config, logger, maxWaitingChanges: 2 });
+    reactors.push(reactor);
+    await reactor.ready;
+    const prices = Array.from({ length: 50 }, (_, index) =>
+      String(100 + Math.round(10 * Math.sin(index / 2))),
+    );
+    const trades = tape('b', prices, 'ETH-USD', 3000);
+    await recordTrades(store.client, trades, { products: rules.products });
+    await reactor.caughtUpTo(await lastPosition(store.client));
+    const expected = expectedChanges(alerts, asRecorded(trades));
+    for (const alert of alerts)
+      expect(await changesOf(store.client, alert.alertId)).toEqual(expected.get(alert.alertId));
+    expect([...expected.values()].flat().length).toBeGreaterThan(50);
+  });
+
   it('given a cancel racing a trigger, when both land, then exactly one of them takes effect', async () => {
     await start();
     const ids = Array.from({ length: 12 }, (_, index) => `race-${index}`);
