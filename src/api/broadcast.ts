@@ -38,8 +38,8 @@ export function payloadJson(result: ExecutionResult): string {
   return JSON.stringify({ ...rest, ...(errors ? { errors: errors.map((error) => error.toJSON()) } : {}) });
 }
 
-/** Writes one result, given as payload JSON, to the subscriber; false when it can take no more. */
-export type SendPayload = (payload: string) => boolean;
+/** Writes one result, given as its payload JSON in UTF-8, to the subscriber; false when it can take no more. */
+export type SendPayload = (payload: Buffer) => boolean;
 
 type Subscribed = AsyncIterable<ExecutionResult> | ExecutionResult;
 
@@ -52,7 +52,7 @@ interface Subscriber {
 interface Source {
   started: Promise<ExecutionResult | undefined>;
   subscribers: Set<Subscriber>;
-  latest?: string;
+  latest?: Buffer;
   /** Set once the shared execution has ended: a subscriber joining after it ends at once. */
   ended?: Error | true;
   /** Removes a subscriber; the last one to leave stops the shared execution. */
@@ -117,7 +117,7 @@ export function createBroadcasts(): Broadcasts {
     const pump = async (results: AsyncIterator<ExecutionResult>): Promise<void> => {
       try {
         for (let next = await results.next(); !next.done; next = await results.next()) {
-          const payload = payloadJson(next.value);
+          const payload = Buffer.from(payloadJson(next.value));
           source.latest = payload;
           for (const subscriber of source.subscribers) {
             if (subscriber.send(payload)) continue;

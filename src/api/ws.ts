@@ -26,6 +26,9 @@ export const FORBIDDEN_CLOSE = 4403;
 const KEEPALIVE_MS = 12_000;
 /** Sockets are pinged in this many groups, one group per tick, so that pings never all go out at once. */
 const KEEPALIVE_GROUPS = 12;
+const FRAME_END = Buffer.from('}');
+/** graphql-transport-ws frames are text frames, whatever the data is handed to ws as. */
+const TEXT = { binary: false };
 /** How long `dispose` waits for clients to answer the 1001 close. */
 const CLOSE_GRACE_MS = 1_000;
 
@@ -135,10 +138,14 @@ export function attachWebSocket(options: {
         // graphql-ws's own `next` frame, built around the shared payload JSON: nothing per client but
         // this concatenation and the write. Only while graphql-ws holds the subscription (the client
         // may complete it before it is set up).
-        const frame = `{"id":${JSON.stringify(id)},"type":"${MessageType.Next}","payload":`;
-        const send = (payload: string): boolean => {
+        const head = Buffer.from(`{"id":${JSON.stringify(id)},"type":"${MessageType.Next}","payload":`);
+        const send = (payload: Buffer): boolean => {
           if (!admits(outlet)) return false;
-          if (id in ctx.subscriptions) ctx.extra.socket.send(frame + payload + '}');
+          if (id in ctx.subscriptions)
+            ctx.extra.socket.send(
+              Buffer.concat([head, payload, FRAME_END], head.length + payload.length + 1),
+              TEXT,
+            );
           return true;
         };
         root.subscribe = (args) =>
