@@ -6,8 +6,13 @@
 // child process (this file again, with `clients`), so client work does not compete with the server's
 // event loop. Latencies use process.hrtime (CLOCK_MONOTONIC), comparable across the two processes.
 // BENCH_QUICK=1 shrinks every size; its figures are a smoke test, not the real ones.
+// BENCH_API_PART=triggers or =fanout runs only that part.
+// Memory is read after forced collections: `npm run bench` passes --expose-gc, and without it the
+// flag is turned on here, so a plain `node --import tsx bench/api.bench.ts` measures the same way.
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { END, eventTypeFilter, jsonEvent } from '@eventstore/db-client';
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
@@ -31,6 +36,7 @@ const FAN_OUT = QUICK ? [100, 500] : [1_000, 10_000];
 const BROADCASTS = QUICK ? 5 : 20;
 const BATCH_TICK_MS = 10_000;
 const CREATE_CONCURRENCY = 256;
+const PART = process.env.BENCH_API_PART;
 
 type ToChild =
   | { cmd: 'connect'; url: string; tokens: string[] }
@@ -41,7 +47,7 @@ type FromChild =
   | { type: 'connected'; count: number }
   | { type: 'subscribed' }
   | { type: 'received'; count: number }
-  | { type: 'collected'; triggers: number[]; prices: [string, number][] }
+  | { type: 'collected'; triggers: number[]; prices: [string, number][]; cpuMicros: number }
   | { type: 'closed' };
 
 // ─── the client process ───────────────────────────────────────────────────────────────────────────
@@ -59,7 +65,6 @@ async function runClients(): Promise<void> {
 
   process.on('message', async (message: ToChild) => {
     if (message.cmd === 'connect') {
-      clients = [];
       const batch = 250;
       for (let start = 0; start < message.tokens.length; start += batch) {
         const group = message.tokens.slice(start, start + batch).map(async (token) => {
@@ -105,7 +110,13 @@ async function runClients(): Promise<void> {
       }
       send({ type: 'subscribed' });
     } else if (message.cmd === 'collect') {
-      send({ type: 'collected', triggers: triggerLatencies.splice(0), prices: priceArrivals.splice(0) });
+      const cpu = process.cpuUsage();
+      send({
+        type: 'collected',
+        triggers: triggerLatencies.splice(0),
+        prices: priceArrivals.splice(0),
+        cpuMicros: cpu.user + cpu.system,
+      });
       received = 0;
     } else if (message.cmd === 'close') {
       await Promise.all(clients.map((client) => client.dispose()));
@@ -157,13 +168,32 @@ async function until(check: () => boolean, timeoutMs: number): Promise<boolean> 
   return true;
 }
 
-function serverMemory(): number {
-  // Twice: the first pass can leave garbage that only the second frees (weak refs, finalizers).
-  globalThis.gc?.();
-  globalThis.gc?.();
-  const usage = process.memoryUsage();
-  return usage.heapUsed + usage.external;
+const collectGarbage: () => void =
+  globalThis.gc ??
+  (() => {
+    setFlagsFromString('--expose-gc');
+    return runInNewContext('gc') as () => void;
+  })();
+
+interface Memory {
+  /** V8 heap in use plus memory held outside it (Buffers, ArrayBuffers), after full collections. */
+  live: number;
+  rss: number;
 }
+
+async function serverMemory(): Promise<Memory> {
+  // Several passes with turns of the event loop between them: weak refs, finalizers and sockets'
+  // close callbacks free more only after a pass and a turn.
+  for (let pass = 0; pass < 4; pass += 1) {
+    collectGarbage();
+    await sleep(20);
+  }
+  const usage = process.memoryUsage();
+  return { live: usage.heapUsed + usage.external, rss: usage.rss };
+}
+
+const perItemKb = (after: Memory, before: Memory, count: number, key: keyof Memory): string =>
+  `${fmt((after[key] - before[key]) / count / 1024, 1)} KB`;
 
 async function main(): Promise<void> {
   process.stdout.write(
@@ -185,6 +215,16 @@ async function main(): Promise<void> {
   const clients = clientProcess();
 
   try {
+    if (PART !== 'fanout') await triggerLatency();
+    if (PART !== 'triggers') await priceFanOut();
+  } finally {
+    clients.child.kill();
+    await api.stop();
+    await reactor.stop();
+    await store.stop();
+  }
+
+  async function triggerLatency(): Promise<void> {
     // 1. Alerts: alert i fires at exactly the i-th trade of the run (LAST ABOVE 10000 + i/100).
     const created = performance.now();
     const ids: string[] = [];
@@ -321,7 +361,9 @@ async function main(): Promise<void> {
       `${fmt(seed.p50 / ours.p50, 0)}× / ${fmt(seed.p99 / ours.p99, 0)}×`,
     );
     await clients.ask({ cmd: 'close' }, 'closed');
+  }
 
+  async function priceFanOut(): Promise<void> {
     // 2. price fan-out: every client subscribes to ETH-USD's 1m window; each trade is one broadcast.
     let ethTrade = 0;
     const recordEth = async (price: string): Promise<void> => {
@@ -343,11 +385,16 @@ async function main(): Promise<void> {
     };
     await recordEth('29999');
     for (const count of FAN_OUT) {
-      const before = serverMemory();
-      const anonymous = Array.from({ length: count }, () => '');
-      await clients.ask({ cmd: 'connect', url: wsUrl, tokens: anonymous }, 'connected');
+      // Per connection from the second half of the connections: the first half also pays one-time
+      // costs (code compiled, pools and maps grown) that are no connection's own.
+      const half = Array.from({ length: count / 2 }, () => '');
+      const before = await serverMemory();
+      await clients.ask({ cmd: 'connect', url: wsUrl, tokens: half }, 'connected');
       await sleep(500);
-      const connected = serverMemory();
+      const halfway = await serverMemory();
+      await clients.ask({ cmd: 'connect', url: wsUrl, tokens: half }, 'connected');
+      await sleep(500);
+      const connected = await serverMemory();
       // The current price arrives at once on subscribing: it tells the client its subscription is live.
       await clients.ask(
         {
@@ -358,19 +405,29 @@ async function main(): Promise<void> {
         'subscribed',
       );
       await until(() => clients.received() >= count, 60_000);
-      await clients.ask({ cmd: 'collect' }, 'collected');
+      const { cpuMicros: clientCpuBefore } = (await clients.ask({ cmd: 'collect' }, 'collected')) as Extract<
+        FromChild,
+        { type: 'collected' }
+      >;
       await sleep(500);
-      const perIdleConnection = (connected - before) / count;
-      const perSubscription = (serverMemory() - connected) / count;
+      const subscribed = await serverMemory();
 
       const sentAt = new Map<string, number>();
       // When the reactor announced each change: the API's own share of the delivery time starts here.
       const changedAt = new Map<string, number>();
+      // How long the server took to write every frame of a change to its socket: the fan-out runs in
+      // promise jobs after the reactor's change (the hub listens before this), so by the next
+      // setImmediate every frame has been handed to the kernel.
+      const writtenIn: number[] = [];
       const stopWatching = reactor.onChange((product) => {
         const last = product === 'ETH-USD' ? reactor.views.price(product, '1m')?.last : undefined;
-        if (last) changedAt.set(last, Number(process.hrtime.bigint() / 1000n));
+        if (!last) return;
+        const changed = performance.now();
+        changedAt.set(last, Number(process.hrtime.bigint() / 1000n));
+        setImmediate(() => writtenIn.push(performance.now() - changed));
       });
       const phase = performance.now();
+      const serverCpu = process.cpuUsage();
       for (let k = 0; k < BROADCASTS; k += 1) {
         const price = String(30_000 + k);
         const target = clients.received() + count;
@@ -379,10 +436,11 @@ async function main(): Promise<void> {
         await until(() => clients.received() >= target, 30_000);
       }
       const phaseSeconds = (performance.now() - phase) / 1000;
-      const { prices } = (await clients.ask({ cmd: 'collect' }, 'collected')) as Extract<
-        FromChild,
-        { type: 'collected' }
-      >;
+      const serverCpuUsed = process.cpuUsage(serverCpu);
+      const { prices, cpuMicros: clientCpuAfter } = (await clients.ask(
+        { cmd: 'collect' },
+        'collected',
+      )) as Extract<FromChild, { type: 'collected' }>;
       const latencies = prices
         .filter(([last]) => sentAt.has(last))
         .map(([last, at]) => (at - sentAt.get(last)!) / 1000);
@@ -398,6 +456,11 @@ async function main(): Promise<void> {
         `${fmt(latencies.length)} of ${fmt(count * BROADCASTS)}`,
       );
       report(`price fan-out to ${fmt(count)} clients: messages/s`, fmt(latencies.length / phaseSeconds, 0));
+      // CPU time per message, less sensitive than latency to what else the machine is doing.
+      report(
+        `  CPU per message: server (reactor + API) / client process`,
+        `${fmt((serverCpuUsed.user + serverCpuUsed.system) / latencies.length)} / ${fmt((clientCpuAfter - clientCpuBefore) / latencies.length)} µs`,
+      );
       report(`price fan-out to ${fmt(count)} clients: delivery p50`, `${fmt(delivery.p50)} ms`);
       report(
         `price fan-out to ${fmt(count)} clients: delivery p95`,
@@ -409,23 +472,28 @@ async function main(): Promise<void> {
         `  of which reactor change → frame (API) p50 / p95`,
         `${fmt(fanOut.p50)} / ${fmt(fanOut.p95)} ms`,
       );
+      const written = summarize(writtenIn);
       report(
-        `server memory per idle connection (${fmt(count)})`,
-        `${fmt(perIdleConnection / 1024, 1)} KB`,
-        '≤ 20 KB',
+        `  server: reactor change → all ${fmt(count)} frames written p50 / max`,
+        `${fmt(written.p50)} / ${fmt(written.max)} ms`,
       );
       report(
-        `  plus per price subscription on it`,
-        `${fmt(perSubscription / 1024, 1)} KB (${fmt((perIdleConnection + perSubscription) / 1024, 1)} KB together)`,
+        `server memory per idle connection (${fmt(count / 2)} → ${fmt(count)}), heap + external`,
+        perItemKb(connected, halfway, count / 2, 'live'),
+        '≤ 20 KB',
+      );
+      report(`  the same, RSS`, perItemKb(connected, halfway, count / 2, 'rss'));
+      report(
+        `  averaged over all ${fmt(count)} (0 → ${fmt(count)}), heap + external / RSS`,
+        `${perItemKb(connected, before, count, 'live')} / ${perItemKb(connected, before, count, 'rss')}`,
+      );
+      report(
+        `  plus per price subscription on it, heap + external`,
+        perItemKb(subscribed, connected, count, 'live'),
       );
       await clients.ask({ cmd: 'close' }, 'closed');
       await sleep(500);
     }
-  } finally {
-    clients.child.kill();
-    await api.stop();
-    await reactor.stop();
-    await store.stop();
   }
 }
 
