@@ -6,6 +6,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type Database from 'better-sqlite3';
+import { pack } from './handoff.ts';
 import {
   STREAM_COLUMNS,
   StreamState,
@@ -100,39 +101,6 @@ const WRITER_ENTRY = new URL('./writer-thread.ts', import.meta.url).href;
  */
 const WRITER_BOOT = `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then((tsx) => { tsx.register(); return import(${JSON.stringify(WRITER_ENTRY)}); });`;
 
-/**
- * Copies the events' bytes into one fresh buffer that is moved, not cloned, to the writer. (Cloning a
- * view clones its whole backing store, which for gRPC messages is far larger than the event.)
- */
-function packed(ops: readonly WriteOp[]): { ops: WriteOp[]; transfer: ArrayBuffer[] } {
-  let size = 0;
-  for (const op of ops)
-    if (op.kind === 'append')
-      for (const event of op.events) size += event.id.length + event.data.length + event.metadata.length;
-  const target = Buffer.allocUnsafeSlow(size);
-  let offset = 0;
-  const copy = (source: Buffer): Buffer => {
-    source.copy(target, offset);
-    const view = target.subarray(offset, offset + source.length);
-    offset += source.length;
-    return view;
-  };
-  const moved = ops.map((op): WriteOp =>
-    op.kind === 'append'
-      ? {
-          ...op,
-          events: op.events.map((event) => ({
-            ...event,
-            id: copy(event.id),
-            data: copy(event.data),
-            metadata: copy(event.metadata),
-          })),
-        }
-      : op,
-  );
-  return { ops: moved, transfer: [target.buffer as ArrayBuffer] };
-}
-
 const asBuffer = (bytes: Uint8Array): Buffer => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 
 export async function openStorage({
@@ -203,8 +171,8 @@ export async function openStorage({
     if (inFlight || queue.length === 0 || failure) return;
     inFlight = queue;
     queue = [];
-    const { ops, transfer } = packed(inFlight.map((pending) => pending.op));
-    worker.postMessage({ type: 'write', ops } satisfies ToWriter, transfer);
+    const batch = pack(inFlight.map((pending) => pending.op));
+    worker.postMessage({ type: 'write', batch } satisfies ToWriter, [batch.buffer]);
   };
 
   /** Writes that arrive while a batch commits wait here and go together as the next batch. */
@@ -222,22 +190,28 @@ export async function openStorage({
     });
 
   const committed = (batch: Pending[], { outcomes, written }: BatchResult): void => {
-    const events: StoredEvent[] = written.map((entry) => {
-      const op = batch[entry.op]!.op;
-      const source = entry.generated ?? (op.kind === 'append' ? op.events[entry.index]! : undefined)!;
-      return {
-        position: entry.position,
-        streamName: entry.streamName,
-        revision: entry.revision,
-        eventId: asBuffer(source.id),
-        type: source.type,
-        contentType: source.contentType,
-        created: entry.created,
-        data: asBuffer(source.data),
-        metadata: asBuffer(source.metadata),
-      };
-    });
-    if (events.length > 0) head = events[events.length - 1]!.position;
+    const events: StoredEvent[] = [];
+    // Only subscribers need the events themselves.
+    if (listeners.size > 0)
+      for (const range of written) {
+        const op = batch[range.op]!.op;
+        for (let index = 0; index < range.count; index += 1) {
+          const source = range.generated ?? (op.kind === 'append' ? op.events[index]! : undefined)!;
+          events.push({
+            position: range.position + index,
+            streamName: range.streamName,
+            revision: range.revision < 0 ? range.revision : range.revision + index,
+            eventId: asBuffer(source.id),
+            type: source.type,
+            contentType: source.contentType,
+            created: range.created,
+            data: asBuffer(source.data),
+            metadata: asBuffer(source.metadata),
+          });
+        }
+      }
+    const last = written[written.length - 1];
+    if (last) head = last.position + last.count - 1;
     for (const [index, pending] of batch.entries()) pending.resolve(outcomes[index]!);
     if (events.length > 0) for (const listener of listeners) listener(events);
   };

@@ -1,38 +1,22 @@
 // The writer thread: owns the log's write connection, so that the fsync of each group commit never
 // blocks the thread that serves gRPC. While one batch commits, the next one gathers on the main thread.
 import { parentPort, workerData } from 'node:worker_threads';
-import { openDatabase, type ProposedEvent } from './schema.ts';
-import { createWriter, type WriteOp } from './writer.ts';
+import { unpack, type PackedBatch } from './handoff.ts';
+import { openDatabase } from './schema.ts';
+import { createWriter } from './writer.ts';
 
 export interface WriterData {
   readonly path: string;
   readonly synchronous: 'FULL' | 'NORMAL';
 }
 
-export type ToWriter =
-  { readonly type: 'write'; readonly ops: readonly WriteOp[] } | { readonly type: 'close' };
+export type ToWriter = { readonly type: 'write'; readonly batch: PackedBatch } | { readonly type: 'close' };
 
 export type FromWriter =
   | { readonly type: 'ready' }
   | { readonly type: 'written'; readonly result: ReturnType<ReturnType<typeof createWriter>['write']> }
   | { readonly type: 'failed'; readonly message: string }
   | { readonly type: 'closed' };
-
-/** Buffers arrive as plain Uint8Arrays; SQLite binds Buffers. */
-const asBuffer = (bytes: Uint8Array): Buffer => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-
-const revive = (op: WriteOp): WriteOp =>
-  op.kind === 'append'
-    ? {
-        ...op,
-        events: op.events.map((event): ProposedEvent => ({
-          ...event,
-          id: asBuffer(event.id),
-          data: asBuffer(event.data),
-          metadata: asBuffer(event.metadata),
-        })),
-      }
-    : op;
 
 const port = parentPort!;
 const { path, synchronous } = workerData as WriterData;
@@ -46,7 +30,7 @@ port.on('message', (message: ToWriter) => {
     return;
   }
   try {
-    const result = writer.write(message.ops.map(revive));
+    const result = writer.write(unpack(message.batch));
     port.postMessage({ type: 'written', result } satisfies FromWriter);
   } catch (error) {
     port.postMessage({

@@ -26,12 +26,17 @@ export type WriteOp =
       readonly expected: ExpectedRevision;
     };
 
-/** Where an event of the batch landed. `generated` events were made by the writer (deletes, tombstones). */
+/**
+ * Where an operation's events landed: `count` consecutive positions from `position`, and consecutive
+ * revisions from `revision` (a tombstone's is -1). One entry per operation that wrote, rather than one
+ * per event, keeps the answer to the main thread small. `generated` events were made by the writer
+ * (deletes, tombstones); appended ones the main thread still holds.
+ */
 export interface Written {
   readonly op: number;
-  readonly index: number;
   readonly position: number;
   readonly revision: number;
+  readonly count: number;
   readonly created: number;
   readonly streamName: string;
   readonly generated?: ProposedEvent;
@@ -41,6 +46,9 @@ export interface BatchResult {
   readonly outcomes: WriteOutcome[];
   readonly written: Written[];
 }
+
+/** Rows per multi-row INSERT and ids per idempotency lookup: one statement instead of one per event. */
+const CHUNK = 64;
 
 const EMPTY = Buffer.alloc(0);
 
@@ -64,16 +72,33 @@ export function createWriter(db: Database.Database): Writer {
     setMetadata: db.prepare<[number | null, number | null, number | null, number]>(
       'UPDATE streams SET tb = ?, max_count = ?, max_age = ? WHERE id = ?',
     ),
-    insert: db.prepare<[number, number, number, Buffer, string, string, number, Buffer, Buffer]>(
-      'INSERT INTO events (pos, stream_id, revision, event_id, type, content_type, created, data, metadata) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
-    ),
-    byEventId: db.prepare<[number, Buffer], { revision: number; pos: number }>(
-      'SELECT revision, pos FROM events WHERE stream_id = ? AND event_id = ?',
-    ),
     atRevision: db.prepare<[number, number], { data: Buffer }>(
       'SELECT data FROM events WHERE stream_id = ? AND revision = ?',
     ),
   };
+
+  /** Statements for n rows or ids (1 ≤ n ≤ CHUNK), prepared when first needed. */
+  const sized = <T>(sql: (n: number) => string, finish: (statement: Database.Statement<unknown[]>) => T) => {
+    const cache = new Map<number, T>();
+    return (n: number): T => {
+      let statement = cache.get(n);
+      if (!statement) {
+        statement = finish(db.prepare<unknown[]>(sql(n)));
+        cache.set(n, statement);
+      }
+      return statement;
+    };
+  };
+  const list = (n: number, item: string): string => Array.from({ length: n }, () => item).join(', ');
+  const insertRows = sized(
+    (n) =>
+      `INSERT INTO events (pos, stream_id, revision, event_id, type, content_type, created, data, metadata) VALUES ${list(n, '(?, ?, ?, ?, ?, ?, ?, ?, ?)')}`,
+    (statement) => statement,
+  );
+  const idsIn = sized(
+    (n) => `SELECT event_id, revision, pos FROM events WHERE stream_id = ? AND event_id IN (${list(n, '?')})`,
+    (statement) => statement.raw() as Database.Statement<unknown[], [Buffer, number, number]>,
+  );
 
   let head = statements.head.get()?.pos ?? 0;
 
@@ -142,34 +167,41 @@ export function createWriter(db: Database.Database): Writer {
     placement: Placement,
   ): { revision: number; position: number } => {
     const created = Date.now();
-    let revision = row.last_revision;
-    for (const [index, event] of events.entries()) {
-      revision = placement.fixedRevision ?? row.last_revision + 1 + index;
-      head += 1;
-      statements.insert.run(
-        head,
-        row.id,
-        revision,
-        event.id,
-        event.type,
-        event.contentType,
-        created,
-        event.data,
-        event.metadata,
-      );
-      applyMetadata(name, event.type, event.data);
-      written.push({
-        op: placement.op,
-        index,
-        position: head,
-        revision,
-        created,
-        streamName: name,
-        ...(placement.generated ? { generated: event } : {}),
-      });
+    const position = head + 1;
+    const revision = placement.fixedRevision ?? row.last_revision + 1;
+    const step = placement.fixedRevision === undefined ? 1 : 0;
+    for (let start = 0; start < events.length; start += CHUNK) {
+      const end = Math.min(events.length, start + CHUNK);
+      const values: unknown[] = [];
+      for (let index = start; index < end; index += 1) {
+        const event = events[index]!;
+        values.push(
+          position + index,
+          row.id,
+          revision + step * index,
+          event.id,
+          event.type,
+          event.contentType,
+          created,
+          event.data,
+          event.metadata,
+        );
+      }
+      insertRows(end - start).run(values);
     }
+    head += events.length;
+    if (name.startsWith('$$')) for (const event of events) applyMetadata(name, event.type, event.data);
+    written.push({
+      op: placement.op,
+      position,
+      revision,
+      count: events.length,
+      created,
+      streamName: name,
+      ...(placement.generated ? { generated: events[0]! } : {}),
+    });
     const state = placement.state ?? StreamState.Live;
-    const last = state === StreamState.Tombstoned ? row.last_revision : revision;
+    const last = state === StreamState.Tombstoned ? row.last_revision : revision + step * (events.length - 1);
     statements.setStreamEnd.run(last, state, row.id);
     return { revision: last, position: head };
   };
@@ -187,9 +219,15 @@ export function createWriter(db: Database.Database): Writer {
     events: readonly ProposedEvent[],
   ): WriteOutcome | undefined => {
     if (row.last_revision < 0 || events.length === 0) return undefined;
-    const found = events.map((event) => statements.byEventId.get(row.id, event.id));
+    const hits = new Map<string, { revision: number; pos: number }>();
+    for (let start = 0; start < events.length; start += CHUNK) {
+      const ids = events.slice(start, start + CHUNK).map((event) => event.id);
+      for (const [id, revision, pos] of idsIn(ids.length).all(row.id, ...ids))
+        hits.set(id.toString('latin1'), { revision, pos });
+    }
+    if (hits.size === 0) return undefined;
+    const found = events.map((event) => hits.get(event.id.toString('latin1')));
     const present = found.filter((hit) => hit !== undefined).length;
-    if (present === 0) return undefined;
     const first = found[0]?.revision;
     const consecutive =
       present === events.length &&
