@@ -3,6 +3,7 @@
 import { createRequire } from 'node:module';
 import type { ServiceDefinition } from '@grpc/grpc-js';
 import type * as StreamsPbModule from '@eventstore/db-client/generated/streams_pb.js';
+import { decodeAppendRequest, decodeBatchAppendRequest } from './requests.ts';
 import type * as SharedPbModule from '@eventstore/db-client/generated/shared_pb.js';
 import type * as StatusPbModule from '@eventstore/db-client/generated/status_pb.js';
 import type * as GossipPbModule from '@eventstore/db-client/generated/gossip_pb.js';
@@ -36,13 +37,17 @@ interface Serializable {
 /**
  * The generated definitions only serialise their own message classes. The hot paths (events sent to
  * readers and subscribers) are encoded by hand in `wire.ts` once and shared between subscribers, so
- * responses may also be ready-made Buffers.
+ * responses may also be ready-made Buffers; `decoders` replaces the generated parsing of some requests.
  */
-function acceptingBuffers(service: ServiceDefinition): ServiceDefinition {
+function acceptingBuffers(
+  service: ServiceDefinition,
+  decoders: Record<string, (bytes: Buffer) => unknown> = {},
+): ServiceDefinition {
   const patched: Record<string, ServiceDefinition[string]> = {};
   for (const [name, method] of Object.entries(service)) {
     patched[name] = {
       ...method,
+      requestDeserialize: decoders[name] ?? method.requestDeserialize,
       responseSerialize: (value: Buffer | Serializable) =>
         Buffer.isBuffer(value) ? value : Buffer.from(value.serializeBinary()),
     };
@@ -50,7 +55,11 @@ function acceptingBuffers(service: ServiceDefinition): ServiceDefinition {
   return patched as ServiceDefinition;
 }
 
-export const StreamsService = acceptingBuffers(streamsGrpc.StreamsService!);
+/** The append requests are decoded by hand (`requests.ts`): they carry every event written. */
+export const StreamsService = acceptingBuffers(streamsGrpc.StreamsService!, {
+  append: decodeAppendRequest,
+  batchAppend: decodeBatchAppendRequest,
+});
 export const GossipService = acceptingBuffers(gossipGrpc.GossipService!);
 export const ServerFeaturesService = acceptingBuffers(featuresGrpc.ServerFeaturesService!);
 
@@ -59,8 +68,6 @@ export const methodPaths = (service: ServiceDefinition): string[] =>
   Object.values(service).map((method) => method.path);
 
 export type ReadReq = StreamsPbModule.ReadReq;
-export type AppendReq = StreamsPbModule.AppendReq;
-export type BatchAppendReq = StreamsPbModule.BatchAppendReq;
 export type DeleteReq = StreamsPbModule.DeleteReq;
 export type TombstoneReq = StreamsPbModule.TombstoneReq;
 export type UUID = SharedPbModule.UUID;

@@ -29,15 +29,20 @@ import {
   sharedPb,
   statusPb,
   streamsPb,
-  type AppendReq,
-  type BatchAppendReq,
   type DeleteReq,
   type ReadReq,
   type TombstoneReq,
-  type UUID,
 } from './protocol.ts';
 import {
-  uuidBytes,
+  encodeBatchAppendSuccess,
+  uuidFromText,
+  type AppendRequest,
+  type BatchAppendRequest,
+  type ExpectedField,
+  type ProposedMessage,
+  type UuidField,
+} from './requests.ts';
+import {
   type CurrentRevision,
   type ExpectedRevision,
   type ProposedEvent,
@@ -134,9 +139,10 @@ function toRpcError(error: unknown, logger: Logger): RpcError {
   return new RpcError(status.UNKNOWN, error instanceof Error ? error.message : String(error));
 }
 
-function streamNameOf(identifier: { getStreamName_asU8(): Uint8Array } | undefined): string {
+function streamNameOf(identifier: { getStreamName_asU8(): Uint8Array } | Buffer | undefined): string {
   if (!identifier) throw badRequest('stream identifier is missing');
-  const name = Buffer.from(identifier.getStreamName_asU8()).toString('utf8');
+  const bytes = Buffer.isBuffer(identifier) ? identifier : Buffer.from(identifier.getStreamName_asU8());
+  const name = bytes.toString('utf8');
   if (name.length === 0) throw badRequest('stream name is empty');
   return name;
 }
@@ -147,11 +153,10 @@ function parseRevision(text: string): number {
   return value;
 }
 
+/** The expected revision of Delete's and Tombstone's options (generated classes). */
 interface ExpectedOptions {
-  hasRevision?(): boolean;
-  getRevision?(): string;
-  hasStreamPosition?(): boolean;
-  getStreamPosition?(): string;
+  hasRevision(): boolean;
+  getRevision(): string;
   hasNoStream(): boolean;
   hasAny(): boolean;
   hasStreamExists(): boolean;
@@ -161,42 +166,30 @@ function parseExpected(options: ExpectedOptions): ExpectedRevision {
   if (options.hasAny()) return { kind: 'any' };
   if (options.hasNoStream()) return { kind: 'no_stream' };
   if (options.hasStreamExists()) return { kind: 'stream_exists' };
-  if (options.hasRevision?.() && options.getRevision)
-    return { kind: 'exact', revision: parseRevision(options.getRevision()) };
-  if (options.hasStreamPosition?.() && options.getStreamPosition) {
-    return { kind: 'exact', revision: parseRevision(options.getStreamPosition()) };
-  }
+  if (options.hasRevision()) return { kind: 'exact', revision: parseRevision(options.getRevision()) };
   throw badRequest('expected stream revision is missing');
 }
 
-function uuidOf(uuid: UUID | undefined): Buffer {
-  if (!uuid) throw badRequest('event id is missing');
-  try {
-    if (uuid.hasStructured()) {
-      const structured = uuid.getStructured()!;
-      const half = (bits: string): string => BigInt.asUintN(64, BigInt(bits)).toString(16).padStart(16, '0');
-      return Buffer.from(
-        half(structured.getMostSignificantBits()) + half(structured.getLeastSignificantBits()),
-        'hex',
-      );
-    }
-    return uuidBytes(uuid.getString());
-  } catch {
-    throw badRequest('event id is not a UUID');
-  }
+/** The expected revision of an append's options, as decoded by `requests.ts`. */
+function expectedOf(field: ExpectedField | undefined): ExpectedRevision {
+  if (!field) throw badRequest('expected stream revision is missing');
+  if (field.kind === 'revision') return { kind: 'exact', revision: parseRevision(field.revision) };
+  return { kind: field.kind };
 }
 
-interface ProposedMessage {
-  getId(): UUID | undefined;
-  getMetadataMap(): { get(key: string): string | undefined };
-  getData_asU8(): Uint8Array;
-  getCustomMetadata_asU8(): Uint8Array;
+function uuidOf(uuid: UuidField | undefined): Buffer {
+  if (!uuid) throw badRequest('event id is missing');
+  if (uuid.kind === 'structured') {
+    const half = (bits: bigint): string => bits.toString(16).padStart(16, '0');
+    return Buffer.from(half(uuid.most) + half(uuid.least), 'hex');
+  }
+  const bytes = uuidFromText(uuid.text);
+  if (!bytes) throw badRequest('event id is not a UUID');
+  return bytes;
 }
 
 function proposedEvent(message: ProposedMessage): ProposedEvent {
-  const metadata = message.getMetadataMap();
-  const type = metadata.get('type');
-  const contentType = metadata.get('content-type');
+  const { type, contentType } = message;
   if (type === undefined || contentType === undefined) {
     throw new RpcError(
       status.INVALID_ARGUMENT,
@@ -207,14 +200,12 @@ function proposedEvent(message: ProposedMessage): ProposedEvent {
       },
     );
   }
-  const data = message.getData_asU8();
-  const custom = message.getCustomMetadata_asU8();
   return {
-    id: uuidOf(message.getId()),
+    id: uuidOf(message.id),
     type,
     contentType,
-    data: Buffer.from(data.buffer, data.byteOffset, data.byteLength),
-    metadata: Buffer.from(custom.buffer, custom.byteOffset, custom.byteLength),
+    data: message.data,
+    metadata: message.customMetadata,
   };
 }
 
@@ -298,14 +289,22 @@ function identifierOf(stream: string) {
   return identifier;
 }
 
+/** The answer to one batch; `correlation` is the request's encoded correlation UUID, echoed as is. */
 function batchResponse(
-  correlation: UUID,
+  correlation: Buffer,
   stream: string,
   expected: ExpectedRevision | undefined,
   result: WriteOutcome | RpcError,
-): InstanceType<typeof streamsPb.BatchAppendResp> {
+): Buffer | InstanceType<typeof streamsPb.BatchAppendResp> {
+  if (!(result instanceof RpcError) && result.kind === 'success')
+    return encodeBatchAppendSuccess(
+      correlation,
+      Buffer.from(stream, 'utf8'),
+      expected ?? { kind: 'any' },
+      result,
+    );
   const response = new streamsPb.BatchAppendResp();
-  response.setCorrelationId(correlation);
+  response.setCorrelationId(sharedPb.UUID.deserializeBinary(correlation));
   response.setStreamIdentifier(identifierOf(stream));
   if (expected?.kind === 'exact') response.setStreamPosition(String(expected.revision));
   else if (expected?.kind === 'no_stream') response.setNoStream(new emptyPb.Empty());
@@ -326,19 +325,7 @@ function batchResponse(
     }
     return response;
   }
-  if (result.kind === 'success') {
-    const success = new streamsPb.BatchAppendResp.Success();
-    if (result.revision === 'no_stream') success.setNoStream(new emptyPb.Empty());
-    else success.setCurrentRevision(String(result.revision));
-    if (result.position === undefined) success.setNoPosition(new emptyPb.Empty());
-    else {
-      const position = new sharedPb.AllStreamPosition();
-      position.setCommitPosition(String(result.position));
-      position.setPreparePosition(String(result.position));
-      success.setPosition(position);
-    }
-    response.setSuccess(success);
-  } else if (result.kind === 'wrong_expected_version') {
+  if (result.kind === 'wrong_expected_version') {
     const details = new sharedPb.WrongExpectedVersion();
     if (result.current === 'no_stream') details.setCurrentNoStream(new emptyPb.Empty());
     else details.setCurrentStreamRevision(String(result.current));
@@ -471,7 +458,10 @@ export async function startServer({ storage, host, port, logger }: ServerOptions
     }
   };
 
-  const append = (call: ServerReadableStream<AppendReq, unknown>, callback: sendUnaryData<unknown>): void => {
+  const append = (
+    call: ServerReadableStream<AppendRequest, unknown>,
+    callback: sendUnaryData<unknown>,
+  ): void => {
     let stream: string | undefined;
     let expected: ExpectedRevision | undefined;
     const events: ProposedEvent[] = [];
@@ -483,17 +473,16 @@ export async function startServer({ storage, host, port, logger }: ServerOptions
       if (error) callback(error.toStatus());
       else callback(null, response);
     };
-    call.on('data', (request: AppendReq) => {
+    call.on('data', (request: AppendRequest) => {
       if (answered) return;
       try {
-        if (request.hasOptions()) {
+        if (request.options) {
           if (stream !== undefined) throw badRequest('append options sent twice');
-          const options = request.getOptions()!;
-          stream = streamNameOf(options.getStreamIdentifier());
-          expected = parseExpected(options);
-        } else if (request.hasProposedMessage()) {
+          stream = streamNameOf(request.options.streamName);
+          expected = expectedOf(request.options.expected);
+        } else if (request.proposed) {
           if (stream === undefined) throw badRequest('append options must come first');
-          const event = proposedEvent(request.getProposedMessage()!);
+          const event = proposedEvent(request.proposed);
           size += eventSize(event);
           if (size > MAX_APPEND_SIZE) throw maxAppendSizeExceeded();
           events.push(event);
@@ -525,7 +514,7 @@ export async function startServer({ storage, host, port, logger }: ServerOptions
     });
   };
 
-  const batchAppend = (call: ServerDuplexStream<BatchAppendReq, unknown>): void => {
+  const batchAppend = (call: ServerDuplexStream<BatchAppendRequest, unknown>): void => {
     interface Batch {
       stream: string;
       expected: ExpectedRevision;
@@ -542,29 +531,27 @@ export async function startServer({ storage, host, port, logger }: ServerOptions
     const respond = (response: unknown): void => {
       if (!call.cancelled && call.writable) call.write(response);
     };
-    call.on('data', (request: BatchAppendReq) => {
-      const correlation = request.getCorrelationId();
+    call.on('data', (request: BatchAppendRequest) => {
+      const correlation = request.correlation;
       if (!correlation) {
         call.emit('error', badRequest('correlation id is missing').toStatus());
         return;
       }
-      const key = correlation.hasStructured()
-        ? JSON.stringify(correlation.getStructured()!.toObject())
-        : correlation.getString();
+      const key = correlation.toString('latin1');
       let batch = batches.get(key);
       try {
         if (!batch) {
-          const options = request.getOptions();
+          const options = request.options;
           if (!options) throw badRequest('the first message of a batch must carry its options');
           batch = {
-            stream: streamNameOf(options.getStreamIdentifier()),
-            expected: parseExpected(options),
+            stream: streamNameOf(options.streamName),
+            expected: expectedOf(options.expected),
             events: [],
             size: 0,
           };
           batches.set(key, batch);
         }
-        for (const message of request.getProposedMessagesList()) {
+        for (const message of request.events) {
           if (batch.error) break;
           const event = proposedEvent(message);
           batch.size += eventSize(event);
@@ -583,7 +570,7 @@ export async function startServer({ storage, host, port, logger }: ServerOptions
           return;
         }
       }
-      if (!request.getIsFinal()) return;
+      if (!request.isFinal) return;
       batches.delete(key);
       const done = batch;
       if (done.error) {
