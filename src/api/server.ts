@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { EventStoreDBClient } from '@eventstore/db-client';
+import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { createGraphQLError, createSchema, createYoga } from 'graphql-yoga';
 import type { Config } from '../config.ts';
 import type { Logger } from '../logger.ts';
@@ -75,6 +76,8 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     }),
     graphqlEndpoint: GRAPHQL_PATH,
     graphiql: { title: 'pricealert', subscriptionsProtocol: 'WS' },
+    // GraphiQL's page and scripts are served from this package, not a CDN, so it works offline.
+    renderGraphiQL,
     landingPage: false,
     maskedErrors: { isDev: false, maskError },
     context: createContext(secret, limits) as never,
