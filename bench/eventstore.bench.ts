@@ -51,6 +51,28 @@ function rss(pid: number): number {
   return Number(match?.[1] ?? Number.NaN) * 1024;
 }
 
+/** CPU seconds (user + system) a process has used; /proc counts in ticks of 1/100 s. */
+function nodeCpu(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/**
+ * Runs `phase` and reports the CPU it cost per event in this process (the client: event encoding in
+ * @eventstore/db-client and gRPC) and in the node's: what bounds throughput on two shared cores.
+ */
+async function withCpu(pid: number, events: number, phase: () => Promise<void>): Promise<void> {
+  const client = process.cpuUsage();
+  const node = nodeCpu(pid);
+  await phase();
+  const used = process.cpuUsage(client);
+  const perEvent = (seconds: number): string => `${fmt((seconds * 1e6) / events, 1)} µs`;
+  report(
+    '  CPU per event: client / node',
+    `${perEvent((used.user + used.system) / 1e6)} / ${perEvent(nodeCpu(pid) - node)}`,
+  );
+}
+
 async function inFlight(
   total: number,
   concurrency: number,
@@ -141,28 +163,32 @@ async function main(): Promise<void> {
       `${fmt((sizes.concurrent / baselineMs) * 1000, 0)} calls/s`,
     );
 
-    started = performance.now();
-    await inFlight(sizes.concurrent, 32, (n) => client.appendToStream(`conc-${n % 256}`, trade(n)));
-    stored.count += sizes.concurrent;
-    report(
-      'append, 1 event per call, 32 in flight',
-      rate(sizes.concurrent, performance.now() - started),
-      '≥ 20,000 events/s',
-    );
-
-    started = performance.now();
-    for (let batch = 0; batch < sizes.batches; batch += 1) {
-      await client.appendToStream(
-        `batch-${batch % 16}`,
-        Array.from({ length: 100 }, (_, n) => trade(n)),
+    await withCpu(store.node.pid, sizes.concurrent, async () => {
+      started = performance.now();
+      await inFlight(sizes.concurrent, 32, (n) => client.appendToStream(`conc-${n % 256}`, trade(n)));
+      stored.count += sizes.concurrent;
+      report(
+        'append, 1 event per call, 32 in flight',
+        rate(sizes.concurrent, performance.now() - started),
+        '≥ 20,000 events/s',
       );
-    }
-    stored.count += sizes.batches * 100;
-    report(
-      'append, 100 events per call, sequential',
-      rate(sizes.batches * 100, performance.now() - started),
-      '≥ 60,000 events/s',
-    );
+    });
+
+    await withCpu(store.node.pid, sizes.batches * 100, async () => {
+      started = performance.now();
+      for (let batch = 0; batch < sizes.batches; batch += 1) {
+        await client.appendToStream(
+          `batch-${batch % 16}`,
+          Array.from({ length: 100 }, (_, n) => trade(n)),
+        );
+      }
+      stored.count += sizes.batches * 100;
+      report(
+        'append, 100 events per call, sequential',
+        rate(sizes.batches * 100, performance.now() - started),
+        '≥ 60,000 events/s',
+      );
+    });
 
     await fillTo(client, stored, sizes.catchUp);
     started = performance.now();

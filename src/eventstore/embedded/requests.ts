@@ -291,7 +291,8 @@ const hexValue = (code: number): number =>
 export function uuidFromText(text: Buffer): Buffer | undefined {
   const bytes = Buffer.allocUnsafe(16);
   let nibbles = 0;
-  for (const code of text) {
+  for (let index = 0; index < text.length; index += 1) {
+    const code = text[index]!;
     if (code === 0x2d) continue;
     const value = hexValue(code);
     if (value < 0 || nibbles === 32) return undefined;
