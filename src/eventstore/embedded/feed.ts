@@ -111,13 +111,17 @@ export function startFeed(options: FeedOptions): Feed {
     return event.revision >= view.minRevision && event.created >= view.minCreated;
   };
 
-  /** Sends one event if it passes the filters; advances the cursor either way. */
-  const offer = (event: StoredEvent): void => {
+  /**
+   * Sends one event if it passes the filters; advances the cursor either way. Events of a commit are
+   * `encoded` once for all live subscribers; those of a page read are this feed's alone, so caching
+   * them would only cost a WeakMap entry each.
+   */
+  const offer = (event: StoredEvent, encode: (event: StoredEvent) => Buffer): void => {
     if (source.kind === 'all') {
       cursor = event.position;
       const value = filter?.on === 'type' ? event.type : event.streamName;
       if (!filter || filter.matches(value)) {
-        send(encoded(event));
+        send(encode(event));
         remaining -= 1;
       }
       if (filter && subscription) {
@@ -131,7 +135,7 @@ export function startFeed(options: FeedOptions): Feed {
     }
     cursor = forwards ? event.revision + 1 : event.revision - 1;
     if (visibleInStream(event)) {
-      send(encoded(event));
+      send(encode(event));
       remaining -= 1;
     }
   };
@@ -180,7 +184,8 @@ export function startFeed(options: FeedOptions): Feed {
             return;
           }
         }
-        while (pageIndex < page.length && writable && remaining > 0) offer(page[pageIndex++]!);
+        while (pageIndex < page.length && writable && remaining > 0)
+          offer(page[pageIndex++]!, encodeReadEvent);
         if (pageIndex < page.length && remaining > 0) {
           // The stream is full: keep the rest of the page (at most PAGE_BYTES) until it drains.
           waitForDrain();
@@ -228,7 +233,7 @@ export function startFeed(options: FeedOptions): Feed {
     caughtUpAt = events[events.length - 1]!.position;
     for (const event of events) {
       if (source.kind === 'all') {
-        if (event.position > cursor) offer(event);
+        if (event.position > cursor) offer(event, encoded);
         continue;
       }
       if (event.streamName !== source.name) continue;
@@ -239,7 +244,7 @@ export function startFeed(options: FeedOptions): Feed {
       }
       if (event.revision >= cursor) {
         view = storage.viewStream(source.name);
-        offer(event);
+        offer(event, encoded);
       }
     }
     if (!writable) {

@@ -71,6 +71,13 @@ class Writer {
     this.tag(field, 2);
     this.varint(length);
   }
+
+  /** One `metadata` map entry (field 6) of a RecordedEvent. */
+  entry(key: Buffer, value: Buffer, size: number): void {
+    this.header(6, size);
+    this.bytes(1, key);
+    this.bytes(2, value);
+  }
 }
 
 const lengthDelimited = (length: number): number => 1 + smallVarintSize(length) + length;
@@ -79,14 +86,27 @@ const TYPE_KEY = Buffer.from('type');
 const CONTENT_TYPE_KEY = Buffer.from('content-type');
 const CREATED_KEY = Buffer.from('created');
 
-function formatUuid(bytes: Buffer): string {
-  const hex = bytes.toString('hex');
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+const entrySize = (key: Buffer, value: Buffer): number =>
+  lengthDelimited(key.length) + lengthDelimited(value.length);
+
+const HEX = Buffer.from('0123456789abcdef', 'latin1');
+
+/** The canonical text of a UUID's 16 bytes, written as latin1 bytes. */
+function formatUuid(bytes: Buffer): Buffer {
+  const text = Buffer.allocUnsafe(36);
+  let offset = 0;
+  for (let index = 0; index < 16; index += 1) {
+    if (index === 4 || index === 6 || index === 8 || index === 10) text[offset++] = 0x2d;
+    const byte = bytes[index]!;
+    text[offset++] = HEX[byte >> 4]!;
+    text[offset++] = HEX[byte & 15]!;
+  }
+  return text;
 }
 
 /** Encodes `ReadResp { event: ReadEvent { event: RecordedEvent, commit_position } }`. */
 export function encodeReadEvent(event: StoredEvent): Buffer {
-  const id = Buffer.from(formatUuid(event.eventId), 'latin1');
+  const id = formatUuid(event.eventId);
   const name = Buffer.from(event.streamName, 'utf8');
   const type = Buffer.from(event.type, 'utf8');
   const contentType = Buffer.from(event.contentType, 'utf8');
@@ -96,8 +116,6 @@ export function encodeReadEvent(event: StoredEvent): Buffer {
 
   const uuidSize = lengthDelimited(id.length);
   const identifierSize = lengthDelimited(name.length);
-  const entrySize = (key: Buffer, value: Buffer): number =>
-    lengthDelimited(key.length) + lengthDelimited(value.length);
   const typeEntry = entrySize(TYPE_KEY, type);
   const contentTypeEntry = entrySize(CONTENT_TYPE_KEY, contentType);
   const createdEntry = entrySize(CREATED_KEY, created);
@@ -128,15 +146,9 @@ export function encodeReadEvent(event: StoredEvent): Buffer {
   w.varint(event.position);
   w.tag(5, 0);
   w.varint(event.position);
-  for (const [key, value, size] of [
-    [TYPE_KEY, type, typeEntry],
-    [CONTENT_TYPE_KEY, contentType, contentTypeEntry],
-    [CREATED_KEY, created, createdEntry],
-  ] as const) {
-    w.header(6, size);
-    w.bytes(1, key);
-    w.bytes(2, value);
-  }
+  w.entry(TYPE_KEY, type, typeEntry);
+  w.entry(CONTENT_TYPE_KEY, contentType, contentTypeEntry);
+  w.entry(CREATED_KEY, created, createdEntry);
   w.bytes(7, event.metadata);
   w.bytes(8, event.data);
   w.tag(3, 0);
