@@ -26,7 +26,7 @@ import { tradeStream } from '../src/domain/types.ts';
 import { createLogger } from '../src/logger.ts';
 import { startReactor } from '../src/runtime/reactor.ts';
 import { startTestStore } from '../test/helpers/store.ts';
-import { fmt, QUICK, report, summarize } from './stats.ts';
+import { fmt, perItem, QUICK, report, summarize } from './stats.ts';
 
 const ALERTS = QUICK ? 2_000 : 100_000;
 const USERS = QUICK ? 50 : 1_000;
@@ -193,7 +193,7 @@ async function serverMemory(): Promise<Memory> {
 }
 
 const perItemKb = (after: Memory, before: Memory, count: number, key: keyof Memory): string =>
-  `${fmt((after[key] - before[key]) / count / 1024, 1)} KB`;
+  perItem(after[key] - before[key], count, 'KB');
 
 async function main(): Promise<void> {
   process.stdout.write(

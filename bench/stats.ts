@@ -36,3 +36,14 @@ export function report(label: string, value: string, target?: string): void {
 
 /** Quick mode (BENCH_QUICK=1) shrinks sizes for a smoke run; the figures then are not the real ones. */
 export const QUICK = process.env.BENCH_QUICK === '1';
+
+/**
+ * A memory delta per item; a negative delta means the collector freed more than the items took
+ * (noise at small counts), which is said rather than printed as a negative size.
+ */
+export const perItem = (deltaBytes: number, count: number, unit: 'B' | 'KB'): string =>
+  deltaBytes < 0
+    ? 'below measurement noise (heap shrank)'
+    : unit === 'KB'
+      ? `${fmt(deltaBytes / count / 1024, 1)} KB`
+      : `${fmt(deltaBytes / count, 0)}`;
