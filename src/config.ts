@@ -28,7 +28,11 @@ const list = (what: string, item: z.ZodType<string, string>) =>
     )
     .pipe(z.array(item).min(1, `${what} must name at least one`));
 
-const port = z.coerce.number().int().min(0).max(65_535);
+const port = z.coerce
+  .number({ error: 'must be a port number from 0 to 65535' })
+  .int('must be a port number from 0 to 65535')
+  .min(0, 'must be a port number from 0 to 65535')
+  .max(65_535, 'must be a port number from 0 to 65535');
 
 export const configSchema = z.object({
   HOST: z.string().min(1).default('127.0.0.1'),
