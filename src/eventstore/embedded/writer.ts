@@ -262,18 +262,24 @@ export function createWriter(db: Database.Database): Writer {
     return { kind: 'success', revision, position };
   };
 
+  /** The stream a delete or tombstone may act on, or why it may not (already tombstoned, wrong revision). */
+  const deletable = (name: string, expected: ExpectedRevision): StreamRow | WriteOutcome => {
+    const existing = statements.stream.get(name);
+    if (existing?.state === StreamState.Tombstoned) return { kind: 'stream_deleted' };
+    if (!admits(existing, expected))
+      return { kind: 'wrong_expected_version', current: currentOf(existing), expected };
+    return existing ?? streamRow(name);
+  };
+
   const softDelete = (
     op: number,
     name: string,
     expected: ExpectedRevision,
     written: Written[],
   ): WriteOutcome => {
-    const existing = statements.stream.get(name);
-    if (existing?.state === StreamState.Tombstoned) return { kind: 'stream_deleted' };
-    if (!admits(existing, expected))
-      return { kind: 'wrong_expected_version', current: currentOf(existing), expected };
+    const row = deletable(name, expected);
+    if (!('id' in row)) return row;
     // As EventStoreDB: a soft delete is metadata that truncates everything written so far.
-    const row = existing ?? streamRow(name);
     const metaName = `$$${name}`;
     const metaRow = streamRow(metaName);
     const previous =
@@ -305,11 +311,8 @@ export function createWriter(db: Database.Database): Writer {
     expected: ExpectedRevision,
     written: Written[],
   ): WriteOutcome => {
-    const existing = statements.stream.get(name);
-    if (existing?.state === StreamState.Tombstoned) return { kind: 'stream_deleted' };
-    if (!admits(existing, expected))
-      return { kind: 'wrong_expected_version', current: currentOf(existing), expected };
-    const row = existing ?? streamRow(name);
+    const row = deletable(name, expected);
+    if (!('id' in row)) return row;
     const event: ProposedEvent = {
       id: uuidBytes(randomUUID()),
       type: '$streamDeleted',
