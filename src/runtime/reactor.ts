@@ -88,6 +88,8 @@ export interface Reactor {
   caughtUpTo(position: bigint): Promise<void>;
   /** Calls `listener(product)` after each live trade of that product is applied; returns the unsubscribe. */
   onChange(listener: (product: string) => void): () => void;
+  /** Calls `listener(alertId)` after the alerts view takes a change of that alert; returns the unsubscribe. */
+  onAlertChange(listener: (alertId: string) => void): () => void;
   stop(): Promise<void>;
 }
 
@@ -175,6 +177,7 @@ export async function startReactor(options: ReactorOptions): Promise<Reactor> {
   const market = createMarket(options.config.PRICEALERT_WINDOWS);
   const view = alertsView.initialState();
   const listeners = new Set<(product: string) => void>();
+  const alertListeners = new Set<(alertId: string) => void>();
   /** ACTIVE alerts with an expiry, for the wall-clock timer. */
   const expiring = new Map<string, number>();
   /** Alerts with changes not yet written. */
@@ -272,6 +275,13 @@ export async function startReactor(options: ReactorOptions): Promise<Reactor> {
       cause === undefined ? { alertId, event, revision } : { alertId, event, revision, cause },
     );
     syncBook(alertId);
+    for (const listener of alertListeners) {
+      try {
+        listener(alertId);
+      } catch (error) {
+        log.warn({ err: error }, 'an alert listener failed');
+      }
+    }
   };
 
   // A restored view's ACTIVE alerts go into the book, in creation order as when they were folded.
@@ -589,6 +599,10 @@ export async function startReactor(options: ReactorOptions): Promise<Reactor> {
     onChange(listener) {
       listeners.add(listener);
       return () => listeners.delete(listener);
+    },
+    onAlertChange(listener) {
+      alertListeners.add(listener);
+      return () => alertListeners.delete(listener);
     },
     stop() {
       stopping ??= (async () => {

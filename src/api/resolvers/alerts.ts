@@ -35,8 +35,8 @@ export function alertResolvers(services: ApiServices) {
   const { client, reactor, triggers } = services;
 
   /**
-   * The reactor's view of an alert once `current(view)` holds, giving the read model up to `waitMs` of
-   * event-loop turns: it folds an alert event a moment after the store has it, whether this process
+   * The reactor's view of an alert once `current(view)` holds, waiting up to `waitMs` for the reactor
+   * to fold a change of that alert: it does so a moment after the store has it, whether this process
    * wrote it (a mutation) or the trigger subscription delivered it first.
    */
   const viewWhen = async (
@@ -44,13 +44,19 @@ export function alertResolvers(services: ApiServices) {
     current: (view: AlertView | undefined) => boolean,
     waitMs: number,
   ): Promise<AlertView | undefined> => {
-    let view = reactor.views.alert(alertId);
-    const deadline = performance.now() + waitMs;
-    while (!current(view) && performance.now() < deadline) {
-      await new Promise((resolve) => setImmediate(resolve));
-      view = reactor.views.alert(alertId);
-    }
-    return view;
+    const view = reactor.views.alert(alertId);
+    if (current(view) || waitMs <= 0) return view;
+    return new Promise((resolve) => {
+      const finish = (): void => {
+        clearTimeout(timer);
+        stopListening();
+        resolve(reactor.views.alert(alertId));
+      };
+      const timer = setTimeout(finish, waitMs);
+      const stopListening = reactor.onAlertChange((changed) => {
+        if (changed === alertId && current(reactor.views.alert(alertId))) finish();
+      });
+    });
   };
 
   /**
