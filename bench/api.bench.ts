@@ -243,9 +243,9 @@ async function main(): Promise<void> {
               measure: 'LAST',
               now: dateToIso(new Date()),
             },
-            { products: config.PRICEALERT_PRODUCTS, windows: config.PRICEALERT_WINDOWS, activeCount: 0 },
+            { products: config.PRICEALERT_PRODUCTS, windows: config.PRICEALERT_WINDOWS },
           );
-          ids[index] = state.created.alertId;
+          ids[index] = state.state.created.alertId;
         }),
       );
     }

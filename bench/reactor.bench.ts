@@ -47,7 +47,7 @@ try {
         window: windows[index % windows.length]!,
         repeat: index % 4 === 0,
       },
-      { ...rules, activeCount: 0 },
+      rules,
     );
   for (let start = 0; start < ALERTS; start += 500) {
     await Promise.all(
@@ -182,7 +182,7 @@ try {
       ),
     );
   }
-  while (reactor.views.alertsOf('hot').length < HOT_TRADES)
+  while ((reactor.views.alertsOf('hot')?.length ?? 0) < HOT_TRADES)
     await new Promise((resolve) => setTimeout(resolve, 50));
   const hot = await sendTape(HOT_TRADES, (index) => ({
     alertId: `hot-${index}`,

@@ -27,10 +27,34 @@ export interface AlertsViewState {
   byId: Map<string, AlertState>;
   byUser: Map<string, Set<string>>;
   activeByUser: Map<string, number>;
+  /**
+   * Alerts claimed in a user's claim stream whose AlertCreated has not been folded yet, with when they
+   * were claimed (µs): they count against the user's active-alert limit until created or abandoned.
+   */
+  claims: Map<string, Map<string, number>>;
 }
 
 export function initialState(): AlertsViewState {
-  return { byId: new Map(), byUser: new Map(), activeByUser: new Map() };
+  return { byId: new Map(), byUser: new Map(), activeByUser: new Map(), claims: new Map() };
+}
+
+/** Folds an AlertClaimed: the alert counts as active for its user from now until it is created. */
+export function claim(
+  view: AlertsViewState,
+  claimed: { userId: string; alertId: string; at: number },
+): AlertsViewState {
+  if (view.byId.has(claimed.alertId)) return view;
+  const claims = view.claims.get(claimed.userId) ?? new Map<string, number>();
+  view.claims.set(claimed.userId, claims);
+  claims.set(claimed.alertId, claimed.at);
+  return view;
+}
+
+/** Claims of a user not yet created, made at or after `since` (µs); older ones count as abandoned. */
+export function openClaims(view: AlertsViewState, userId: string, since: number): number {
+  let open = 0;
+  for (const at of view.claims.get(userId)?.values() ?? []) if (at >= since) open += 1;
+  return open;
 }
 
 /**
@@ -54,6 +78,8 @@ export function evolve(view: AlertsViewState, envelope: AlertEnvelope): AlertsVi
     const ids = view.byUser.get(userId) ?? new Set<string>();
     ids.add(alertId);
     view.byUser.set(userId, ids);
+    const claims = view.claims.get(userId);
+    if (claims?.delete(alertId) && claims.size === 0) view.claims.delete(userId);
   }
   const delta = (after.status === 'ACTIVE' ? 1 : 0) - (before?.status === 'ACTIVE' ? 1 : 0);
   if (delta !== 0) view.activeByUser.set(userId, (view.activeByUser.get(userId) ?? 0) + delta);
@@ -95,10 +121,33 @@ export function alert(view: AlertsViewState, alertId: string): AlertView | undef
   return state && toAlertView(state);
 }
 
-/** A user's alerts, oldest first, optionally of one status. */
-export function alertsOf(view: AlertsViewState, userId: string, status?: AlertStatus): AlertView[] {
+export interface AlertsPage {
+  status?: AlertStatus;
+  /** The id of the last alert of the previous page: the page starts after it. */
+  after?: string;
+  first?: number;
+}
+
+/**
+ * A user's alerts, oldest first, optionally of one status, a page at a time. `undefined` when `after`
+ * is not one of the user's alerts.
+ */
+export function alertsOf(
+  view: AlertsViewState,
+  userId: string,
+  page: AlertsPage = {},
+): AlertView[] | undefined {
+  const ids = view.byUser.get(userId);
+  const { status, after, first = Infinity } = page;
+  if (after !== undefined && !ids?.has(after)) return undefined;
   const result: AlertView[] = [];
-  for (const alertId of view.byUser.get(userId) ?? []) {
+  let started = after === undefined;
+  for (const alertId of ids ?? []) {
+    if (result.length >= first) break;
+    if (!started) {
+      started = alertId === after;
+      continue;
+    }
     const state = view.byId.get(alertId);
     if (state && (status === undefined || state.status === status)) result.push(toAlertView(state));
   }

@@ -1,23 +1,34 @@
-// Trigger cursors: the opaque form of a position in the store's `$all` log.
-import type { Position } from '@eventstore/db-client';
+// Trigger cursors: the opaque form of a trigger's place in its user's firing order (the causing
+// trade's `$all` order, then the alert's creation order), tagged with a digest of the user it was
+// given to, so that a cursor passed by another user is refused instead of read as a position.
+import { createHash } from 'node:crypto';
+import type { TriggerKey } from '../../projections/triggerLog.ts';
 
-const PREFIX = 't1.';
+const PREFIX = 't2.';
+const TAG_BYTES = 6;
 
-export const encodeCursor = (position: Position): string =>
-  PREFIX + Buffer.from(`${position.commit}:${position.prepare}`).toString('base64url');
+const tagOf = (userId: string): string =>
+  createHash('sha256').update(userId).digest().subarray(0, TAG_BYTES).toString('base64url');
 
-/** The position a cursor stands for; `undefined` when it is not a cursor this API gave out. */
-export function decodeCursor(cursor: string): Position | undefined {
-  if (!cursor.startsWith(PREFIX) || cursor.length > 80) return undefined;
-  const match = /^(\d{1,20}):(\d{1,20})$/.exec(
-    Buffer.from(cursor.slice(PREFIX.length), 'base64url').toString(),
-  );
-  return match ? { commit: BigInt(match[1]!), prepare: BigInt(match[2]!) } : undefined;
-}
+export const encodeCursor = (userId: string, key: TriggerKey): string =>
+  `${PREFIX}${Buffer.from(`${key.cause}:${key.created}`).toString('base64url')}.${tagOf(userId)}`;
 
-/** Orders positions as the store orders events in `$all`. */
-export function comparePositions(a: Position, b: Position): number {
-  if (a.commit !== b.commit) return a.commit < b.commit ? -1 : 1;
-  if (a.prepare !== b.prepare) return a.prepare < b.prepare ? -1 : 1;
-  return 0;
+export type DecodedCursor = { ok: true; key: TriggerKey } | { ok: false; reason: string };
+
+/** The key a cursor stands for, if this API gave it out to this user. */
+export function decodeCursor(userId: string, cursor: string): DecodedCursor {
+  if (cursor.startsWith('t1.'))
+    return {
+      ok: false,
+      reason: 'is from an older pricealert version; start again without it and page with triggers(after:)',
+    };
+  const parts =
+    cursor.length <= 120 && cursor.startsWith(PREFIX) ? cursor.slice(PREFIX.length).split('.') : [];
+  const match =
+    parts.length === 2
+      ? /^(\d{1,40}):(\d{1,40})$/.exec(Buffer.from(parts[0]!, 'base64url').toString())
+      : null;
+  if (!match) return { ok: false, reason: 'is not a cursor this server gave out' };
+  if (parts[1] !== tagOf(userId)) return { ok: false, reason: 'was given to another user' };
+  return { ok: true, key: { cause: BigInt(match[1]!), created: BigInt(match[2]!) } };
 }

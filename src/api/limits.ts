@@ -20,8 +20,6 @@ export interface ApiLimits {
   maxPageSize: number;
   /** Trades the `backtest` query replays at most (CONTRACT §4). */
   maxBacktestTrades: number;
-  /** Triggers kept in memory for `alertTriggered(after:)` and `triggers`; older cursors read the store. */
-  maxTriggersKept: number;
 }
 
 export const DEFAULT_LIMITS: ApiLimits = {
@@ -36,5 +34,4 @@ export const DEFAULT_LIMITS: ApiLimits = {
   maxDirectives: 10,
   maxPageSize: 1_000,
   maxBacktestTrades: 1_000_000,
-  maxTriggersKept: 200_000,
 };

@@ -3,8 +3,12 @@ import { WebSocket } from 'ws';
 import type { Outlet } from './channel.ts';
 import type { ApiLimits } from './limits.ts';
 
-/** Close code for a WebSocket that stopped reading; it may reconnect and resume with its last cursor. */
-export const SLOW_CONSUMER_CLOSE = 4429;
+/**
+ * Close code for a WebSocket that stopped reading; it may reconnect and resume with its last cursor.
+ * 1013 (Try Again Later) is one the stock graphql-ws client retries; 4429 is its fatal
+ * TooManyInitialisationRequests.
+ */
+export const SLOW_CONSUMER_CLOSE = 1013;
 export const SLOW_CONSUMER_REASON = 'too slow: stopped reading; reconnect and resume with your last cursor';
 
 export function socketOutlet(socket: WebSocket, limits: ApiLimits, onCutOff: () => void): Outlet {

@@ -1,6 +1,6 @@
 // The GraphQL server: yoga over HTTP (GraphiQL included) and graphql-ws on the same /graphql path.
 import { readFile } from 'node:fs/promises';
-import { createServer } from 'node:http';
+import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { EventStoreDBClient } from '@eventstore/db-client';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
@@ -15,7 +15,8 @@ import { DEFAULT_LIMITS, type ApiLimits } from './limits.ts';
 import { armorPlugins, useErrorCodes, useRequestLog } from './plugins.ts';
 import { startPriceHub } from './priceHub.ts';
 import { createResolvers } from './resolvers/index.ts';
-import { startTriggerLog } from './triggerLog.ts';
+import { useReadiness } from './readiness.ts';
+import { startTriggerFeed } from './triggerFeed.ts';
 import { attachWebSocket } from './ws.ts';
 
 export const GRAPHQL_PATH = '/graphql';
@@ -34,7 +35,7 @@ export interface ApiServerOptions {
 export interface ApiServer {
   /** `http://host:port/graphql`: GraphiQL in a browser, GraphQL over HTTP, and `ws://` on the same path. */
   url: string;
-  /** Stops accepting, closes WebSockets with 1001, ends the trigger subscription. */
+  /** Stops accepting, closes WebSockets with 1001, stops following the reactor. */
   stop(): Promise<void>;
 }
 
@@ -55,16 +56,17 @@ function maskError(error: unknown, message: string): Error {
   });
 }
 
+function sendJson(response: ServerResponse, status: number, body: unknown): void {
+  response.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+  response.end(JSON.stringify(body));
+}
+
 export async function startApiServer(options: ApiServerOptions): Promise<ApiServer> {
   const { config, store, reactor } = options;
   const logger = options.logger.child({ component: 'api' });
   const limits: ApiLimits = { ...DEFAULT_LIMITS, ...options.limits };
   const secret = await loadSecret(config);
-  const triggers = startTriggerLog(
-    store.client,
-    logger.child({ component: 'triggers' }),
-    limits.maxTriggersKept,
-  );
+  const triggers = startTriggerFeed(reactor);
   const prices = startPriceHub(reactor);
   const services = { config, client: store.client, reactor, triggers, prices, limits, logger };
 
@@ -81,7 +83,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     landingPage: false,
     maskedErrors: { isDev: false, maskError },
     context: createContext(secret, limits) as never,
-    plugins: [...armorPlugins(limits), useErrorCodes(), useRequestLog(logger)],
+    plugins: [...armorPlugins(limits), useReadiness(reactor), useErrorCodes(), useRequestLog(logger)],
     logging: {
       debug: (...args) => logger.debug(args.join(' ')),
       info: (...args) => logger.info(args.join(' ')),
@@ -94,7 +96,22 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     },
   });
 
-  const httpServer = createServer(yoga);
+  const httpServer = createServer((request, response) => {
+    const path = request.url?.split('?')[0];
+    if (path === '/health') return sendJson(response, 200, { status: 'ok' });
+    if (path === '/ready') {
+      const status = reactor.status();
+      return status.ready
+        ? sendJson(response, 200, { status: 'ready', position: status.position })
+        : sendJson(response, 503, {
+            status: 'starting',
+            reason: 'the projections are catching up with the store',
+            position: status.position,
+            target: status.target,
+          });
+    }
+    return yoga(request, response);
+  });
   const ws = attachWebSocket({ httpServer, path: GRAPHQL_PATH, yoga, secret, limits, logger });
   try {
     await new Promise<void>((resolve, reject) => {
@@ -107,7 +124,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
   } catch (error) {
     await ws.dispose();
     prices.stop();
-    await triggers.stop();
+    triggers.stop();
     throw error;
   }
   const { address, port } = httpServer.address() as AddressInfo;
@@ -128,7 +145,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
         await closed;
         clearTimeout(cut);
         prices.stop();
-        await triggers.stop();
+        triggers.stop();
         logger.info('GraphQL API stopped');
       })()),
   };

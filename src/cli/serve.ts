@@ -51,7 +51,13 @@ async function serve(config: ReturnType<typeof loadConfig>): Promise<void> {
       }
     }
   };
+  // Listened for from the start: a signal while the projections catch up stops as cleanly as later.
+  const signalled = new Promise<NodeJS.Signals>((resolve) => {
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+    process.once('SIGINT', () => resolve('SIGINT'));
+  });
 
+  let signal: NodeJS.Signals | undefined;
   try {
     const store = await openStore(config, logger);
     stops.push(() => store.close());
@@ -70,18 +76,18 @@ async function serve(config: ReturnType<typeof loadConfig>): Promise<void> {
       logger,
     });
     stops.push(() => feed.stop());
-    process.stdout.write(
-      `pricealert: GraphiQL at ${api.url} (feed: ${config.PRICEALERT_FEED}; Ctrl-C stops)\n`,
-    );
+    // The API answers /health (and /ready with 503) at once; the address is announced once ready.
+    signal = await Promise.race([reactor.ready.then(() => undefined), signalled]);
+    if (!signal)
+      process.stdout.write(
+        `pricealert: GraphiQL at ${api.url} (feed: ${config.PRICEALERT_FEED}; Ctrl-C stops)\n`,
+      );
   } catch (error) {
     await stopAll();
     throw error;
   }
 
-  const signal = await new Promise<NodeJS.Signals>((resolve) => {
-    process.once('SIGTERM', () => resolve('SIGTERM'));
-    process.once('SIGINT', () => resolve('SIGINT'));
-  });
+  signal ??= await signalled;
   logger.info({ signal }, 'shutting down');
   // A second signal while shutting down means "now".
   const force = (): never => process.exit(1);

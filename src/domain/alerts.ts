@@ -1,5 +1,7 @@
 // An alert's life: its state folded from its stream, the createAlert/cancelAlert decisions, and their handlers.
 import {
+  BACKWARDS,
+  END,
   jsonEvent,
   NO_STREAM,
   StreamNotFoundError,
@@ -32,12 +34,16 @@ export interface AlertState {
   revision: bigint;
   /** `$all` order (see position.ts) of the trade behind the newest AlertTriggered/AlertRearmed, from its metadata. */
   lastCause?: bigint;
+  /** `$all` order of its AlertCreated: the order of creation, which orders triggers of one trade. */
+  createdOrder?: bigint;
 }
 
 /** Where an event of an alert's stream sits: its revision and, for trigger/re-arm, the causing trade's position. */
 export interface AlertEventMeta {
   revision: bigint;
   cause?: bigint;
+  /** The event's own `$all` order, when known (kept for AlertCreated as `createdOrder`). */
+  position?: bigint;
 }
 
 /**
@@ -54,15 +60,16 @@ export function evolveAlert(
   if (state && meta.revision <= state.revision) return state;
   if (!event) return state && { ...state, revision: meta.revision };
   if (event.type === 'AlertCreated') {
-    return (
-      state ?? {
-        created: event.data,
-        status: 'ACTIVE',
-        armed: true,
-        triggerCount: 0,
-        revision: meta.revision,
-      }
-    );
+    if (state) return state;
+    const created: AlertState = {
+      created: event.data,
+      status: 'ACTIVE',
+      armed: true,
+      triggerCount: 0,
+      revision: meta.revision,
+    };
+    if (meta.position !== undefined) created.createdOrder = meta.position;
+    return created;
   }
   if (!state) return undefined;
   const next: AlertState = { ...state, revision: meta.revision };
@@ -279,10 +286,11 @@ export async function* readAlertEvents(
         parsed?.ok && parsed.event.type !== 'TradeRecorded' && parsed.event.data.alertId === alertId
           ? parsed.event
           : undefined;
+      const meta: AlertEventMeta = { revision: recorded.revision };
       const cause = causeOf(recorded.metadata);
-      yield cause === undefined
-        ? { event, revision: recorded.revision }
-        : { event, revision: recorded.revision, cause };
+      if (cause !== undefined) meta.cause = cause;
+      if (recorded.position) meta.position = positionOrder(recorded.position);
+      yield { event, ...meta };
     }
   } catch (error) {
     if (!(error instanceof StreamNotFoundError)) throw error;
@@ -307,53 +315,150 @@ export function causeOf(metadata: unknown): bigint | undefined {
   return position && positionOrder(position);
 }
 
-/** Handler: creates the alert (its stream must not exist yet) and returns its state. */
+/** The event that takes one of a user's active-alert slots, in the user's claim stream. */
+export const ALERT_CLAIMED = 'AlertClaimed';
+const CLAIMS_PREFIX = 'user-alerts-';
+export const alertClaimsStream = (userId: string): string => `${CLAIMS_PREFIX}${userId}`;
+/** A claim whose alert was never created (its creator died in between) stops counting after this. */
+export const CLAIM_TTL_MS = 30_000;
+/** Tries at the claim before giving up when other processes keep claiming for the same user. */
+const MAX_CLAIM_ATTEMPTS = 50;
+
+/** The alert an AlertClaimed event claims, if it is one and sits in its user's claim stream. */
+export function parseAlertClaimed(
+  streamId: string,
+  data: unknown,
+): { userId: string; alertId: string } | undefined {
+  const claimed = data as { userId?: unknown; alertId?: unknown } | null;
+  if (typeof claimed?.userId !== 'string' || typeof claimed.alertId !== 'string') return undefined;
+  return streamId === alertClaimsStream(claimed.userId)
+    ? { userId: claimed.userId, alertId: claimed.alertId }
+    : undefined;
+}
+
+/** What createAlert needs of a read model that folds `$all` (the reactor's). */
+export interface ActiveAlertCounter {
+  /** Resolves once every event up to this `$all` commit position is folded. */
+  caughtUpTo(commit: bigint): Promise<void>;
+  /** The user's ACTIVE alerts plus claims not yet created and made at or after `since` (µs). */
+  activeAlerts(userId: string, since: number): number;
+}
+
+/**
+ * Handler: creates the alert (its stream must not exist yet) and returns its state with the `$all`
+ * commit position of its AlertCreated.
+ *
+ * The per-user limit is one decision in the store, not a count read before an append: the alert first
+ * takes a slot in the user's claim stream with the expected revision at which the count was made, so
+ * two creates that counted the same alerts cannot both claim (one gets WrongExpectedVersion, counts
+ * again and decides again), on one API process or many. Only then is AlertCreated appended. Without
+ * `counter` (tools and tests seeding alerts) there is no claim and no limit.
+ */
 export async function createAlert(
   client: EventStoreDBClient,
   command: CreateAlertCommand,
-  rules: AlertRules,
-): Promise<AlertState> {
-  const [created] = decideCreateAlert(command, undefined, rules);
+  rules: Omit<AlertRules, 'activeCount'>,
+  counter?: ActiveAlertCounter,
+): Promise<{ state: AlertState; commit: bigint }> {
+  // Input errors first, before touching the store.
+  const [created] = decideCreateAlert(command, undefined, { ...rules, activeCount: 0 });
+  const stream = alertClaimsStream(command.userId);
+  // Without a counter (tools and tests that seed alerts) the limit is not checked.
+  for (let attempt = 0; counter; attempt += 1) {
+    const last = await lastEventOf(client, stream);
+    if (last) await counter.caughtUpTo(last.commit);
+    const since = (Date.parse(command.now) - CLAIM_TTL_MS) * 1000;
+    decideCreateAlert(command, undefined, {
+      ...rules,
+      activeCount: counter.activeAlerts(command.userId, since),
+    });
+    try {
+      await client.appendToStream(
+        stream,
+        jsonEvent({
+          type: ALERT_CLAIMED,
+          data: { alertId: command.alertId, userId: command.userId, claimedAt: command.now },
+        }),
+        { expectedRevision: last ? last.revision : NO_STREAM },
+      );
+      break;
+    } catch (error) {
+      if (!(error instanceof WrongExpectedVersionError)) throw error;
+      if (attempt + 1 >= MAX_CLAIM_ATTEMPTS)
+        throw new DomainError(
+          'CONFLICT',
+          'too many alerts are being created at once for this user; try again',
+        );
+    }
+  }
+  let commit: bigint;
   try {
-    await client.appendToStream(
+    const result = await client.appendToStream(
       alertStream(command.alertId),
       jsonEvent({ type: 'AlertCreated', data: created! }),
       { expectedRevision: NO_STREAM },
     );
+    commit = result.position?.commit ?? 0n;
   } catch (error) {
     if (error instanceof WrongExpectedVersionError)
       throw new DomainError('CONFLICT', `alert ${command.alertId} already exists`);
     throw error;
   }
-  return evolveAlert(undefined, { type: 'AlertCreated', data: created! }, { revision: 0n })!;
+  return {
+    state: evolveAlert(undefined, { type: 'AlertCreated', data: created! }, { revision: 0n })!,
+    commit,
+  };
+}
+
+/** The revision and commit position of a stream's last event; undefined when it has none. */
+async function lastEventOf(
+  client: EventStoreDBClient,
+  stream: string,
+): Promise<{ revision: bigint; commit: bigint } | undefined> {
+  let last: { revision: bigint; commit: bigint } | undefined;
+  try {
+    for await (const resolved of client.readStream(stream, {
+      direction: BACKWARDS,
+      fromRevision: END,
+      maxCount: 1,
+    })) {
+      const recorded = resolved.event;
+      if (recorded) last = { revision: recorded.revision, commit: recorded.position?.commit ?? 0n };
+    }
+  } catch (error) {
+    if (!(error instanceof StreamNotFoundError)) throw error;
+  }
+  return last;
 }
 
 /**
- * Handler: cancels the alert at the revision it was read at. When the reactor appended in between
+ * Handler: cancels the alert at the revision it was read at; returns its state and the commit position
+ * of the AlertCancelled (none when it was cancelled already). When the reactor appended in between
  * (a trigger or re-arm), the alert is read again and the decision made again, so a cancel never lands
  * on an alert that already triggered for good.
  */
 export async function cancelAlert(
   client: EventStoreDBClient,
   command: CancelAlertCommand,
-): Promise<AlertState> {
+): Promise<{ state: AlertState; commit?: bigint }> {
   let state = await readAlert(client, command.alertId);
   for (let attempt = 0; ; attempt += 1) {
     const events = decideCancelAlert(command, state);
-    if (events.length === 0) return state!;
+    if (events.length === 0) return { state: state! };
     try {
-      await client.appendToStream(
+      const result = await client.appendToStream(
         alertStream(command.alertId),
         events.map((data) => jsonEvent({ type: 'AlertCancelled', data })),
         {
           expectedRevision: state!.revision,
         },
       );
-      return evolveAlert(
+      const cancelled = evolveAlert(
         state,
         { type: 'AlertCancelled', data: events[0]! },
         { revision: state!.revision + 1n },
       )!;
+      return result.position ? { state: cancelled, commit: result.position.commit } : { state: cancelled };
     } catch (error) {
       if (!(error instanceof WrongExpectedVersionError) || attempt >= 5) throw error;
       state = await readAlert(client, command.alertId, state);

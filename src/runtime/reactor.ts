@@ -42,6 +42,7 @@ import {
 } from '@eventstore/db-client';
 import * as alertBook from '../../projections/alertBook.ts';
 import * as alertsView from '../../projections/alertsView.ts';
+import * as triggerLog from '../../projections/triggerLog.ts';
 import {
   price,
   restore as restorePrices,
@@ -51,8 +52,10 @@ import {
 import { applyTrade, createMarket } from '../../projections/market.ts';
 import type { Config } from '../config.ts';
 import {
+  ALERT_CLAIMED,
   causeOf,
   decideOnTrade,
+  parseAlertClaimed,
   evolveAlert,
   readAlertEvents,
   type AlertEventMeta,
@@ -72,9 +75,19 @@ export interface ReadModels {
   /** `undefined` before the product's first trade, or for a window that is not kept. */
   price(product: string, window: string): Price | undefined;
   alert(id: string): alertsView.AlertView | undefined;
-  /** A user's alerts, oldest first. */
-  alertsOf(userId: string, status?: AlertStatus): alertsView.AlertView[];
+  /** A user's alerts, oldest first, a page at a time; `undefined` when `after` is not one of theirs. */
+  alertsOf(userId: string, page?: alertsView.AlertsPage): alertsView.AlertView[] | undefined;
   activeAlertCount(userId: string): number;
+  /** Alerts claimed for the user (counting against the limit) but not created yet, claimed at or after `since` (µs). */
+  openClaims(userId: string, since: number): number;
+  /** How many triggers are kept per user; a cursor older than those is refused. */
+  triggersKept: number;
+  /** The user's triggers after `after`, in firing order (see projections/triggerLog.ts). */
+  triggersAfter(
+    userId: string,
+    after: triggerLog.TriggerKey | undefined,
+    first?: number,
+  ): triggerLog.AfterResult;
 }
 
 export interface Reactor {
@@ -90,6 +103,14 @@ export interface Reactor {
   onChange(listener: (product: string) => void): () => void;
   /** Calls `listener(alertId)` after the alerts view takes a change of that alert; returns the unsubscribe. */
   onAlertChange(listener: (alertId: string) => void): () => void;
+  /**
+   * Calls `listener` with triggers as they are released into the trigger log, in firing order, after
+   * the alerts view shows them; returns the unsubscribe. Synchronous with the release, so a backlog
+   * read with `views.triggersAfter` and a listener added in the same tick miss nothing between them.
+   */
+  onTriggers(listener: (entries: readonly triggerLog.TriggerEntry[]) => void): () => void;
+  /** Whether the projections have caught up, and where they stand, for `/ready`. */
+  status(): { ready: boolean; position: string; target: string | null };
   stop(): Promise<void>;
 }
 
@@ -117,9 +138,11 @@ export interface ReactorOptions {
   maxWaitingChanges?: number;
   /** The wall clock, for `triggeredAt` and friends. */
   now?: () => Date;
+  /** Triggers kept per user for `triggers` and `alertTriggered(after:)`; older cursors are refused. Default 10000. */
+  triggersPerUser?: number;
 }
 
-/** pricealert's event types, filtered on the server; `Alert` as a prefix covers the five alert events. */
+/** pricealert's event types, filtered on the server; `Alert` as a prefix covers the alert events and AlertClaimed. */
 const EVENT_FILTER = () => eventTypeFilter({ prefixes: ['TradeRecorded', 'Alert'] });
 const RETRY_MS = 250;
 const ALERT_STREAM_PREFIX = alertStream('');
@@ -176,8 +199,11 @@ export async function startReactor(options: ReactorOptions): Promise<Reactor> {
   const maxWaiting = options.maxWaitingChanges ?? 1000;
   const market = createMarket(options.config.PRICEALERT_WINDOWS);
   const view = alertsView.initialState();
+  const triggersPerUser = options.triggersPerUser ?? 10_000;
+  let triggers = triggerLog.initialState(triggersPerUser);
   const listeners = new Set<(product: string) => void>();
   const alertListeners = new Set<(alertId: string) => void>();
+  const triggerListeners = new Set<(entries: readonly triggerLog.TriggerEntry[]) => void>();
   /** ACTIVE alerts with an expiry, for the wall-clock timer. */
   const expiring = new Map<string, number>();
   /** Alerts with changes not yet written. */
@@ -200,6 +226,7 @@ export async function startReactor(options: ReactorOptions): Promise<Reactor> {
     if (snapshot && prices) {
       market.prices = prices;
       Object.assign(view, alertsView.restore(snapshot.alerts));
+      triggers = triggerLog.restore(snapshot.triggers, triggersPerUser);
       processed = snapshot.position;
       processedEventId = snapshot.eventId;
       log.info(
@@ -264,16 +291,15 @@ export async function startReactor(options: ReactorOptions): Promise<Reactor> {
     }
   };
 
-  const foldAlertEvent = (
-    alertId: string,
-    event: AlertEvent | undefined,
-    revision: bigint,
-    cause: bigint | undefined,
-  ): void => {
-    alertsView.evolve(
-      view,
-      cause === undefined ? { alertId, event, revision } : { alertId, event, revision, cause },
-    );
+  const foldAlertEvent = (alertId: string, event: AlertEvent | undefined, meta: AlertEventMeta): void => {
+    const before = view.byId.get(alertId);
+    alertsView.evolve(view, { alertId, event, ...meta });
+    const after = view.byId.get(alertId);
+    if (event?.type === 'AlertTriggered' && after && after !== before) {
+      // A trigger without a recorded cause (not a reactor's) stands where it was committed.
+      const cause = meta.cause ?? meta.position ?? processed;
+      triggerLog.add(triggers, { key: { cause, created: after.createdOrder ?? 0n }, event: event.data });
+    }
     syncBook(alertId);
     for (const listener of alertListeners) {
       try {
@@ -290,12 +316,12 @@ export async function startReactor(options: ReactorOptions): Promise<Reactor> {
   /** Folds whatever the alert's stream holds beyond what this reactor has seen. */
   const catchUpAlert = async (alertId: string): Promise<void> => {
     const known = view.byId.get(alertId);
-    for await (const { event, revision, cause } of readAlertEvents(
+    for await (const { event, ...meta } of readAlertEvents(
       client,
       alertId,
       known ? known.revision + 1n : 0n,
     )) {
-      foldAlertEvent(alertId, event, revision, cause);
+      foldAlertEvent(alertId, event, meta);
     }
   };
 
@@ -304,6 +330,16 @@ export async function startReactor(options: ReactorOptions): Promise<Reactor> {
     if (to.position <= processed) return;
     processed = to.position;
     processedEventId = to.eventId;
+    const released = triggerLog.release(triggers, processed);
+    if (released.length > 0) {
+      for (const listener of triggerListeners) {
+        try {
+          listener(released);
+        } catch (error) {
+          log.warn({ err: error }, 'a trigger listener failed');
+        }
+      }
+    }
     if (waiters.length > 0) wakeWaiters();
     if (!isReady && typeof target === 'bigint' && processed >= target) becomeReady();
     // Written in the background: `processed` is settled, so the checkpoint may lag but never lead.
@@ -381,8 +417,7 @@ export async function startReactor(options: ReactorOptions): Promise<Reactor> {
       try {
         await append(alertId, change);
         queue.changes.shift();
-        const { revision, cause } = landing(change);
-        foldAlertEvent(alertId, change.event, revision, cause);
+        foldAlertEvent(alertId, change.event, landing(change));
         settle(change);
       } catch (error) {
         if (error instanceof StreamDeletedError) {
@@ -473,6 +508,14 @@ export async function startReactor(options: ReactorOptions): Promise<Reactor> {
     const recorded = resolved.event;
     if (!recorded) return;
     const position = positionOrder(recorded.position);
+    if (recorded.type === ALERT_CLAIMED) {
+      const claimed = parseAlertClaimed(recorded.streamId, recorded.data);
+      if (claimed) alertsView.claim(view, { ...claimed, at: recorded.created.getTime() * 1000 });
+      else log.warn({ stream: recorded.streamId }, 'skipping an AlertClaimed out of place');
+      handled = { position, eventId: recorded.id };
+      if (unsettled.length === 0) advance(handled);
+      return;
+    }
     const alertId = recorded.streamId.startsWith(ALERT_STREAM_PREFIX)
       ? recorded.streamId.slice(ALERT_STREAM_PREFIX.length)
       : undefined;
@@ -494,12 +537,15 @@ export async function startReactor(options: ReactorOptions): Promise<Reactor> {
         'skipping an event that is not pricealert’s',
       );
       // It still takes a revision in its alert stream, which the next append there must expect.
-      if (alertId !== undefined) foldAlertEvent(alertId, undefined, recorded.revision, undefined);
+      if (alertId !== undefined) foldAlertEvent(alertId, undefined, { revision: recorded.revision });
     } else if (parsed.event.type === 'TradeRecorded') {
       const recordedAt = recorded.created.getTime() * 1000;
       unsettledTrade = reactToTrade(parsed.event.data, position, recordedAt, recorded.id);
     } else {
-      foldAlertEvent(alertId!, parsed.event, recorded.revision, causeOf(recorded.metadata));
+      const meta: AlertEventMeta = { revision: recorded.revision, position };
+      const cause = causeOf(recorded.metadata);
+      if (cause !== undefined) meta.cause = cause;
+      foldAlertEvent(alertId!, parsed.event, meta);
     }
     handled = { position, eventId: recorded.id };
     if (unsettledTrade) unsettled.push(unsettledTrade);
@@ -522,6 +568,7 @@ export async function startReactor(options: ReactorOptions): Promise<Reactor> {
         eventId: processedEventId,
         prices: snapshotPrices(market.prices),
         alerts: alertsView.snapshot(view),
+        triggers: triggerLog.snapshot(triggers),
       });
     } catch (error) {
       log.warn({ err: error, path: snapshotPath }, 'writing the snapshot failed; the next one will cover it');
@@ -584,8 +631,11 @@ export async function startReactor(options: ReactorOptions): Promise<Reactor> {
   const views: ReadModels = {
     price: (product, window) => price(market.prices, product, window),
     alert: (id) => alertsView.alert(view, id),
-    alertsOf: (userId, status) => alertsView.alertsOf(view, userId, status),
+    alertsOf: (userId, page) => alertsView.alertsOf(view, userId, page),
     activeAlertCount: (userId) => alertsView.activeAlertCount(view, userId),
+    openClaims: (userId, since) => alertsView.openClaims(view, userId, since),
+    triggersKept: triggersPerUser,
+    triggersAfter: (userId, after, first) => triggerLog.after(triggers, userId, after, first),
   };
 
   let stopping: Promise<void> | undefined;
@@ -604,6 +654,15 @@ export async function startReactor(options: ReactorOptions): Promise<Reactor> {
       alertListeners.add(listener);
       return () => alertListeners.delete(listener);
     },
+    onTriggers(listener) {
+      triggerListeners.add(listener);
+      return () => triggerListeners.delete(listener);
+    },
+    status: () => ({
+      ready: isReady,
+      position: formatPosition(orderPosition(processed)),
+      target: typeof target === 'bigint' ? formatPosition(orderPosition(target)) : null,
+    }),
     stop() {
       stopping ??= (async () => {
         stopped = true;

@@ -13,15 +13,18 @@ import {
   type EventStoreDBClient,
 } from '@eventstore/db-client';
 import type { PricesSnapshot } from '../../projections/averagePrice.ts';
+import type { TriggerLogSnapshot } from '../../projections/triggerLog.ts';
 import type { AlertState } from '../domain/alerts.ts';
 import { orderPosition } from '../domain/position.ts';
 
-const VERSION = 2;
+const VERSION = 3;
 /**
  * Alerts per serialized record. Serializing 100k alerts at once held the event loop for ~150 ms, and
  * every trigger with it; records of this size take a few ms each, with the loop free between them.
  */
 const ALERTS_PER_RECORD = 2_000;
+/** Triggers per serialized record, for the same reason. */
+const TRIGGERS_PER_RECORD = 5_000;
 
 export interface ReactorSnapshot {
   version: typeof VERSION;
@@ -32,6 +35,7 @@ export interface ReactorSnapshot {
   eventId: string;
   prices: PricesSnapshot;
   alerts: AlertState[];
+  triggers: TriggerLogSnapshot;
 }
 
 /**
@@ -42,18 +46,43 @@ export interface ReactorSnapshot {
  */
 export async function saveSnapshot(path: string, snapshot: Omit<ReactorSnapshot, 'version'>): Promise<void> {
   const temporary = `${path}.${process.pid}.tmp`;
-  const { alerts, ...header } = snapshot;
+  const { alerts, triggers, ...header } = snapshot;
+  const triggerSlices = sliceUsers(triggers.users);
   const file = await open(temporary, 'w');
   try {
-    await writeRecord(file, { version: VERSION, ...header, alertCount: alerts.length });
+    await writeRecord(file, {
+      version: VERSION,
+      ...header,
+      alertCount: alerts.length,
+      triggerSliceCount: triggerSlices.length,
+    });
     for (let start = 0; start < alerts.length; start += ALERTS_PER_RECORD) {
       await writeRecord(file, alerts.slice(start, start + ALERTS_PER_RECORD));
     }
+    for (const slice of triggerSlices) await writeRecord(file, slice);
     await file.sync();
   } finally {
     await file.close();
   }
   await rename(temporary, path);
+}
+
+/** Users' trigger logs in runs of about TRIGGERS_PER_RECORD triggers. */
+function sliceUsers(users: TriggerLogSnapshot['users']): TriggerLogSnapshot['users'][] {
+  const slices: TriggerLogSnapshot['users'][] = [];
+  let slice: TriggerLogSnapshot['users'] = [];
+  let size = 0;
+  for (const user of users) {
+    slice.push(user);
+    size += user[1].length + 1;
+    if (size >= TRIGGERS_PER_RECORD) {
+      slices.push(slice);
+      slice = [];
+      size = 0;
+    }
+  }
+  if (slice.length > 0) slices.push(slice);
+  return slices;
 }
 
 async function writeRecord(file: Awaited<ReturnType<typeof open>>, value: unknown): Promise<void> {
@@ -76,15 +105,19 @@ function readRecords(buffer: Buffer): unknown[] {
   return records;
 }
 
-/** Reassembles a version-2 file; `undefined` when it is of another version or incomplete. */
+/** Reassembles a file of this version; `undefined` when it is of another version. */
 function parseSnapshot(buffer: Buffer): ReactorSnapshot | undefined {
-  const [header, ...slices] = readRecords(buffer);
-  const head = header as (Omit<ReactorSnapshot, 'alerts'> & { alertCount: number }) | undefined;
+  const [header, ...records] = readRecords(buffer);
+  const head = header as
+    | (Omit<ReactorSnapshot, 'alerts' | 'triggers'> & { alertCount: number; triggerSliceCount: number })
+    | undefined;
   if (head?.version !== VERSION) return undefined;
-  const alerts = (slices as AlertState[][]).flat();
-  if (alerts.length !== head.alertCount) throw new Error('snapshot file is incomplete');
-  const { alertCount: _count, ...rest } = head;
-  return { ...rest, alerts };
+  const triggerSlices = records.splice(records.length - head.triggerSliceCount);
+  const alerts = (records as AlertState[][]).flat();
+  if (alerts.length !== head.alertCount || triggerSlices.length !== head.triggerSliceCount)
+    throw new Error('snapshot file is incomplete');
+  const { alertCount: _alerts, triggerSliceCount: _triggers, ...rest } = head;
+  return { ...rest, alerts, triggers: { users: (triggerSlices as TriggerLogSnapshot['users'][]).flat() } };
 }
 
 /** The snapshot at `path` if there is one, readable, and taken of this store; otherwise undefined and why. */

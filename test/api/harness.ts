@@ -7,7 +7,7 @@ import { startApiServer, type ApiServer } from '../../src/api/server.ts';
 import { loadConfig, type Config } from '../../src/config.ts';
 import type { Role } from '../../src/domain/types.ts';
 import { createLogger } from '../../src/logger.ts';
-import { startReactor, type Reactor } from '../../src/runtime/reactor.ts';
+import { startReactor, type Reactor, type ReactorOptions } from '../../src/runtime/reactor.ts';
 import { startTestStore, type TestStore } from '../helpers/store.ts';
 
 export interface Harness {
@@ -21,7 +21,10 @@ export interface Harness {
   stop(): Promise<void>;
 }
 
-export async function startHarness(limits: Partial<ApiLimits> = {}): Promise<Harness> {
+export async function startHarness(
+  limits: Partial<ApiLimits> = {},
+  reactorOptions: Partial<Pick<ReactorOptions, 'triggersPerUser'>> = {},
+): Promise<Harness> {
   const store = await startTestStore();
   const config = loadConfig({
     PORT: '0',
@@ -31,7 +34,7 @@ export async function startHarness(limits: Partial<ApiLimits> = {}): Promise<Har
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
   });
   const logger = createLogger(config.LOG_LEVEL);
-  const reactor = await startReactor({ client: store.client, config, logger });
+  const reactor = await startReactor({ client: store.client, config, logger, ...reactorOptions });
   const api = await startApiServer({ config, store, reactor, logger, limits });
   const secret = await loadSecret(config);
   return {

@@ -10,8 +10,7 @@ let carol: string;
 let feeder: string;
 
 beforeAll(async () => {
-  // Two triggers in memory: older cursors are served by reading the store, as after a long absence.
-  harness = await startHarness({ maxTriggersKept: 2 });
+  harness = await startHarness();
   [carol, feeder] = await Promise.all([harness.token('carol'), harness.token('feeder', 'feeder')]);
 });
 afterAll(() => harness?.stop());
@@ -65,7 +64,7 @@ it('a client that reconnects with its last cursor gets exactly what it missed, i
   await settled(third.client);
   expect(fromFirst.pending).toHaveLength(0);
 
-  // The same history through the triggers query: pages that start before memory and run into it.
+  // The same history through the triggers query, a page at a time.
   const page = async (after: string | undefined, first: number) =>
     (
       await gql(

@@ -82,7 +82,7 @@ describe('backtest ≡ live', () => {
           product: PRODUCT,
           now: dateToIso(new Date()),
         },
-        { products: PRODUCTS, windows: WINDOWS, activeCount: index },
+        { products: PRODUCTS, windows: WINDOWS },
       );
     }
     // The reactor tells its listeners after settling each trade.

@@ -87,11 +87,11 @@ describe('alertsView', () => {
         1n,
       ),
     );
-    expect(alertsView.alertsOf(view, 'u1').map((a) => [a.id, a.status])).toEqual([
+    expect(alertsView.alertsOf(view, 'u1')!.map((a) => [a.id, a.status])).toEqual([
       ['a', 'ACTIVE'],
       ['b', 'CANCELLED'],
     ]);
-    expect(alertsView.alertsOf(view, 'u1', 'ACTIVE').map((a) => a.id)).toEqual(['a']);
+    expect(alertsView.alertsOf(view, 'u1', { status: 'ACTIVE' })!.map((a) => a.id)).toEqual(['a']);
     expect(alertsView.activeAlertCount(view, 'u1')).toBe(1);
     expect(alertsView.alert(view, 'c')).toMatchObject({
       userId: 'u2',

@@ -66,9 +66,9 @@ export async function crashScenario(
           rearmBy: String(index % 3),
           now: '2026-11-26T08:00:00.000000Z',
         },
-        { products: ['BTC-USD'], windows: WINDOWS, activeCount: 0 },
+        { products: ['BTC-USD'], windows: WINDOWS },
       );
-      alerts.push(state.created);
+      alerts.push(state.state.created);
     }
     const start = Date.UTC(2026, 10, 26, 9) * 1000;
     const trades: TradeInput[] = Array.from({ length: 120 * (kills + 1) }, (_, index) => ({

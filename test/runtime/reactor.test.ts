@@ -34,7 +34,7 @@ async function create(
   store: TestStore,
   command: Omit<CreateAlertCommand, 'userId' | 'now'>,
 ): Promise<AlertCreated> {
-  const state = await createAlert(store.client, { userId: 'user-1', now: NOW, ...command }, rules);
+  const { state } = await createAlert(store.client, { userId: 'user-1', now: NOW, ...command }, rules);
   return state.created;
 }
 

@@ -1,14 +1,14 @@
 // Alerts and triggers: the caller's own only; another user's alert is NOT_FOUND, never FORBIDDEN.
 import { randomUUID } from 'node:crypto';
 import { toAlertView, type AlertView } from '../../../projections/alertsView.ts';
+import type { TriggerEntry } from '../../../projections/triggerLog.ts';
 import { cancelAlert, createAlert, readAlert } from '../../domain/alerts.ts';
 import { dateToIso } from '../../domain/time.ts';
 import type { AlertStatus, Direction, Measure } from '../../domain/types.ts';
-import { followInto } from '../channel.ts';
 import { requireViewer, type ApiContext } from '../context.ts';
-import { decodeCursor } from '../cursor.ts';
+import { decodeCursor, encodeCursor } from '../cursor.ts';
 import { badInput, userError } from '../errors.ts';
-import type { TriggerRecord } from '../triggerLog.ts';
+import { untilReady } from '../readiness.ts';
 import { checkPageSize } from './market.ts';
 import type { ApiServices } from './services.ts';
 
@@ -24,65 +24,48 @@ interface CreateAlertInput {
   note?: string | null;
 }
 
-/** How long a trigger waits for the reactor's read model before the alert is read from the store. */
-const TRIGGER_WAIT_MS = 50;
-/** How long a mutation waits for the reactor's read model to show it, so the caller reads its own write. */
-const WRITE_WAIT_MS = 1_000;
-
 const orUndefined = <T>(value: T | null | undefined): T | undefined => value ?? undefined;
+
+/** Runs one user's creates one after another in this process, so they do not race each other for the claim. */
+function perUserQueue() {
+  const tails = new Map<string, Promise<unknown>>();
+  return <T>(userId: string, work: () => Promise<T>): Promise<T> => {
+    const run = (tails.get(userId) ?? Promise.resolve()).then(work);
+    const tail = run.catch(() => undefined);
+    tails.set(userId, tail);
+    void tail.then(() => {
+      if (tails.get(userId) === tail) tails.delete(userId);
+    });
+    return run;
+  };
+}
 
 export function alertResolvers(services: ApiServices) {
   const { client, reactor, triggers } = services;
-
-  /**
-   * The reactor's view of an alert once `current(view)` holds, waiting up to `waitMs` for the reactor
-   * to fold a change of that alert: it does so a moment after the store has it, whether this process
-   * wrote it (a mutation) or the trigger subscription delivered it first.
-   */
-  const viewWhen = async (
-    alertId: string,
-    current: (view: AlertView | undefined) => boolean,
-    waitMs: number,
-  ): Promise<AlertView | undefined> => {
-    const view = reactor.views.alert(alertId);
-    if (current(view) || waitMs <= 0) return view;
-    return new Promise((resolve) => {
-      const finish = (): void => {
-        clearTimeout(timer);
-        stopListening();
-        resolve(reactor.views.alert(alertId));
-      };
-      const timer = setTimeout(finish, waitMs);
-      const stopListening = reactor.onAlertChange((changed) => {
-        if (changed === alertId && current(reactor.views.alert(alertId))) finish();
-      });
-    });
+  const oneAtATime = perUserQueue();
+  const counter = {
+    caughtUpTo: (commit: bigint) => reactor.caughtUpTo(commit),
+    activeAlerts: (userId: string, since: number) =>
+      reactor.views.activeAlertCount(userId) + reactor.views.openClaims(userId, since),
   };
 
-  /**
-   * The alert if it is the user's, at least as new as its `seenTriggers`-th trigger; read from the
-   * store when the read model does not have it (yet).
-   */
-  const ownAlert = async (
-    userId: string,
-    alertId: string,
-    seenTriggers = 0,
-  ): Promise<AlertView | undefined> => {
-    const current = (view: AlertView | undefined) => view !== undefined && view.triggerCount >= seenTriggers;
-    let view = await viewWhen(alertId, current, seenTriggers > 0 ? TRIGGER_WAIT_MS : 0);
-    if (!current(view)) {
+  /** The alert if it is the user's; read from the store when this process has not folded it (yet). */
+  const ownAlert = async (userId: string, alertId: string): Promise<AlertView | undefined> => {
+    let view = reactor.views.alert(alertId);
+    if (!view) {
       const state = await readAlert(client, alertId);
       view = state && toAlertView(state);
     }
     return view?.userId === userId ? view : undefined;
   };
 
-  const triggerView = (userId: string) => async (record: TriggerRecord) => {
-    const { event } = record;
-    const alert = await ownAlert(userId, event.alertId, record.ordinal);
-    if (!alert) throw userError('NOT_FOUND', `alert ${event.alertId} not found`);
+  /** A released trigger as the API shows it; the alerts view already holds its change. */
+  const triggerView = (userId: string) => (entry: TriggerEntry) => {
+    const { event } = entry;
+    const alert = reactor.views.alert(event.alertId);
+    if (alert?.userId !== userId) throw userError('NOT_FOUND', 'alert not found');
     return {
-      cursor: record.cursor,
+      cursor: encodeCursor(userId, entry.key),
       alert,
       value: event.value,
       trade: { ...event.trade, product: event.product },
@@ -90,83 +73,91 @@ export function alertResolvers(services: ApiServices) {
     };
   };
 
-  const cursorArg = (after: string | null | undefined) => {
+  const cursorArg = (userId: string, after: string | null | undefined) => {
     if (after === null || after === undefined) return undefined;
-    const position = decodeCursor(after);
-    if (!position) throw badInput('after', 'is not a cursor this server gave out');
-    return position;
+    const decoded = decodeCursor(userId, after);
+    if (!decoded.ok) throw badInput('after', decoded.reason);
+    return decoded.key;
   };
 
   return {
     Query: {
-      alerts: (_: unknown, args: { status?: AlertStatus | null }, context: ApiContext) => {
+      alerts: (
+        _: unknown,
+        args: { status?: AlertStatus | null; first: number; after?: string | null },
+        context: ApiContext,
+      ) => {
         const { userId } = requireViewer(context);
-        return reactor.views.alertsOf(userId, orUndefined(args.status));
+        checkPageSize(services, args.first, 'first');
+        const page = reactor.views.alertsOf(userId, {
+          status: orUndefined(args.status),
+          after: orUndefined(args.after),
+          first: args.first,
+        });
+        if (!page) throw badInput('after', 'is not the id of one of your alerts');
+        return page;
       },
       alert: async (_: unknown, args: { id: string }, context: ApiContext) => {
         const { userId } = requireViewer(context);
         return (await ownAlert(userId, args.id)) ?? null;
       },
-      triggers: async (_: unknown, args: { after?: string | null; first: number }, context: ApiContext) => {
+      triggers: (_: unknown, args: { after?: string | null; first: number }, context: ApiContext) => {
         const { userId } = requireViewer(context);
-        const after = cursorArg(args.after);
+        const after = cursorArg(userId, args.after);
         checkPageSize(services, args.first, 'first');
-        await triggers.ready;
-        return Promise.all((await triggers.list(userId, after, args.first)).map(triggerView(userId)));
+        return triggers.list(userId, after, args.first).map(triggerView(userId));
       },
     },
     Mutation: {
-      createAlert: async (_: unknown, args: { input: CreateAlertInput }, context: ApiContext) => {
+      createAlert: (_: unknown, args: { input: CreateAlertInput }, context: ApiContext) => {
         const { userId } = requireViewer(context);
         const { input } = args;
-        const state = await createAlert(
-          client,
-          {
-            alertId: randomUUID(),
-            userId,
-            product: input.product,
-            direction: input.direction,
-            threshold: input.threshold,
-            measure: input.measure,
-            window: input.window,
-            repeat: input.repeat,
-            rearmBy: orUndefined(input.rearmBy),
-            expiresAt: orUndefined(input.expiresAt),
-            note: orUndefined(input.note),
-            now: dateToIso(new Date()),
-          },
-          {
-            products: services.config.PRICEALERT_PRODUCTS,
-            windows: services.config.PRICEALERT_WINDOWS,
-            activeCount: reactor.views.activeAlertCount(userId),
-          },
-        );
-        await viewWhen(state.created.alertId, (view) => view !== undefined, WRITE_WAIT_MS);
-        return toAlertView(state);
+        const command = {
+          alertId: randomUUID(),
+          userId,
+          product: input.product,
+          direction: input.direction,
+          threshold: input.threshold,
+          measure: input.measure,
+          window: input.window,
+          repeat: input.repeat,
+          rearmBy: orUndefined(input.rearmBy),
+          expiresAt: orUndefined(input.expiresAt),
+          note: orUndefined(input.note),
+          now: dateToIso(new Date()),
+        };
+        const rules = {
+          products: services.config.PRICEALERT_PRODUCTS,
+          windows: services.config.PRICEALERT_WINDOWS,
+        };
+        return oneAtATime(userId, async () => {
+          const { state, commit } = await createAlert(client, command, rules, counter);
+          // Read your writes: the next `alerts` query and the limit count include this alert.
+          await reactor.caughtUpTo(commit);
+          return toAlertView(state);
+        });
       },
       cancelAlert: async (_: unknown, args: { id: string }, context: ApiContext) => {
         const { userId } = requireViewer(context);
-        const state = await cancelAlert(client, { alertId: args.id, userId, now: dateToIso(new Date()) });
-        await viewWhen(args.id, (view) => view?.status !== 'ACTIVE', WRITE_WAIT_MS);
+        const { state, commit } = await cancelAlert(client, {
+          alertId: args.id,
+          userId,
+          now: dateToIso(new Date()),
+        });
+        if (commit !== undefined) await reactor.caughtUpTo(commit);
         return toAlertView(state);
       },
     },
     Subscription: {
       alertTriggered: {
-        subscribe: (_: unknown, args: { after?: string | null }, context: ApiContext) => {
+        subscribe: async (_: unknown, args: { after?: string | null }, context: ApiContext) => {
           const { userId } = requireViewer(context);
-          const after = cursorArg(args.after);
-          return followInto<TriggerRecord>(context.outlet, (channel) =>
-            triggers.follow(
-              userId,
-              after,
-              (record) => channel.push(record),
-              (error) => channel.end(error),
-            ),
-          );
+          const after = cursorArg(userId, args.after);
+          await untilReady(reactor);
+          return triggers.follow(userId, after, context.outlet);
         },
-        resolve: (record: TriggerRecord, _: unknown, context: ApiContext) =>
-          triggerView(requireViewer(context).userId)(record),
+        resolve: (entry: TriggerEntry, _: unknown, context: ApiContext) =>
+          triggerView(requireViewer(context).userId)(entry),
       },
     },
   };

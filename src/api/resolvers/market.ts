@@ -6,6 +6,7 @@ import { ALL_WINDOW, tradeStream, type TradeInput } from '../../domain/types.ts'
 import { followInto } from '../channel.ts';
 import { requireViewer, type ApiContext } from '../context.ts';
 import { badInput, userError } from '../errors.ts';
+import { untilReady } from '../readiness.ts';
 import type { ApiServices } from './services.ts';
 
 /** GraphQL's Trade: a TradeRecorded without its source. */
@@ -78,9 +79,10 @@ export function marketResolvers(services: ApiServices) {
     },
     Subscription: {
       price: {
-        subscribe: (_: unknown, args: { product: string; window: string }, context: ApiContext) => {
+        subscribe: async (_: unknown, args: { product: string; window: string }, context: ApiContext) => {
           checkProduct(services, args.product);
           checkWindow(services, args.window);
+          await untilReady(services.reactor);
           return followInto<unknown>(context.outlet, (channel) => {
             // The current figures first, so a subscriber need not query and subscribe separately.
             const current = services.reactor.views.price(args.product, args.window);

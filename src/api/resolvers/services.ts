@@ -5,13 +5,13 @@ import type { Logger } from '../../logger.ts';
 import type { Reactor } from '../../runtime/reactor.ts';
 import type { ApiLimits } from '../limits.ts';
 import type { PriceHub } from '../priceHub.ts';
-import type { TriggerLog } from '../triggerLog.ts';
+import type { TriggerFeed } from '../triggerFeed.ts';
 
 export interface ApiServices {
   config: Config;
   client: EventStoreDBClient;
   reactor: Reactor;
-  triggers: TriggerLog;
+  triggers: TriggerFeed;
   prices: PriceHub;
   limits: ApiLimits;
   logger: Logger;
