@@ -65,7 +65,7 @@ import {
 import { parseEvent, type AlertEvent, type PriceAlertEvent, type TradeRecorded } from '../domain/events.ts';
 import { formatPosition, orderPosition, positionOrder } from '../domain/position.ts';
 import { dateToIso, parseTime } from '../domain/time.ts';
-import { alertStream, type AlertStatus } from '../domain/types.ts';
+import { alertStream } from '../domain/types.ts';
 import type { Logger } from '../logger.ts';
 import { CHECKPOINT_STREAM, prepareCheckpointStream, readCheckpoint, writeCheckpoint } from './checkpoint.ts';
 import { loadSnapshot, saveSnapshot, storeIdentity } from './snapshot.ts';
