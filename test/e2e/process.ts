@@ -1,5 +1,6 @@
 // `pricealert` as a user runs it: `serve` as a child process on a data dir, `token` as a command.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 
@@ -14,8 +15,11 @@ export interface Served {
   exited: Promise<number | null>;
 }
 
-/** Starts `pricealert serve` on `dataDir` (any free port, no feed) and waits for its GraphiQL line. */
-export async function serve(dataDir: string): Promise<Served> {
+/**
+ * Starts `pricealert serve` on `dataDir` (any free port, no feed, its own embedded node unless `env`
+ * says otherwise) and waits for its GraphiQL line, printed once it is ready.
+ */
+export async function serve(dataDir: string, env: Record<string, string> = {}): Promise<Served> {
   const child = spawn(process.execPath, [BIN, 'serve'], {
     env: {
       ...process.env,
@@ -24,6 +28,7 @@ export async function serve(dataDir: string): Promise<Served> {
       PRICEALERT_FEED: 'none',
       LOG_LEVEL: 'warn',
       EVENTSTORE_URL: '',
+      ...env,
     },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -46,4 +51,13 @@ export async function token(dataDir: string, userId: string, ...flags: string[])
     env: { ...process.env, PRICEALERT_JWT_SECRET: '' },
   });
   return stdout.split('\n').filter((line) => line.length > 0);
+}
+
+/** A port that was free a moment ago, for a server that must come back on the same address. */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
 }
