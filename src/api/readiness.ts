@@ -40,15 +40,24 @@ function needsProjections(document: DocumentNode): boolean {
   );
 }
 
-/** Refuses operations that read the projections while they are still catching up. */
+/** UNAVAILABLE for an operation that reads the projections while they are still catching up. */
+export function notReady(reactor: Reactor, document: DocumentNode) {
+  return !reactor.status().ready && needsProjections(document)
+    ? unavailable('the projections are still catching up with the store')
+    : undefined;
+}
+
+/**
+ * Refuses such operations at execution (over HTTP: 503 with Retry-After). Not at validation: yoga
+ * caches validation results per document, and the refusal must end when the projections are ready.
+ * Over WebSocket, ws.ts refuses them earlier, in `onSubscribe`, so that the client gets an `error`.
+ */
 export function useReadiness(reactor: Reactor): Plugin {
   return {
-    onValidate:
-      ({ params }) =>
-      ({ setResult }) => {
-        if (!reactor.status().ready && needsProjections(params.documentAST))
-          setResult([unavailable('the projections are still catching up with the store')]);
-      },
+    onExecute({ args, setResultAndStopExecution }) {
+      const error = notReady(reactor, args.document);
+      if (error) setResultAndStopExecution({ errors: [error] });
+    },
   };
 }
 
