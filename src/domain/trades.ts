@@ -32,26 +32,42 @@ const positive = (field: string, value: unknown): string => {
   return normalizeDecimal(text!)!;
 };
 
+/** A trade's id at its venue: long enough for any venue's ids (UUIDs, 64-bit numbers), short enough to
+ *  keep events small; no spaces or control characters, which only ever come from garbage. */
+export const TRADE_ID_PATTERN = /^[A-Za-z0-9._:-]{1,64}$/;
+const TRADE_ID_RULE = '1–64 letters, digits or . _ : -';
+/** A venue's name (`coinbase`, `kraken`); no `:` so that `{source}:{product}:{tradeId}` reads one way. */
+export const SOURCE_PATTERN = /^[A-Za-z0-9._-]{1,32}$/;
+export const SOURCE_RULE = '1–32 letters, digits or . _ -';
+
+/** At most this much of a rejected value is echoed back in an error message. */
+const quoted = (value: unknown): string => {
+  const text = String(value);
+  return text.length > 40 ? `${text.slice(0, 40)}…` : text;
+};
+
 /**
  * Checks a trade against CONTRACT §2 and returns the `TradeRecorded` it becomes: configured product,
- * price and size > 0, side buy or sell, a valid time (kept to the microsecond, stored canonically).
+ * a tradeId and source of bounded length and plain characters, price and size > 0, side buy or sell,
+ * a valid time (kept to the microsecond, stored canonically).
  * Throws a BAD_USER_INPUT {@link DomainError} naming the field.
  */
 export function validateTrade(input: TradeInput, products: readonly string[]): TradeRecorded {
   if (!products.includes(input.product))
     throw badInput(
       'product',
-      `${String(input.product)} is not a configured product (${products.join(', ')})`,
+      `${quoted(input.product)} is not a configured product (${products.join(', ')})`,
     );
-  if (typeof input.tradeId !== 'string' || input.tradeId.length === 0)
-    throw badInput('tradeId', 'must not be empty');
+  if (typeof input.tradeId !== 'string' || !TRADE_ID_PATTERN.test(input.tradeId))
+    throw badInput('tradeId', `must be ${TRADE_ID_RULE}`);
   const price = positive('price', input.price);
   const size = positive('size', input.size);
   if (input.side !== 'buy' && input.side !== 'sell') throw badInput('side', 'must be buy or sell');
   const time = typeof input.time === 'string' ? parseTime(input.time) : undefined;
   if (!time) throw badInput('time', 'must be an ISO-8601 time with a zone, at most microseconds');
   const source = input.source ?? 'api';
-  if (typeof source !== 'string' || source.length === 0) throw badInput('source', 'must not be empty');
+  if (typeof source !== 'string' || !SOURCE_PATTERN.test(source))
+    throw badInput('source', `must be ${SOURCE_RULE}`);
   return {
     product: input.product,
     tradeId: input.tradeId,
@@ -61,6 +77,17 @@ export function validateTrade(input: TradeInput, products: readonly string[]): T
     time: time.iso,
     source,
   };
+}
+
+/** Why {@link validateTrade} refuses the trade (`price: must be …`), or undefined when it takes it. */
+export function tradeProblem(input: TradeInput, products: readonly string[]): string | undefined {
+  try {
+    validateTrade(input, products);
+    return undefined;
+  } catch (error) {
+    if (error instanceof DomainError) return error.message;
+    throw error;
+  }
 }
 
 /** decide(recordTrade): the one event a valid trade becomes, with its deterministic id. Trades have no state to consult. */

@@ -8,8 +8,7 @@
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { createGunzip } from 'node:zlib';
-import { DomainError } from '../domain/errors.ts';
-import { validateTrade } from '../domain/trades.ts';
+import { tradeProblem } from '../domain/trades.ts';
 import type { TradeInput } from '../domain/types.ts';
 import { tradeFromCoinbase } from './protocol.ts';
 
@@ -152,13 +151,8 @@ function ndjsonParser({ product, source }: ReadTradeFileOptions): LineParser {
 }
 
 function checked(trade: TradeInput, line: number, products: readonly string[]): TradeLine {
-  try {
-    validateTrade(trade, products);
-    return { line, trade };
-  } catch (error) {
-    if (error instanceof DomainError) return { line, error: error.message };
-    throw error;
-  }
+  const problem = tradeProblem(trade, products);
+  return problem === undefined ? { line, trade } : { line, error: problem };
 }
 
 function gunzip(file: ReturnType<typeof createReadStream>): NodeJS.ReadableStream {
