@@ -4,7 +4,8 @@
 // Exactly once: the trade ids seen per product (the newest and the open gaps below it) drop what a
 // reconnect re-sends (`last_match`, overlaps) while letting a late trade fill its gap, and the
 // deterministic event ids make the store ignore anything that still slips through (e.g. after a
-// process restart). Only matches the store would record count as seen. Lost trades cannot be re-fetched from this feed; they are logged and counted as gaps.
+// process restart). Only matches the store would record count as seen. Lost trades cannot be re-fetched
+// from this feed; they are logged and counted as gaps.
 import WebSocket from 'ws';
 import type { TradeInput } from '../domain/types.ts';
 import type { Logger } from '../logger.ts';
