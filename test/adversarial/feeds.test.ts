@@ -181,5 +181,10 @@ describe('the trade ids a connector has seen', () => {
     expect(ids.match('P', 7)).toEqual({ kind: 'late' });
     expect(ids.match('P', 8)).toEqual({ kind: 'next' });
     expect(ids.match('Q', 8)).toEqual({ kind: 'next' });
+    // A well-formed match far ahead cannot be told from a real one; the real ones after it still count.
+    expect(ids.match('Q', HUGE_ID)).toEqual({ kind: 'gap', after: 8, missed: HUGE_ID - 9 });
+    expect(ids.match('Q', 9)).toEqual({ kind: 'late' });
+    expect(ids.match('Q', 10)).toEqual({ kind: 'late' });
+    expect(ids.match('Q', 10)).toEqual({ kind: 'duplicate' });
   });
 });
