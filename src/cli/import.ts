@@ -3,9 +3,9 @@ import { stat } from 'node:fs/promises';
 import { Option, type Command } from 'commander';
 import { SingleBar } from 'cli-progress';
 import { loadConfig } from '../config.ts';
-import { recordTrades } from '../domain/trades.ts';
+import { recordTrades, SOURCE_PATTERN, SOURCE_RULE } from '../domain/trades.ts';
 import { openStore } from '../eventstore/connect.ts';
-import { importTrades, type ImportSummary } from '../feeds/importer.ts';
+import { ImportReadError, importTrades, type ImportSummary } from '../feeds/importer.ts';
 import {
   readTradeFile,
   tradeFileFormat,
@@ -36,11 +36,11 @@ trade_id, so importing the same file again, or trades the live feed already reco
 
 Output: "read N, recorded N, already present N, rejected N" on stdout; each bad line on stderr as
 "line N: reason". Bad lines are skipped (exit 0), or with --strict the import stops at the first one
-(exit 1) having recorded nothing from that line on. Uses EVENTSTORE_URL if set, else the node
+(exit 1) having recorded nothing from that line on. An empty file, or a CSV without the header, is
+bad usage (exit 2). A file that ends early (a truncated .gz) has the lines before the break recorded
+and the summary printed, then the break reported on stderr (exit 1). Uses EVENTSTORE_URL if set, else the node
 running on PRICEALERT_DATA_DIR (its node.lock), else starts the embedded node for the import.
 `;
-
-const SOURCE_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
 
 export function registerImport(program: Command): void {
   program
@@ -72,7 +72,7 @@ async function importCommand(file: string, flags: ImportFlags): Promise<void> {
     );
   }
   if (!SOURCE_PATTERN.test(flags.source))
-    throw new UsageError(`--source "${flags.source}": use 1–64 letters, digits or . _ -`);
+    throw new UsageError(`--source "${flags.source.slice(0, 40)}": use ${SOURCE_RULE}`);
   const size = await fileSize(file);
   const format = asUsage(() => tradeFileFormat(file, flags.format));
 
@@ -84,10 +84,15 @@ async function importCommand(file: string, flags: ImportFlags): Promise<void> {
     products,
     onProgress: progress?.bytes,
   })[Symbol.asyncIterator]();
-  // Read the header before starting a node: a file that is not trades at all is bad usage, found fast.
-  const first = await lines.next().catch((error: unknown) => {
-    throw error instanceof TradeFileError ? new UsageError(error.message) : error;
-  });
+  // Read the header before starting a node: a file that is not trades at all (or empty) is bad usage,
+  // found fast. A file unreadable from its start is reported after the (empty) summary like any other.
+  const first = await lines.next().then(
+    (result) => result,
+    (error: unknown) => {
+      if (error instanceof TradeFileError) throw new UsageError(error.message);
+      return { error };
+    },
+  );
 
   const logger = createLogger(config.LOG_LEVEL);
   const store = await openStore(config, logger);
@@ -96,7 +101,7 @@ async function importCommand(file: string, flags: ImportFlags): Promise<void> {
   process.once('SIGINT', onSigint);
   try {
     const summary = await importTrades({
-      lines: prepend(first, lines),
+      lines: 'error' in first ? failing(first.error) : prepend(first, lines),
       record: (trades) => recordTrades(store.client, trades, { products }),
       strict: flags.strict ?? false,
       signal: abort.signal,
@@ -104,11 +109,14 @@ async function importCommand(file: string, flags: ImportFlags): Promise<void> {
         process.stderr.write(`line ${line}: ${reason}\n`);
       },
       onRecorded: progress?.trades,
+    }).catch((error: unknown) => {
+      if (!(error instanceof ImportReadError)) throw error;
+      progress?.stop();
+      printSummary(error.summary);
+      throw error;
     });
     progress?.stop();
-    process.stdout.write(
-      `read ${summary.read}, recorded ${summary.recorded}, already present ${summary.alreadyPresent}, rejected ${summary.rejected}\n`,
-    );
+    printSummary(summary);
     if (summary.stoppedAt !== undefined) {
       throw new Error(
         `stopped at line ${summary.stoppedAt} (--strict); nothing from that line on was recorded`,
@@ -141,6 +149,17 @@ function asUsage<T>(run: () => T): T {
   } catch (error) {
     throw error instanceof TradeFileError ? new UsageError(error.message) : error;
   }
+}
+
+function printSummary(summary: ImportSummary): void {
+  process.stdout.write(
+    `read ${summary.read}, recorded ${summary.recorded}, already present ${summary.alreadyPresent}, rejected ${summary.rejected}\n`,
+  );
+}
+
+// eslint-disable-next-line require-yield -- a line source that fails before its first line
+async function* failing(error: unknown): AsyncGenerator<TradeLine> {
+  throw error;
 }
 
 async function* prepend(

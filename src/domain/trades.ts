@@ -11,7 +11,7 @@ import {
 import { v5 as uuidv5 } from 'uuid';
 import { normalizeDecimal, parseScaled } from './decimal.ts';
 import { badInput, DomainError } from './errors.ts';
-import type { TradeRecorded } from './events.ts';
+import { parseEvent, type TradeRecorded } from './events.ts';
 import { parseTime } from './time.ts';
 import { TRADE_ID_NAMESPACE, tradeStream, type TradeInput } from './types.ts';
 
@@ -32,26 +32,42 @@ const positive = (field: string, value: unknown): string => {
   return normalizeDecimal(text!)!;
 };
 
+/** A trade's id at its venue: long enough for any venue's ids (UUIDs, 64-bit numbers), short enough to
+ *  keep events small; no spaces or control characters, which only ever come from garbage. */
+export const TRADE_ID_PATTERN = /^[A-Za-z0-9._:-]{1,64}$/;
+const TRADE_ID_RULE = '1–64 letters, digits or . _ : -';
+/** A venue's name (`coinbase`, `kraken`); no `:` so that `{source}:{product}:{tradeId}` reads one way. */
+export const SOURCE_PATTERN = /^[A-Za-z0-9._-]{1,32}$/;
+export const SOURCE_RULE = '1–32 letters, digits or . _ -';
+
+/** At most this much of a rejected value is echoed back in an error message. */
+const quoted = (value: unknown): string => {
+  const text = String(value);
+  return text.length > 40 ? `${text.slice(0, 40)}…` : text;
+};
+
 /**
  * Checks a trade against CONTRACT §2 and returns the `TradeRecorded` it becomes: configured product,
- * price and size > 0, side buy or sell, a valid time (kept to the microsecond, stored canonically).
+ * a tradeId and source of bounded length and plain characters, price and size > 0, side buy or sell,
+ * a valid time (kept to the microsecond, stored canonically).
  * Throws a BAD_USER_INPUT {@link DomainError} naming the field.
  */
 export function validateTrade(input: TradeInput, products: readonly string[]): TradeRecorded {
   if (!products.includes(input.product))
     throw badInput(
       'product',
-      `${String(input.product)} is not a configured product (${products.join(', ')})`,
+      `${quoted(input.product)} is not a configured product (${products.join(', ')})`,
     );
-  if (typeof input.tradeId !== 'string' || input.tradeId.length === 0)
-    throw badInput('tradeId', 'must not be empty');
+  if (typeof input.tradeId !== 'string' || !TRADE_ID_PATTERN.test(input.tradeId))
+    throw badInput('tradeId', `must be ${TRADE_ID_RULE}`);
   const price = positive('price', input.price);
   const size = positive('size', input.size);
   if (input.side !== 'buy' && input.side !== 'sell') throw badInput('side', 'must be buy or sell');
   const time = typeof input.time === 'string' ? parseTime(input.time) : undefined;
   if (!time) throw badInput('time', 'must be an ISO-8601 time with a zone, at most microseconds');
   const source = input.source ?? 'api';
-  if (typeof source !== 'string' || source.length === 0) throw badInput('source', 'must not be empty');
+  if (typeof source !== 'string' || !SOURCE_PATTERN.test(source))
+    throw badInput('source', `must be ${SOURCE_RULE}`);
   return {
     product: input.product,
     tradeId: input.tradeId,
@@ -63,6 +79,17 @@ export function validateTrade(input: TradeInput, products: readonly string[]): T
   };
 }
 
+/** Why {@link validateTrade} refuses the trade (`price: must be …`), or undefined when it takes it. */
+export function tradeProblem(input: TradeInput, products: readonly string[]): string | undefined {
+  try {
+    validateTrade(input, products);
+    return undefined;
+  } catch (error) {
+    if (error instanceof DomainError) return error.message;
+    throw error;
+  }
+}
+
 /** decide(recordTrade): the one event a valid trade becomes, with its deterministic id. Trades have no state to consult. */
 export function decideRecordTrade(
   input: TradeInput,
@@ -72,15 +99,63 @@ export function decideRecordTrade(
   return { id: tradeEventId(data.source, data.product, data.tradeId), data };
 }
 
-/** Records one trade (the API's `recordTrade`); `recorded` is false when it was already there. */
+/** What a trade is besides its identity (source, product, tradeId). */
+export type TradeValueField = 'price' | 'size' | 'side' | 'time';
+const VALUE_FIELDS: readonly TradeValueField[] = ['price', 'size', 'side', 'time'];
+
+export interface RecordTradeOutcome {
+  /** The trade as stored: the caller's when new, else the one recorded first, unchanged. */
+  trade: TradeRecorded;
+  /** False when a trade with this identity was already there. */
+  recorded: boolean;
+  /** Where the caller's values differ from the stored trade's (empty when new or identical). */
+  conflictingFields: TradeValueField[];
+}
+
+/**
+ * Records one trade (the API's `recordTrade`). A trade's identity is source, product and tradeId, so a
+ * second call with the same identity writes nothing, whatever its other values: the answer is the
+ * stored trade, with the fields the caller gave differently.
+ */
 export async function recordTrade(
   client: EventStoreDBClient,
   input: TradeInput,
   options: { products: readonly string[] },
-): Promise<{ trade: TradeRecorded; recorded: boolean }> {
+): Promise<RecordTradeOutcome> {
   const decided = decideRecordTrade(input, options.products);
-  const { recorded } = await appendExactlyOnce(client, tradeStream(decided.data.product), [decided]);
-  return { trade: decided.data, recorded: recorded === 1 };
+  const stream = tradeStream(decided.data.product);
+  const outcome = await appendExactlyOnce(client, stream, [decided]);
+  if (outcome.recorded === 1) return { trade: decided.data, recorded: true, conflictingFields: [] };
+  // Against a real EventStoreDB the revision of a replayed append need not be the original's; then the
+  // stored trade cannot be found in one read and the caller's values stand in for it.
+  const stored = (await storedTrade(client, stream, decided.id, outcome.revision)) ?? decided.data;
+  return {
+    trade: stored,
+    recorded: false,
+    conflictingFields: VALUE_FIELDS.filter((field) => stored[field] !== decided.data[field]),
+  };
+}
+
+/** The TradeRecorded with this event id at this revision of the stream, if that is where it is. */
+async function storedTrade(
+  client: EventStoreDBClient,
+  stream: string,
+  id: string,
+  revision: bigint,
+): Promise<TradeRecorded | undefined> {
+  let found: TradeRecorded | undefined;
+  try {
+    // Read to the end (one event) rather than returning from inside: an abandoned read can keep the client from disposing.
+    for await (const resolved of client.readStream(stream, { fromRevision: revision, maxCount: 1 })) {
+      const event = resolved.event;
+      if (!event || event.id !== id) continue;
+      const parsed = parseEvent(event.type, event.data);
+      if (parsed.ok && parsed.event.type === 'TradeRecorded') found = parsed.event.data;
+    }
+  } catch (error) {
+    if (!(error instanceof StreamNotFoundError)) throw error;
+  }
+  return found;
 }
 
 const MAX_BATCH = 500;
@@ -166,7 +241,8 @@ async function lastRevision(client: EventStoreDBClient, stream: string): Promise
 }
 
 /**
- * Appends trades so that each ends up in the stream exactly once, and says how many were new.
+ * Appends trades so that each ends up in the stream exactly once, and says how many were new and the
+ * revision the (last) append answered with: for one trade already there, the revision it is at.
  *
  * The embedded node's rule: an append (expected revision ANY) whose ids are all in the stream as one
  * consecutive run succeeds without writing and answers with the original revision; one where only some
@@ -185,8 +261,8 @@ async function appendExactlyOnce(
   client: EventStoreDBClient,
   stream: string,
   trades: readonly { id: string; data: TradeRecorded }[],
-): Promise<{ recorded: number; alreadyPresent: number }> {
-  if (trades.length === 0) return { recorded: 0, alreadyPresent: 0 };
+): Promise<{ recorded: number; alreadyPresent: number; revision: bigint }> {
+  if (trades.length === 0) return { recorded: 0, alreadyPresent: 0, revision: -1n };
   const before = await lastRevision(client, stream);
   try {
     const result = await client.appendToStream(
@@ -194,9 +270,10 @@ async function appendExactlyOnce(
       trades.map((trade) => jsonEvent({ id: trade.id, type: 'TradeRecorded', data: trade.data })),
       { expectedRevision: ANY },
     );
-    if (result.nextExpectedRevision <= before) return { recorded: 0, alreadyPresent: trades.length };
-    revisionsOf(client).set(stream, result.nextExpectedRevision);
-    return { recorded: trades.length, alreadyPresent: 0 };
+    const revision = result.nextExpectedRevision;
+    if (revision <= before) return { recorded: 0, alreadyPresent: trades.length, revision };
+    revisionsOf(client).set(stream, revision);
+    return { recorded: trades.length, alreadyPresent: 0, revision };
   } catch (error) {
     if (!(error instanceof WrongExpectedVersionError) || trades.length === 1) throw error;
     const half = Math.ceil(trades.length / 2);
@@ -205,6 +282,7 @@ async function appendExactlyOnce(
     return {
       recorded: first.recorded + second.recorded,
       alreadyPresent: first.alreadyPresent + second.alreadyPresent,
+      revision: second.revision,
     };
   }
 }

@@ -1,15 +1,18 @@
 // The live Coinbase Exchange connector: one WebSocket, subscribed once per connection to `matches` and
 // `heartbeat`, every executed trade recorded once, reconnecting for as long as it runs.
 //
-// Exactly once: the per-product last trade id drops what a reconnect re-sends (`last_match`, overlaps),
-// and the deterministic event ids make the store ignore anything that still slips through (e.g. after a
-// process restart). Lost trades cannot be re-fetched from this feed; they are logged and counted as gaps.
+// Exactly once: the trade ids seen per product (the newest and the open gaps below it) drop what a
+// reconnect re-sends (`last_match`, overlaps) while letting a late trade fill its gap, and the
+// deterministic event ids make the store ignore anything that still slips through (e.g. after a
+// process restart). Only matches the store would record count as seen. Lost trades cannot be re-fetched
+// from this feed; they are logged and counted as gaps.
 import WebSocket from 'ws';
 import type { TradeInput } from '../domain/types.ts';
 import type { Logger } from '../logger.ts';
 import { backoffDelay, type Backoff } from './backoff.ts';
 import { frameText, parseCoinbaseFrame, subscribeRequest } from './protocol.ts';
 import { throttledWarn } from './throttledLog.ts';
+import { createTradeIdTracker } from './tradeIds.ts';
 import { createTradeWriter, type RecordTrades, type WriterStats } from './writer.ts';
 
 const COINBASE_SOURCE = 'coinbase';
@@ -42,10 +45,15 @@ export interface CoinbaseFeedStats {
   trades: number;
   /** Trades seen before (re-sent after a reconnect) and not passed on. */
   duplicates: number;
+  /** Trades that came after a newer one (ids swapped in flight, or brought by a reconnect's last_match);
+   *  passed on, and taken back out of missedTrades. */
+  lateTrades: number;
   /** Jumps in trade_id (between matches, or behind a heartbeat's last_trade_id). */
   gaps: number;
-  /** Trades the jumps skipped over. */
+  /** Trades the jumps skipped over and that have not come since. */
   missedTrades: number;
+  /** Frames that are not a usable message, matches the store would refuse included (bad price, time,
+   *  product…); they change nothing but the counters. */
   malformed: number;
   unexpected: number;
   serverErrors: number;
@@ -77,6 +85,7 @@ export function startCoinbaseFeed(options: CoinbaseFeedOptions): CoinbaseFeed {
     frames: 0,
     trades: 0,
     duplicates: 0,
+    lateTrades: 0,
     gaps: 0,
     missedTrades: 0,
     malformed: 0,
@@ -84,51 +93,43 @@ export function startCoinbaseFeed(options: CoinbaseFeedOptions): CoinbaseFeed {
     serverErrors: 0,
     pauses: 0,
   };
-  /** Per product, the newest trade id passed on to be recorded. */
-  const lastTradeId = new Map<string, number>();
-  /** Per product, trade ids up to here that heartbeats showed missing are already counted. */
-  const missedThrough = new Map<string, number>();
+  const tradeIds = createTradeIdTracker();
   let attempt = 0;
   let stopped = false;
   let socket: WebSocket | undefined;
   let socketClosed: Promise<void> = Promise.resolve();
   let retryTimer: NodeJS.Timeout | undefined;
 
-  function countGap(product: string, from: number, to: number, seenIn: string): void {
+  function countGap(product: string, after: number, missed: number, seenIn: string): void {
     stats.gaps += 1;
-    stats.missedTrades += to - from - 1;
-    logger.warn(
-      { product, after: from, next: to, missed: to - from - 1, seenIn },
-      'trades missed (trade_id gap)',
-    );
+    stats.missedTrades += missed;
+    logger.warn({ product, after, next: after + missed + 1, missed, seenIn }, 'trades missed (trade_id gap)');
   }
 
   function onTrade(trade: TradeInput, tradeId: number): boolean {
-    const last = lastTradeId.get(trade.product);
-    if (last !== undefined && tradeId <= last) {
-      stats.duplicates += 1;
-      return true;
+    const verdict = tradeIds.match(trade.product, tradeId);
+    switch (verdict.kind) {
+      case 'duplicate':
+        stats.duplicates += 1;
+        return true;
+      case 'late':
+        stats.lateTrades += 1;
+        stats.missedTrades -= 1; // counted missed when its gap opened; it came after all
+        break;
+      case 'gap':
+        countGap(trade.product, verdict.after, verdict.missed, 'match');
+        break;
+      case 'next':
+        break;
     }
-    if (last !== undefined) {
-      const counted = Math.max(last, missedThrough.get(trade.product) ?? last);
-      if (tradeId > counted + 1) countGap(trade.product, counted, tradeId, 'match');
-      else if (tradeId <= counted) stats.missedTrades -= 1; // a heartbeat had given it up; it came after all
-    }
-    lastTradeId.set(trade.product, tradeId);
     stats.trades += 1;
     return writer.push(trade);
   }
 
-  function onHeartbeat(product: string, heartbeatLastTradeId: number): void {
-    const last = lastTradeId.get(product);
-    if (last === undefined) return;
-    // A heartbeat follows the matches it counts, so a higher last_trade_id means those matches never
-    // came. It does not move lastTradeId: a reconnect's last_match may yet bring the newest of them.
-    const counted = Math.max(last, missedThrough.get(product) ?? last);
-    if (heartbeatLastTradeId > counted) {
-      countGap(product, counted, heartbeatLastTradeId + 1, 'heartbeat');
-      missedThrough.set(product, heartbeatLastTradeId);
-    }
+  function onHeartbeat(product: string, lastTradeId: number): void {
+    // A heartbeat follows the matches it counts, so a higher last_trade_id means those matches never came.
+    const gap = tradeIds.heartbeat(product, lastTradeId);
+    if (gap) countGap(product, gap.after, gap.missed, 'heartbeat');
   }
 
   function connect(): void {
@@ -166,7 +167,7 @@ export function startCoinbaseFeed(options: CoinbaseFeedOptions): CoinbaseFeed {
     });
     ws.on('message', (data) => {
       stats.frames += 1;
-      const frame = parseCoinbaseFrame(frameText(data), COINBASE_SOURCE);
+      const frame = parseCoinbaseFrame(frameText(data), { products, source: COINBASE_SOURCE });
       switch (frame.type) {
         case 'trade':
           attempt = 0;

@@ -30,11 +30,27 @@ export interface ImportOptions {
   signal?: AbortSignal;
 }
 
+/** The lines could not be read to their end (a truncated .gz); what was read before was recorded. */
+export class ImportReadError extends Error {
+  readonly code = 'IMPORT_READ';
+  constructor(
+    readonly summary: ImportSummary,
+    cause: unknown,
+  ) {
+    super(cause instanceof Error ? cause.message : String(cause), { cause });
+  }
+}
+
 interface Batch {
   trades: TradeInput[];
   lines: number[];
 }
 
+/**
+ * Records the lines' trades and answers with the totals. Throws the store's error when recording fails,
+ * and ImportReadError (holding the totals) when the lines end in an error: what was read before it is
+ * recorded first.
+ */
 export async function importTrades(options: ImportOptions): Promise<ImportSummary> {
   const { record, onBadLine, onRecorded } = options;
   const batchSize = options.batchSize ?? 1000;
@@ -73,30 +89,40 @@ export async function importTrades(options: ImportOptions): Promise<ImportSummar
     pending.clear();
   }
 
-  for await (const item of options.lines) {
-    if (failure || options.signal?.aborted) break;
-    summary.read += 1;
-    if ('error' in item) {
-      summary.rejected += 1;
-      onBadLine?.(item.line, item.error);
-      if (options.strict) {
-        summary.stoppedAt = item.line;
-        break;
+  async function readLines(): Promise<void> {
+    for await (const item of options.lines) {
+      if (failure || options.signal?.aborted) break;
+      summary.read += 1;
+      if ('error' in item) {
+        summary.rejected += 1;
+        onBadLine?.(item.line, item.error);
+        if (options.strict) {
+          summary.stoppedAt = item.line;
+          break;
+        }
+        continue;
       }
-      continue;
+      const { product } = item.trade;
+      let batch = pending.get(product);
+      if (!batch) pending.set(product, (batch = { trades: [], lines: [] }));
+      batch.trades.push(item.trade);
+      batch.lines.push(item.line);
+      if (batch.trades.length >= batchSize) {
+        pending.delete(product);
+        await submit(product, batch);
+      }
     }
-    const { product } = item.trade;
-    let batch = pending.get(product);
-    if (!batch) pending.set(product, (batch = { trades: [], lines: [] }));
-    batch.trades.push(item.trade);
-    batch.lines.push(item.line);
-    if (batch.trades.length >= batchSize) {
-      pending.delete(product);
-      await submit(product, batch);
-    }
+  }
+
+  let readFailure: { error: unknown } | undefined;
+  try {
+    await readLines();
+  } catch (error) {
+    readFailure = { error }; // recorded below like any end of input, then reported
   }
   await submitPending();
   while (inFlight.size > 0) await Promise.race(inFlight);
   if (failure) throw failure.error;
+  if (readFailure) throw new ImportReadError(summary, readFailure.error);
   return summary;
 }

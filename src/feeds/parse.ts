@@ -8,8 +8,7 @@
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { createGunzip } from 'node:zlib';
-import { DomainError } from '../domain/errors.ts';
-import { validateTrade } from '../domain/trades.ts';
+import { tradeProblem } from '../domain/trades.ts';
 import type { TradeInput } from '../domain/types.ts';
 import { tradeFromCoinbase } from './protocol.ts';
 
@@ -32,9 +31,25 @@ export interface ReadTradeFileOptions {
   onProgress?: (bytesRead: number) => void;
 }
 
-/** The file cannot be read as trades at all (unknown format, bad CSV header); the CLI exits 2 on it. */
+/** The file cannot be read as trades at all (unknown format, bad CSV header, empty); the CLI exits 2 on it. */
 export class TradeFileError extends Error {
   readonly code = 'TRADE_FILE';
+}
+
+/** The file stopped being readable part way (a truncated or corrupt .gz, an I/O error); every line
+ *  before `afterLine` was read. */
+export class TradeFileReadError extends Error {
+  readonly code = 'TRADE_FILE_READ';
+  constructor(
+    path: string,
+    readonly afterLine: number,
+    cause: unknown,
+  ) {
+    super(
+      `${path}: cannot be read past line ${afterLine} (${cause instanceof Error ? cause.message : String(cause)}); truncated or corrupt?`,
+      { cause },
+    );
+  }
 }
 
 export function tradeFileFormat(path: string, format?: TradeFileFormat): TradeFileFormat {
@@ -152,13 +167,8 @@ function ndjsonParser({ product, source }: ReadTradeFileOptions): LineParser {
 }
 
 function checked(trade: TradeInput, line: number, products: readonly string[]): TradeLine {
-  try {
-    validateTrade(trade, products);
-    return { line, trade };
-  } catch (error) {
-    if (error instanceof DomainError) return { line, error: error.message };
-    throw error;
-  }
+  const problem = tradeProblem(trade, products);
+  return problem === undefined ? { line, trade } : { line, error: problem };
 }
 
 function gunzip(file: ReturnType<typeof createReadStream>): NodeJS.ReadableStream {
@@ -171,8 +181,9 @@ function gunzip(file: ReturnType<typeof createReadStream>): NodeJS.ReadableStrea
  * The trades of a file in file order, each with its 1-based line number, or the reason a line is not a
  * trade. Blank lines are skipped. Without `products` only the shape is checked; with it, everything the
  * store checks too.
- * Throws TradeFileError before the first line when the file's format or header is unusable, and the fs
- * error (ENOENT…) when it cannot be read.
+ * Throws TradeFileError before the first line when the file's format or header is unusable or it holds
+ * no line at all, the fs error (ENOENT…) when it cannot be opened, and TradeFileReadError after the last
+ * line it could read when it cannot be read to its end.
  */
 export async function* readTradeFile(path: string, options: ReadTradeFileOptions): AsyncGenerator<TradeLine> {
   const format = tradeFileFormat(path, options.format);
@@ -187,13 +198,26 @@ export async function* readTradeFile(path: string, options: ReadTradeFileOptions
   const text = path.toLowerCase().endsWith('.gz') ? gunzip(file) : file;
   const lines = createInterface({ input: text, crlfDelay: Infinity });
   let line = 0;
+  let empty = true;
   try {
-    for await (const content of lines) {
-      line += 1;
-      if (content.trim() === '') continue;
-      const result = parse(content, line);
-      if (result) yield products && 'trade' in result ? checked(result.trade, line, products) : result;
+    try {
+      for await (const content of lines) {
+        line += 1;
+        if (content.trim() === '') continue;
+        empty = false;
+        const result = parse(content, line);
+        if (result) yield products && 'trade' in result ? checked(result.trade, line, products) : result;
+      }
+    } catch (error) {
+      if (error instanceof TradeFileError) throw error;
+      throw new TradeFileReadError(path, line, error);
     }
+    if (empty)
+      throw new TradeFileError(
+        format === 'csv'
+          ? `${path} is empty: a CSV needs a header naming ${REQUIRED_COLUMNS.join(',')}`
+          : `${path} is empty: no trades to read`,
+      );
   } finally {
     lines.close();
     file.destroy();

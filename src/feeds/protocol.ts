@@ -10,6 +10,7 @@
 // `side` is the maker order's side. `trade_id` counts up by one per product, so a jump is a lost trade;
 // `sequence` also counts the order-book messages of the full channel, so on `matches` it jumps by design.
 import type { RawData } from 'ws';
+import { tradeProblem } from '../domain/trades.ts';
 import type { TradeInput } from '../domain/types.ts';
 
 const COINBASE_CHANNELS = ['matches', 'heartbeat'] as const;
@@ -36,25 +37,22 @@ function numericTradeId(value: unknown): number | undefined {
   return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0 ? value : undefined;
 }
 
-/** Files may carry ids as strings, and other venues' ids need not be numbers. */
-const TRADE_ID_PATTERN = /^[A-Za-z0-9._:-]{1,64}$/;
-
 const optionalSequence = (value: unknown): number | undefined =>
   typeof value === 'number' && Number.isSafeInteger(value) ? value : undefined;
 
 /**
  * A Coinbase trade (a `match`/`last_match` message, or a REST `/products/{id}/trades` row) as a
- * TradeInput, or the reason it is not one. Shape only: price, size and time are checked by the domain.
+ * TradeInput, or the reason it is not one. Shape only: what the values may be (tradeId's length and
+ * characters, price, size, time) is the domain's to check, so that every path says it the same way.
  */
 export function tradeFromCoinbase(
   message: Json,
   { product, source }: { product?: string | undefined; source: string },
 ): { trade: TradeInput } | { error: string } {
   const rawId = message.trade_id;
-  const tradeId =
-    numericTradeId(rawId) ?? (typeof rawId === 'string' && TRADE_ID_PATTERN.test(rawId) ? rawId : undefined);
-  if (tradeId === undefined)
-    return { error: 'trade_id must be an integer or an id of letters, digits and ._:-' };
+  // Files may carry ids as strings, and other venues' ids need not be numbers.
+  const tradeId = numericTradeId(rawId) ?? (typeof rawId === 'string' ? rawId : undefined);
+  if (tradeId === undefined) return { error: 'trade_id must be a non-negative integer or a string' };
   const productId = message.product_id ?? product;
   if (typeof productId !== 'string' || productId === '')
     return { error: 'no product (give product_id or --product)' };
@@ -83,7 +81,23 @@ export function frameText(data: RawData): string {
   return Buffer.from(data).toString('utf8');
 }
 
-export function parseCoinbaseFrame(text: string, source = 'coinbase'): CoinbaseFrame {
+export interface FrameContext {
+  /** The products the store accepts; a match of any other is malformed. */
+  products: readonly string[];
+  /** Default `coinbase`. */
+  source?: string;
+}
+
+/**
+ * One feed message as a typed frame. A match becomes a `trade` frame only when the domain would record
+ * it (configured product, price and size > 0, a valid time…): the connector moves its per-product
+ * cursor on trade frames, so one it would move for a trade the store then refuses could hide every
+ * real trade after it.
+ */
+export function parseCoinbaseFrame(
+  text: string,
+  { products, source = 'coinbase' }: FrameContext,
+): CoinbaseFrame {
   let message: unknown;
   try {
     message = JSON.parse(text);
@@ -101,6 +115,8 @@ export function parseCoinbaseFrame(text: string, source = 'coinbase'): CoinbaseF
         return { type: 'malformed', reason: `${message.type}: trade_id must be a non-negative integer` };
       const parsed = tradeFromCoinbase(message, { source });
       if ('error' in parsed) return { type: 'malformed', reason: `${message.type}: ${parsed.error}` };
+      const invalid = tradeProblem(parsed.trade, products);
+      if (invalid) return { type: 'malformed', reason: `${message.type}: ${invalid}` };
       return { type: 'trade', trade: parsed.trade, tradeId, sequence: optionalSequence(message.sequence) };
     }
     case 'heartbeat': {

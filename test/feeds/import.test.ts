@@ -85,7 +85,8 @@ async function cli(
   }
 }
 
-describe('pricealert import (the CLI)', () => {
+// Each run starts a Node process and a store: seconds apiece, more on a busy machine.
+describe('pricealert import (the CLI)', { timeout: 90_000 }, () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'pricealert-import-'));
   afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
   const badFile = join(fixtures, 'trades-bad.csv');

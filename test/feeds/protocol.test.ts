@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { parseCoinbaseFrame, subscribeRequest } from '../../src/feeds/protocol.ts';
+import { parseCoinbaseFrame as parseFrame, subscribeRequest } from '../../src/feeds/protocol.ts';
+
+const parseCoinbaseFrame = (text: string) => parseFrame(text, { products: ['BTC-USD', 'ETH-USD'] });
 
 const match = {
   type: 'match',
@@ -71,7 +73,7 @@ describe('Coinbase feed protocol', () => {
     expect(parseCoinbaseFrame('{"type":"ticker"}')).toEqual({ type: 'unexpected', messageType: 'ticker' });
     expect(parseCoinbaseFrame('{oops')).toMatchObject({ type: 'malformed', reason: 'not JSON' });
     expect(parseCoinbaseFrame('null')).toMatchObject({ type: 'malformed' });
-    expect(parseCoinbaseFrame(JSON.stringify({ ...match, trade_id: '10' }))).toMatchObject({
+    expect(parseCoinbaseFrame(JSON.stringify({ ...match, trade_id: 1e300 }))).toMatchObject({
       type: 'malformed',
       reason: expect.stringContaining('trade_id'),
     });
@@ -86,5 +88,21 @@ describe('Coinbase feed protocol', () => {
     expect(parseCoinbaseFrame(JSON.stringify({ ...match, product_id: undefined }))).toMatchObject({
       type: 'malformed',
     });
+  });
+
+  it('calls a match the store would refuse malformed, with the field at fault', () => {
+    const refused = (fields: object) => parseCoinbaseFrame(JSON.stringify({ ...match, ...fields }));
+    expect(refused({ price: '-5.00' })).toEqual({
+      type: 'malformed',
+      reason: expect.stringMatching(/^match: price: /),
+    });
+    expect(refused({ size: '0' })).toMatchObject({ reason: expect.stringMatching(/^match: size: /) });
+    expect(refused({ time: 'yesterday' })).toMatchObject({ reason: expect.stringMatching(/^match: time: /) });
+    expect(refused({ product_id: 'DOGE-USD' })).toMatchObject({
+      reason: expect.stringMatching(/^match: product: DOGE-USD is not a configured product/),
+    });
+    expect(refused({ trade_id: -1 })).toMatchObject({ type: 'malformed' });
+    expect(refused({ trade_id: 2 ** 53 })).toMatchObject({ type: 'malformed' });
+    expect(refused({ trade_id: 10.5 })).toMatchObject({ type: 'malformed' });
   });
 });

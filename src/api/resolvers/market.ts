@@ -71,10 +71,15 @@ export function marketResolvers(services: ApiServices) {
         const viewer = requireViewer(context);
         if (viewer.role === 'user')
           throw userError('FORBIDDEN', 'recording trades needs a token with role feeder or admin');
-        const { trade } = await recordTrade(services.client, args.input, {
+        const { trade, conflictingFields } = await recordTrade(services.client, args.input, {
           products: services.config.PRICEALERT_PRODUCTS,
         });
-        return tradeView(trade);
+        if (conflictingFields.length > 0)
+          services.logger.warn(
+            { product: trade.product, tradeId: trade.tradeId, source: trade.source, conflictingFields },
+            'recordTrade: the trade id was already recorded with other values; kept the stored trade',
+          );
+        return { ...tradeView(trade), conflictingFields };
       },
     },
     Subscription: {
