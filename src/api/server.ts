@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import type { EventStoreDBClient } from '@eventstore/db-client';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { createGraphQLError, createSchema, createYoga } from 'graphql-yoga';
+import { startBacktestThreads } from '../backtest/thread.ts';
 import type { Config } from '../config.ts';
 import type { Logger } from '../logger.ts';
 import type { Reactor } from '../runtime/reactor.ts';
@@ -24,7 +25,8 @@ const SCHEMA_FILE = new URL('../../schema/schema.graphql', import.meta.url);
 
 export interface ApiServerOptions {
   config: Config;
-  store: { client: EventStoreDBClient };
+  /** The store's client, and its connection string for the threads that run backtests. */
+  store: { client: EventStoreDBClient; connectionString: string };
   reactor: Reactor;
   logger: Logger;
   /** Overrides of DEFAULT_LIMITS (tests use small ones). */
@@ -34,7 +36,9 @@ export interface ApiServerOptions {
 export interface ApiServer {
   /** `http://host:port/graphql`: GraphiQL in a browser, GraphQL over HTTP, and `ws://` on the same path. */
   url: string;
-  /** Stops accepting, closes WebSockets with 1001, ends the trigger subscription. */
+  /** Backtests running now, each in a worker thread of its own. */
+  readonly runningBacktests: number;
+  /** Stops accepting, closes WebSockets with 1001, ends the trigger subscription and running backtests. */
   stop(): Promise<void>;
 }
 
@@ -66,7 +70,13 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     limits.maxTriggersKept,
   );
   const prices = startPriceHub(reactor);
-  const services = { config, client: store.client, reactor, triggers, prices, limits, logger };
+  const backtests = startBacktestThreads({
+    connectionString: store.connectionString,
+    maxPerClient: limits.maxBacktestsPerClient,
+    maxRunning: limits.maxBacktestsRunning,
+    maxHeapMb: limits.maxBacktestHeapMb,
+  });
+  const services = { config, client: store.client, reactor, triggers, prices, backtests, limits, logger };
 
   const yoga = createYoga<Record<string, unknown>, ApiContext>({
     // eslint-disable-next-line @typescript-eslint/no-explicit-any -- yoga widens the schema's context type per server context
@@ -108,6 +118,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     await ws.dispose();
     prices.stop();
     await triggers.stop();
+    await backtests.stop();
     throw error;
   }
   const { address, port } = httpServer.address() as AddressInfo;
@@ -118,10 +129,15 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
   let stopping: Promise<void> | undefined;
   return {
     url,
+    get runningBacktests() {
+      return backtests.running;
+    },
     stop: () =>
       (stopping ??= (async () => {
         const closed = new Promise<void>((resolve) => httpServer.close(() => resolve()));
         await ws.dispose();
+        // A running backtest would hold its request open until the grace period ends.
+        await backtests.stop();
         // In-flight requests get a moment to finish; open SSE streams and keep-alives are then cut.
         httpServer.closeIdleConnections();
         const cut = setTimeout(() => httpServer.closeAllConnections(), STOP_GRACE_MS);
