@@ -109,7 +109,8 @@ export function startBacktestThreads(options: BacktestThreadsOptions): BacktestT
         else perClient.set(client, left);
         threads.delete(worker);
         exited();
-        settle(() => reject(new Error(`the backtest thread exited with code ${code} before reporting`)));
+        const why = stopped ? 'the server stopped' : `its thread exited with code ${code}`;
+        settle(() => reject(new Error(`the backtest ended before reporting: ${why}`)));
       });
     });
   };
