@@ -40,7 +40,7 @@ const BOOT = FROM_SOURCE
   ? `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then((tsx) => { tsx.register(); return import(${JSON.stringify(ENTRY.href)}); });`
   : undefined;
 
-const busy = (message: string): DomainError => new DomainError('LIMIT_EXCEEDED', message);
+const overLimit = (message: string): DomainError => new DomainError('LIMIT_EXCEEDED', message);
 
 export function startBacktestThreads(options: BacktestThreadsOptions): BacktestThreads {
   const { connectionString, maxPerClient, maxRunning, maxHeapMb } = options;
@@ -60,10 +60,12 @@ export function startBacktestThreads(options: BacktestThreadsOptions): BacktestT
     signal?.throwIfAborted();
     const mine = perClient.get(client) ?? 0;
     if (mine >= maxPerClient) {
-      throw busy(`at most ${maxPerClient} backtests run at once per client; retry when one has finished`);
+      throw overLimit(
+        `at most ${maxPerClient} backtests run at once per client; retry when one has finished`,
+      );
     }
     if (threads.size >= maxRunning) {
-      throw busy(`the server runs at most ${maxRunning} backtests at once; retry in a moment`);
+      throw overLimit(`the server runs at most ${maxRunning} backtests at once; retry in a moment`);
     }
 
     perClient.set(client, mine + 1);
@@ -95,7 +97,7 @@ export function startBacktestThreads(options: BacktestThreadsOptions): BacktestT
         settle(() =>
           reject(
             error.code === 'ERR_WORKER_OUT_OF_MEMORY'
-              ? busy(
+              ? overLimit(
                   `a backtest may use at most ${maxHeapMb} MiB of memory; narrow from and to, or test fewer alerts`,
                 )
               : error,
