@@ -11,6 +11,8 @@ const TRADES = [...tape({ count: 3_000, maxGapMicros: 1_000_000, seed: 11 })];
 const never = (count: number) =>
   Array.from({ length: count }, (_, index) => ({ direction: 'ABOVE', threshold: String(1_000_000 + index) }));
 
+/** Every backtest starts a thread (tsx loads the modules again): slow on a busy machine. */
+const SLOW = 60_000;
 let harness: Harness;
 let alice: string;
 
@@ -22,44 +24,52 @@ beforeAll(async () => {
 afterAll(() => harness?.stop());
 
 describe('backtest limits', () => {
-  it('takes 100 alerts from an anonymous caller, and 1000 with a token', async () => {
-    const run = (count: number, token?: string) =>
-      gql(harness.url, BACKTEST, { input: { product: 'BTC-USD', alerts: never(count) } }, token);
+  it(
+    'takes 100 alerts from an anonymous caller, and 1000 with a token',
+    async () => {
+      const run = (count: number, token?: string) =>
+        gql(harness.url, BACKTEST, { input: { product: 'BTC-USD', alerts: never(count) } }, token);
 
-    const anonymousOver = await run(101);
-    expect(codes(anonymousOver)).toEqual(['LIMIT_EXCEEDED']);
-    expect(anonymousOver.errors![0]!.extensions?.field).toBe('input.alerts');
-    expect(anonymousOver.errors![0]!.message).toContain('at most 100 alerts (1000 with a token)');
-    expect((await run(100)).errors).toBeUndefined();
+      const anonymousOver = await run(101);
+      expect(codes(anonymousOver)).toEqual(['LIMIT_EXCEEDED']);
+      expect(anonymousOver.errors![0]!.extensions?.field).toBe('input.alerts');
+      expect(anonymousOver.errors![0]!.message).toContain('at most 100 alerts (1000 with a token)');
+      expect((await run(100)).errors).toBeUndefined();
 
-    const withToken = await run(101, alice);
-    expect(withToken.errors).toBeUndefined();
-    expect(withToken.data!.backtest.tradesReplayed).toBe(TRADES.length);
-    const tokenOver = await run(1_001, alice);
-    expect(codes(tokenOver)).toEqual(['LIMIT_EXCEEDED']);
-    expect(tokenOver.errors![0]!.message).toContain('at most 1000 alerts');
-  });
+      const withToken = await run(101, alice);
+      expect(withToken.errors).toBeUndefined();
+      expect(withToken.data!.backtest.tradesReplayed).toBe(TRADES.length);
+      const tokenOver = await run(1_001, alice);
+      expect(codes(tokenOver)).toEqual(['LIMIT_EXCEEDED']);
+      expect(tokenOver.errors![0]!.message).toContain('at most 1000 alerts');
+    },
+    SLOW,
+  );
 
-  it('refuses a report of more triggers than the cap with LIMIT_EXCEEDED naming `triggers`', async () => {
-    const input = { product: 'BTC-USD', alerts: [{ direction: 'ABOVE', threshold: '1', measure: 'LAST' }] };
-    const few = await gql(harness.url, BACKTEST, { input });
-    expect(few.data!.backtest.triggers).toHaveLength(1);
+  it(
+    'refuses a report of more triggers than the cap with LIMIT_EXCEEDED naming `triggers`',
+    async () => {
+      const input = { product: 'BTC-USD', alerts: [{ direction: 'ABOVE', threshold: '1', measure: 'LAST' }] };
+      const few = await gql(harness.url, BACKTEST, { input });
+      expect(few.data!.backtest.triggers).toHaveLength(1);
 
-    // Repeat alerts at twenty levels across the tape's prices: each crosses its level many times.
-    const prices = TRADES.map((trade) => Number(trade.price));
-    const [low, high] = [Math.min(...prices), Math.max(...prices)];
-    const chatty = Array.from({ length: 20 }, (_, index) => ({
-      direction: 'ABOVE',
-      threshold: (low + ((high - low) * (index + 0.5)) / 20).toFixed(2),
-      measure: 'LAST',
-      repeat: true,
-    }));
-    const many = await gql(harness.url, BACKTEST, { input: { ...input, alerts: chatty } });
-    expect(codes(many)).toEqual(['LIMIT_EXCEEDED']);
-    expect(many.errors![0]!.extensions?.field).toBe('triggers');
-    expect(many.errors![0]!.message).toMatch(/^triggers: a backtest reports at most 50 triggers/);
-    expect(many.data).toBeNull();
-  });
+      // Repeat alerts at twenty levels across the tape's prices: each crosses its level many times.
+      const prices = TRADES.map((trade) => Number(trade.price));
+      const [low, high] = [Math.min(...prices), Math.max(...prices)];
+      const chatty = Array.from({ length: 20 }, (_, index) => ({
+        direction: 'ABOVE',
+        threshold: (low + ((high - low) * (index + 0.5)) / 20).toFixed(2),
+        measure: 'LAST',
+        repeat: true,
+      }));
+      const many = await gql(harness.url, BACKTEST, { input: { ...input, alerts: chatty } });
+      expect(codes(many)).toEqual(['LIMIT_EXCEEDED']);
+      expect(many.errors![0]!.extensions?.field).toBe('triggers');
+      expect(many.errors![0]!.message).toMatch(/^triggers: a backtest reports at most 50 triggers/);
+      expect(many.data).toBeNull();
+    },
+    SLOW,
+  );
 
   it('still names the field of a bad alert, checked in the backtest thread', async () => {
     const response = await gql(harness.url, BACKTEST, {
