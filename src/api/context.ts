@@ -11,18 +11,32 @@ export interface ApiContext {
   outlet: Outlet;
   /** Aborted when an HTTP client goes away, so long work (a backtest) stops with it. */
   signal?: AbortSignal;
+  /** The client's remote address, for limits per anonymous client. */
+  ip?: string;
 }
+
+/** The remote address of a node request (HTTP's `req`, or the WebSocket upgrade request). */
+const remoteAddress = (request: unknown): string | undefined =>
+  (request as { socket?: { remoteAddress?: string } } | undefined)?.socket?.remoteAddress;
 
 /**
  * Yoga's context factory. WebSocket operations arrive with viewer and outlet already set (the token
  * was checked once at `connection_init`); HTTP requests are authenticated here, per request.
  */
 export function createContext(secret: Uint8Array, limits: ApiLimits) {
-  return async (initial: Partial<ApiContext> & { request: Request }): Promise<ApiContext> => {
-    if (initial.outlet) return { viewer: initial.viewer ?? null, outlet: initial.outlet };
+  return async (initial: Partial<ApiContext> & { request: Request; req?: unknown }): Promise<ApiContext> => {
+    if (initial.outlet) {
+      // Over WebSocket, `request` is the upgrade's node request.
+      return { viewer: initial.viewer ?? null, outlet: initial.outlet, ip: remoteAddress(initial.request) };
+    }
     try {
       const viewer = await authenticate(secret, initial.request.headers.get('authorization'));
-      return { viewer, outlet: requestOutlet(limits), signal: initial.request.signal };
+      return {
+        viewer,
+        outlet: requestOutlet(limits),
+        signal: initial.request.signal,
+        ip: remoteAddress(initial.req),
+      };
     } catch (error) {
       if (!(error instanceof AuthError)) throw error;
       throw createGraphQLError(error.message, {

@@ -1,4 +1,5 @@
 // Every limit the API enforces beyond CONTRACT §4's domain limits, with its default, in one place.
+import { availableParallelism } from 'node:os';
 
 export interface ApiLimits {
   /** Largest WebSocket message a client may send (ws closes the socket with 1009 beyond it). */
@@ -18,8 +19,18 @@ export interface ApiLimits {
   maxDirectives: number;
   /** Largest `first` / `last` in a list query. */
   maxPageSize: number;
-  /** Trades the `backtest` query replays at most (CONTRACT §4). */
+  /** Trades the `backtest` query reads at most, warm-up included (CONTRACT §4). */
   maxBacktestTrades: number;
+  /** Alerts in one `backtest` query: anonymous callers, and callers with a token. */
+  maxBacktestAlerts: number;
+  maxBacktestAlertsWithToken: number;
+  /** Triggers one `backtest` report holds; more is LIMIT_EXCEEDED naming `triggers`. */
+  maxBacktestTriggers: number;
+  /** Backtests running at once per client (a user with a token, else a remote address), and in all. */
+  maxBacktestsPerClient: number;
+  maxBacktestsRunning: number;
+  /** Old-generation heap of each backtest's worker thread, in MiB. */
+  maxBacktestHeapMb: number;
 }
 
 export const DEFAULT_LIMITS: ApiLimits = {
@@ -34,4 +45,10 @@ export const DEFAULT_LIMITS: ApiLimits = {
   maxDirectives: 10,
   maxPageSize: 1_000,
   maxBacktestTrades: 1_000_000,
+  maxBacktestAlerts: 100,
+  maxBacktestAlertsWithToken: 1_000,
+  maxBacktestTriggers: 10_000,
+  maxBacktestsPerClient: 2,
+  maxBacktestsRunning: availableParallelism(),
+  maxBacktestHeapMb: 512,
 };

@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import type { EventStoreDBClient } from '@eventstore/db-client';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { createGraphQLError, createSchema, createYoga } from 'graphql-yoga';
+import { startBacktestThreads } from '../backtest/thread.ts';
 import type { Config } from '../config.ts';
 import type { Logger } from '../logger.ts';
 import type { Reactor } from '../runtime/reactor.ts';
@@ -25,7 +26,8 @@ const SCHEMA_FILE = new URL('../../schema/schema.graphql', import.meta.url);
 
 export interface ApiServerOptions {
   config: Config;
-  store: { client: EventStoreDBClient };
+  /** The store's client, and its connection string for the threads that run backtests. */
+  store: { client: EventStoreDBClient; connectionString: string };
   reactor: Reactor;
   logger: Logger;
   /** Overrides of DEFAULT_LIMITS (tests use small ones). */
@@ -35,7 +37,9 @@ export interface ApiServerOptions {
 export interface ApiServer {
   /** `http://host:port/graphql`: GraphiQL in a browser, GraphQL over HTTP, and `ws://` on the same path. */
   url: string;
-  /** Stops accepting, closes WebSockets with 1001, stops following the reactor. */
+  /** Backtests running now, each in a worker thread of its own. */
+  readonly runningBacktests: number;
+  /** Stops accepting, closes WebSockets with 1001, stops following the reactor, ends running backtests. */
   stop(): Promise<void>;
 }
 
@@ -68,7 +72,13 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
   const secret = await loadSecret(config);
   const triggers = startTriggerFeed(reactor);
   const prices = startPriceHub(reactor);
-  const services = { config, client: store.client, reactor, triggers, prices, limits, logger };
+  const backtests = startBacktestThreads({
+    connectionString: store.connectionString,
+    maxPerClient: limits.maxBacktestsPerClient,
+    maxRunning: limits.maxBacktestsRunning,
+    maxHeapMb: limits.maxBacktestHeapMb,
+  });
+  const services = { config, client: store.client, reactor, triggers, prices, backtests, limits, logger };
 
   const yoga = createYoga<Record<string, unknown>, ApiContext>({
     // eslint-disable-next-line @typescript-eslint/no-explicit-any -- yoga widens the schema's context type per server context
@@ -125,6 +135,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     await ws.dispose();
     prices.stop();
     triggers.stop();
+    await backtests.stop();
     throw error;
   }
   const { address, port } = httpServer.address() as AddressInfo;
@@ -135,10 +146,15 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
   let stopping: Promise<void> | undefined;
   return {
     url,
+    get runningBacktests() {
+      return backtests.running;
+    },
     stop: () =>
       (stopping ??= (async () => {
         const closed = new Promise<void>((resolve) => httpServer.close(() => resolve()));
         await ws.dispose();
+        // A running backtest would hold its request open until the grace period ends.
+        await backtests.stop();
         // In-flight requests get a moment to finish; open SSE streams and keep-alives are then cut.
         httpServer.closeIdleConnections();
         const cut = setTimeout(() => httpServer.closeAllConnections(), STOP_GRACE_MS);

@@ -8,7 +8,7 @@ import { summarize, type BacktestReport, type BacktestTrade, type BacktestTrigge
 import { tradeMicros, tradeView } from './trade.ts';
 
 export interface BacktestProgress {
-  /** Trades applied so far, warm-up included. */
+  /** Trades read so far, warm-up included. */
   trades: number;
   triggers: number;
   /** How many trades the source expects to deliver, when it can tell (the store exactly, a file by its size). */
@@ -24,8 +24,10 @@ export interface RunBacktestOptions {
   from?: { iso: IsoTime; micros: number };
   /** Last trade time applied (inclusive): the replay ends at the first trade after it. */
   to?: { iso: IsoTime; micros: number };
-  /** Throws DomainError LIMIT_EXCEEDED when the source has more trades than this to replay. */
+  /** Throws DomainError LIMIT_EXCEEDED when the source has more trades than this to read, warm-up included. */
   maxTrades?: number;
+  /** Throws DomainError LIMIT_EXCEEDED naming `triggers` as soon as the alerts fire more often than this. */
+  maxTriggers?: number;
   /** Aborting ends the replay early; the report then has `complete: false` and the triggers so far. */
   signal?: AbortSignal;
   /** Called before the first trade, every 10,000 trades and at the end. */
@@ -38,6 +40,14 @@ const PROGRESS_EVERY = 10_000;
 export const limitExceeded = (maxTrades: number): DomainError =>
   new DomainError('LIMIT_EXCEEDED', `a backtest replays at most ${maxTrades} trades; narrow from and to`);
 
+/** The GraphQL query's cap on the report's size reached: fewer alerts or a narrower range would fit. */
+export const tooManyTriggers = (maxTriggers: number): DomainError =>
+  new DomainError(
+    'LIMIT_EXCEEDED',
+    `a backtest reports at most ${maxTriggers} triggers; narrow from and to, or test fewer alerts (the CLI has no cap)`,
+    'triggers',
+  );
+
 /**
  * Replays `trades` (one product's, in stream order) through the live projections with `applyTrade`
  * (projections/market.ts), the very function the live reactor calls for each trade. The alerts are created
@@ -49,10 +59,12 @@ export async function runBacktest(options: RunBacktestOptions): Promise<Omit<Bac
   const started = performance.now();
   const { alerts, from, to, signal, onProgress } = options;
   const maxTrades = options.maxTrades ?? Number.POSITIVE_INFINITY;
+  const maxTriggers = options.maxTriggers ?? Number.POSITIVE_INFINITY;
   const market = createMarket(windowsUsed(alerts));
   let armed = false;
   const triggers: BacktestTrigger[] = [];
-  let replayed = 0;
+  /** Trades read, warm-up included: what maxTrades and progress count. */
+  let read = 0;
   let warmUpTrades = 0;
   let since: IsoTime | null = null;
   let latest = Number.NEGATIVE_INFINITY;
@@ -67,8 +79,8 @@ export async function runBacktest(options: RunBacktestOptions): Promise<Omit<Bac
     }
     const micros = tradeMicros(trade);
     if (to && micros > to.micros) break;
-    if (replayed >= maxTrades) throw limitExceeded(maxTrades);
-    replayed += 1;
+    if (read >= maxTrades) throw limitExceeded(maxTrades);
+    read += 1;
     since ??= trade.time;
     if (micros < latest) outOfOrderTrades += 1;
     else latest = micros;
@@ -88,6 +100,7 @@ export async function runBacktest(options: RunBacktestOptions): Promise<Omit<Bac
       let view: BacktestTrade | undefined; // one per trade, shared by the alerts it fires
       for (const change of applyTrade(market, trade)) {
         if (change.kind !== 'fire') continue;
+        if (triggers.length >= maxTriggers) throw tooManyTriggers(maxTriggers);
         view ??= tradeView(trade);
         triggers.push({
           alertIndex: Number(change.alert.alertId),
@@ -97,14 +110,14 @@ export async function runBacktest(options: RunBacktestOptions): Promise<Omit<Bac
         });
       }
     }
-    if (onProgress && replayed % PROGRESS_EVERY === 0)
-      onProgress({ trades: replayed, triggers: triggers.length });
+    if (onProgress && read % PROGRESS_EVERY === 0) onProgress({ trades: read, triggers: triggers.length });
   }
-  onProgress?.({ trades: replayed, triggers: triggers.length });
+  onProgress?.({ trades: read, triggers: triggers.length });
 
   return {
     product: options.product,
-    tradesReplayed: replayed,
+    tradesReplayed: read - warmUpTrades,
+    warmUpTrades,
     from: from?.iso ?? null,
     to: to?.iso ?? null,
     triggers,

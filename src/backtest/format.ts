@@ -19,7 +19,7 @@ export function formatReport(report: BacktestReport, alerts: readonly BacktestAl
   );
   const seconds = (report.elapsedMs / 1000).toFixed(2);
   lines.push(
-    `Replayed ${count(report.tradesReplayed)} trades in ${seconds} s${report.complete ? '' : ' — STOPPED before the end'}.`,
+    `Replayed ${count(report.tradesReplayed)} trades in range in ${seconds} s${report.complete ? '' : ' — STOPPED before the end'}.`,
   );
   if (report.warmUp.since === null) {
     lines.push('No trades in range.');

@@ -24,8 +24,10 @@ export interface BacktestRequest {
   /** Configured products and windows (PRICEALERT_PRODUCTS, PRICEALERT_WINDOWS). */
   products: readonly string[];
   windows: readonly string[];
-  /** More trades to replay than this throws DomainError LIMIT_EXCEEDED; no cap when absent. */
+  /** More trades to read (warm-up included) than this throws DomainError LIMIT_EXCEEDED; no cap when absent. */
   maxTrades?: number;
+  /** More triggers than this throws DomainError LIMIT_EXCEEDED naming `triggers`; no cap when absent. */
+  maxTriggers?: number;
   signal?: AbortSignal;
   onProgress?: (progress: BacktestProgress) => void;
 }
@@ -93,6 +95,7 @@ function replay(
     from: plan.from,
     to: plan.to,
     maxTrades: request.maxTrades,
+    maxTriggers: request.maxTriggers,
     signal: request.signal,
     onProgress:
       onProgress &&

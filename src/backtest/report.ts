@@ -42,8 +42,10 @@ export interface SeekInfo {
 
 export interface BacktestReport {
   product: string;
-  /** Every trade applied to the projections, warm-up included. */
+  /** Trades applied in [from, to]: those that could fire. */
   tradesReplayed: number;
+  /** Trades read before `from` (or stored later but timed before it) that only filled the windows; = warmUp.trades. */
+  warmUpTrades: number;
   from: IsoTime | null;
   to: IsoTime | null;
   triggers: BacktestTrigger[];

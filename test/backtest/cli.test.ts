@@ -62,7 +62,11 @@ describe('pricealert backtest', () => {
     expect(result.code).toBe(0);
     const report = JSON.parse(result.stdout);
     expect(report).toMatchObject({ product: 'BTC-USD', from, to, complete: true, seek: null });
-    expect(Number.isInteger(report.tradesReplayed) && Number.isInteger(report.elapsedMs)).toBe(true);
+    expect(Number.isInteger(report.elapsedMs)).toBe(true);
+    // The trades in [from, to], and the warm-up apart (the same number as warmUp.trades).
+    expect(report.tradesReplayed).toBe(TRADES.filter((t) => t.time >= from && t.time <= to).length);
+    expect(report.warmUpTrades).toBe(report.warmUp.trades);
+    expect(report.warmUpTrades).toBeGreaterThan(0);
     expect(report.triggers.length).toBeGreaterThan(0);
     for (const trigger of report.triggers) {
       expect(Object.keys(trigger).sort()).toEqual(['alertIndex', 'trade', 'triggeredAt', 'value']);

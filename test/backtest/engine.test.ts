@@ -57,8 +57,10 @@ describe('runBacktest', () => {
       ['t5', at(5), '200'],
       ['t7', at(7), '200'],
     ]);
+    // t3..t7 are in range; t0..t2 only warmed the windows.
     expect(report).toMatchObject({
-      tradesReplayed: 8,
+      tradesReplayed: 5,
+      warmUpTrades: 3,
       from: at(3),
       to: at(7),
       warmUp: { trades: 3, since: at(0) },
@@ -80,6 +82,7 @@ describe('runBacktest', () => {
     expect(report.triggers.map((trigger) => trigger.trade.tradeId)).toEqual(['t0', 't2', 't5', 't7', 't9']);
     expect(report).toMatchObject({
       tradesReplayed: 10,
+      warmUpTrades: 0,
       from: null,
       to: null,
       warmUp: { trades: 0, since: at(0) },
@@ -112,6 +115,7 @@ describe('runBacktest', () => {
     );
     expect(report.triggers).toHaveLength(3);
     expect(report.warmUp).toEqual({ trades: 3, since: at(-100) });
+    expect(report).toMatchObject({ tradesReplayed: 1, warmUpTrades: 3 });
   });
 
   it('stops when aborted and returns what it found so far', async () => {
@@ -133,7 +137,7 @@ describe('runBacktest', () => {
     expect(report.triggers.map((trigger) => trigger.trade.tradeId)).toEqual(['t0', 't2', 't5']);
   });
 
-  it('refuses more trades than maxTrades with LIMIT_EXCEEDED, counting only what it would apply', async () => {
+  it('refuses more trades than maxTrades with LIMIT_EXCEEDED, counting what it reads up to `to`', async () => {
     await expect(
       runBacktest({ product: 'BTC-USD', trades: from(tape), alerts: repeatLast, maxTrades: 9 }),
     ).rejects.toMatchObject({
@@ -144,9 +148,17 @@ describe('runBacktest', () => {
       trades: from(tape),
       alerts: repeatLast,
       maxTrades: 8,
+      from: parseBound(at(3), 'from'),
       to: parseBound(at(7), 'to'),
     });
-    expect(bounded.tradesReplayed).toBe(8);
+    expect(bounded).toMatchObject({ tradesReplayed: 5, warmUpTrades: 3 });
+  });
+
+  it('refuses more triggers than maxTriggers with LIMIT_EXCEEDED naming `triggers`', async () => {
+    const run = (maxTriggers: number) =>
+      runBacktest({ product: 'BTC-USD', trades: from(tape), alerts: repeatLast, maxTriggers });
+    await expect(run(4)).rejects.toMatchObject({ code: 'LIMIT_EXCEEDED', field: 'triggers' });
+    expect((await run(5)).triggers).toHaveLength(5);
   });
 
   it('counts trades that arrive later than a newer one, and keeps stream order', async () => {

@@ -1,5 +1,6 @@
 // What the resolvers are built from; one object per API server.
 import type { EventStoreDBClient } from '@eventstore/db-client';
+import type { BacktestThreads } from '../../backtest/thread.ts';
 import type { Config } from '../../config.ts';
 import type { Logger } from '../../logger.ts';
 import type { Reactor } from '../../runtime/reactor.ts';
@@ -13,6 +14,7 @@ export interface ApiServices {
   reactor: Reactor;
   triggers: TriggerFeed;
   prices: PriceHub;
+  backtests: BacktestThreads;
   limits: ApiLimits;
   logger: Logger;
 }
