@@ -13,16 +13,13 @@ import {
   type StoredEvent,
 } from './wire.ts';
 
-/** Rows read from SQLite at a time; fewer when events are large (see PAGE_BYTES). */
-const PAGE_SIZE = 512;
 /** About how many bytes of events one page should hold, so a page of huge events stays small. */
 const PAGE_BYTES = 1024 * 1024;
 /**
- * How much may wait in a stream's write buffer before the feed pauses for 'drain'. gRPC's own limit
- * (16 messages) would pause catch-up every few events; these still bound a stalled subscriber.
+ * How many messages may wait in a stream's write buffer before the feed pauses for 'drain' (besides
+ * `bufferBytes`). gRPC's own limit (16 messages) would pause catch-up every few events.
  */
 const QUEUED_MESSAGES = 256;
-const QUEUED_BYTES = 1024 * 1024;
 
 /** The part of a gRPC server stream a feed needs. */
 export interface Sink {
@@ -57,6 +54,10 @@ export interface FeedOptions {
   readonly limit: number;
   readonly subscription: boolean;
   readonly filter?: EventFilter | undefined;
+  /** Rows read from SQLite at a time, at most; fewer when events are large (see PAGE_BYTES). */
+  readonly pageSize: number;
+  /** Bytes that may wait in the stream's write buffer before the feed pauses for 'drain'. */
+  readonly bufferBytes: number;
   /** A live stream subscription whose stream is tombstoned ends with this. */
   readonly onStreamDeleted: (name: string) => void;
   readonly onFailure: (error: unknown) => void;
@@ -79,7 +80,7 @@ function encoded(event: StoredEvent): Buffer {
 }
 
 export function startFeed(options: FeedOptions): Feed {
-  const { storage, sink, source, forwards, filter, subscription } = options;
+  const { storage, sink, source, forwards, filter, subscription, pageSize, bufferBytes } = options;
   let cursor = source.kind === 'all' ? source.position : source.revision;
   let remaining = subscription ? Number.POSITIVE_INFINITY : options.limit;
   let writable = true;
@@ -87,7 +88,7 @@ export function startFeed(options: FeedOptions): Feed {
   let waitingForDrain = false;
   let page: StoredEvent[] = [];
   let pageIndex = 0;
-  let pageLimit = PAGE_SIZE;
+  let pageLimit = pageSize;
   let lastPageFull = false;
   /** `$all`'s head when the current page was read. */
   let pageHead = 0;
@@ -103,7 +104,7 @@ export function startFeed(options: FeedOptions): Feed {
     queuedBytes += chunk.length;
     // 'drain' only comes after a write was refused, so only then may the feed wait for it.
     writable =
-      !sink.writableNeedDrain || (sink.writableLength < QUEUED_MESSAGES && queuedBytes < QUEUED_BYTES);
+      !sink.writableNeedDrain || (sink.writableLength < QUEUED_MESSAGES && queuedBytes < bufferBytes);
   };
 
   const visibleInStream = (event: StoredEvent): boolean => {
@@ -155,7 +156,10 @@ export function startFeed(options: FeedOptions): Feed {
     let bytes = 0;
     for (const event of page) bytes += event.data.length + event.metadata.length;
     const average = page.length > 0 ? bytes / page.length : 0;
-    pageLimit = Math.max(16, Math.min(PAGE_SIZE, Math.floor(PAGE_BYTES / Math.max(1, average))));
+    pageLimit = Math.max(
+      Math.min(16, pageSize),
+      Math.min(pageSize, Math.floor(PAGE_BYTES / Math.max(1, average))),
+    );
   };
 
   const waitForDrain = (): void => {
@@ -225,7 +229,7 @@ export function startFeed(options: FeedOptions): Feed {
     if (closed || waitingForDrain || !live || pageIndex < page.length) return;
     const first = events[0];
     // Straight from memory only when nothing was missed since the subscriber was last caught up.
-    if (!first || first.position - 1 !== caughtUpAt || events.length > PAGE_SIZE) {
+    if (!first || first.position - 1 !== caughtUpAt || events.length > pageSize) {
       caughtUpAt = -1;
       pump();
       return;

@@ -1,6 +1,7 @@
 // One embedded node in this process: the data dir's lock, the SQLite log and the gRPC server.
 import { mkdirSync } from 'node:fs';
 import type { Logger } from 'pino';
+import type { NodeLimits } from './limits.ts';
 import { acquireLock } from './lock.ts';
 import { startServer } from './server.ts';
 import { openStorage, type Storage } from './storage.ts';
@@ -10,6 +11,7 @@ export interface NodeOptions {
   readonly host: string;
   readonly port: number;
   readonly logger: Logger;
+  readonly limits: NodeLimits;
 }
 
 export interface RunningNode {
@@ -18,7 +20,7 @@ export interface RunningNode {
 }
 
 /** Starts the node; throws NodeLockedError when another live node owns the data dir. */
-export async function runNode({ dataDir, host, port, logger }: NodeOptions): Promise<RunningNode> {
+export async function runNode({ dataDir, host, port, logger, limits }: NodeOptions): Promise<RunningNode> {
   mkdirSync(dataDir, { recursive: true });
   const lock = acquireLock(dataDir);
   let storage: Storage | undefined;
@@ -32,7 +34,7 @@ export async function runNode({ dataDir, host, port, logger }: NodeOptions): Pro
         process.exit(1);
       },
     });
-    const server = await startServer({ storage, host, port, logger });
+    const server = await startServer({ storage, host, port, logger, limits });
     lock.publish(server.connectionString);
     logger.info(
       { dataDir, connectionString: server.connectionString, head: storage.head() },

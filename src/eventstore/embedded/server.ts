@@ -2,7 +2,7 @@
 // Tombstone), Gossip.Read and ServerFeatures.GetSupportedMethods, answering as EventStoreDB does so
 // that the unmodified @eventstore/db-client cannot tell the difference.
 import { randomUUID } from 'node:crypto';
-import { createServer as createNetServer, type AddressInfo } from 'node:net';
+import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
 import {
   Metadata,
   Server,
@@ -16,6 +16,7 @@ import {
   type StatusObject,
 } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
+import type { NodeLimits } from './limits.ts';
 import { startFeed, type EventFilter, type Feed, type FeedSource } from './feed.ts';
 import {
   GossipService,
@@ -51,8 +52,6 @@ import {
 } from './storage.ts';
 import { encodeStreamNotFound } from './wire.ts';
 
-/** EventStoreDB's default `MaxAppendSize`: the bytes of data and metadata one append may carry. */
-export const MAX_APPEND_SIZE = 1_048_576;
 /** Lets oversize appends arrive whole, so they get EventStoreDB's answer rather than a transport error. */
 const MAX_RECEIVE_MESSAGE = 32 * 1024 * 1024;
 const SERVER_VERSION = '23.10.0';
@@ -64,6 +63,7 @@ export interface ServerOptions {
   readonly host: string;
   readonly port: number;
   readonly logger: Logger;
+  readonly limits: NodeLimits;
 }
 
 export interface RunningServer {
@@ -97,10 +97,10 @@ const streamDeleted = (stream: string): RpcError =>
     'stream-name': stream,
   });
 
-const maxAppendSizeExceeded = (): RpcError =>
-  new RpcError(status.INVALID_ARGUMENT, `Maximum Append Size of ${MAX_APPEND_SIZE} Exceeded.`, {
+const maxAppendSizeExceeded = (limit: number): RpcError =>
+  new RpcError(status.INVALID_ARGUMENT, `Maximum Append Size of ${limit} Exceeded.`, {
     exception: 'maximum-append-size-exceeded',
-    'maximum-append-size': String(MAX_APPEND_SIZE),
+    'maximum-append-size': String(limit),
   });
 
 /** EventStoreDB's numeric ExpectedVersion constants, used in the unary calls' trailers. */
@@ -145,6 +145,42 @@ function streamNameOf(identifier: { getStreamName_asU8(): Uint8Array } | Buffer 
   const name = bytes.toString('utf8');
   if (name.length === 0) throw badRequest('stream name is empty');
   return name;
+}
+
+const HTTP2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
+
+/**
+ * Resolves once the socket has sent HTTP/2's client preface, which is left unread for the HTTP/2
+ * session; rejects at the first byte that differs from it, or when it has not come within `timeoutMs`.
+ * Without this, sockets that send garbage or nothing would hold a file descriptor for ever.
+ */
+function awaitPreface(socket: Socket, timeoutMs: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let received: Buffer = Buffer.alloc(0);
+    const timer = setTimeout(() => settle(new Error('no HTTP/2 preface')), timeoutMs);
+    function settle(error?: Error): void {
+      clearTimeout(timer);
+      socket.off('data', onData);
+      socket.off('close', onClose);
+      if (error) {
+        reject(error);
+        return;
+      }
+      socket.pause();
+      socket.unshift(received);
+      resolve();
+    }
+    function onData(chunk: Buffer): void {
+      received = received.length === 0 ? chunk : Buffer.concat([received, chunk]);
+      const length = Math.min(received.length, HTTP2_PREFACE.length);
+      if (!received.subarray(0, length).equals(HTTP2_PREFACE.subarray(0, length)))
+        settle(new Error('not HTTP/2'));
+      else if (received.length >= HTTP2_PREFACE.length) settle();
+    }
+    const onClose = (): void => settle(new Error('closed before the preface'));
+    socket.on('data', onData);
+    socket.once('close', onClose);
+  });
 }
 
 function parseRevision(text: string): number {
@@ -314,7 +350,7 @@ function batchResponse(
   if (result instanceof RpcError) {
     if (result.trailers.exception === 'maximum-append-size-exceeded') {
       const details = new sharedPb.MaximumAppendSizeExceeded();
-      details.setMaxappendsize(MAX_APPEND_SIZE);
+      details.setMaxappendsize(Number(result.trailers['maximum-append-size']));
       response.setError(
         rpcStatus(result.code, result.message, 'event_store.client.MaximumAppendSizeExceeded', details),
       );
@@ -372,7 +408,13 @@ function deletePosition<
   return response;
 }
 
-export async function startServer({ storage, host, port, logger }: ServerOptions): Promise<RunningServer> {
+export async function startServer({
+  storage,
+  host,
+  port,
+  logger,
+  limits,
+}: ServerOptions): Promise<RunningServer> {
   const feeds = new Set<Feed>();
   const instanceId = randomUUID();
   let advertisedPort = port;
@@ -436,6 +478,8 @@ export async function startServer({ storage, host, port, logger }: ServerOptions
         limit,
         subscription,
         filter,
+        pageSize: limits.readPageSize,
+        bufferBytes: limits.subscriptionBufferSize,
         onStreamDeleted: (name) => {
           feeds.delete(feed);
           fail(streamDeleted(name));
@@ -484,7 +528,7 @@ export async function startServer({ storage, host, port, logger }: ServerOptions
           if (stream === undefined) throw badRequest('append options must come first');
           const event = proposedEvent(request.proposed);
           size += eventSize(event);
-          if (size > MAX_APPEND_SIZE) throw maxAppendSizeExceeded();
+          if (size > limits.maxAppendSize) throw maxAppendSizeExceeded(limits.maxAppendSize);
           events.push(event);
         } else {
           throw badRequest('empty append request');
@@ -555,8 +599,8 @@ export async function startServer({ storage, host, port, logger }: ServerOptions
           if (batch.error) break;
           const event = proposedEvent(message);
           batch.size += eventSize(event);
-          if (batch.size > MAX_APPEND_SIZE) {
-            batch.error = maxAppendSizeExceeded();
+          if (batch.size > limits.maxAppendSize) {
+            batch.error = maxAppendSizeExceeded(limits.maxAppendSize);
             batch.events = [];
           } else {
             batch.events.push(event);
@@ -677,7 +721,14 @@ export async function startServer({ storage, host, port, logger }: ServerOptions
     callback(null, result);
   };
 
-  const server = new Server({ 'grpc.max_receive_message_length': MAX_RECEIVE_MESSAGE });
+  const server = new Server({
+    'grpc.max_receive_message_length': MAX_RECEIVE_MESSAGE,
+    // Connections without a call are closed; one with a subscription or the client's BatchAppend stream
+    // open is never idle. Keepalive pings find peers that vanished while a call was open.
+    'grpc.max_connection_idle_ms': limits.connectionIdleTimeoutMs,
+    'grpc.keepalive_time_ms': limits.keepAliveIntervalMs,
+    'grpc.keepalive_timeout_ms': limits.keepAliveTimeoutMs,
+  });
   server.addService(StreamsService, {
     read,
     append,
@@ -693,7 +744,10 @@ export async function startServer({ storage, host, port, logger }: ServerOptions
   const injector = server.createConnectionInjector(ServerCredentials.createInsecure());
   const listener = createNetServer({ noDelay: true, keepAlive: true }, (socket) => {
     socket.on('error', (error) => logger.debug({ err: error }, 'connection error'));
-    injector.injectConnection(socket);
+    awaitPreface(socket, limits.handshakeTimeoutMs).then(
+      () => injector.injectConnection(socket),
+      () => socket.destroy(),
+    );
   });
   const boundPort = await new Promise<number>((resolve, reject) => {
     listener.once('error', reject);
