@@ -2,7 +2,7 @@
 // preface and then nothing. They must all be closed, while real clients keep appending and receiving.
 import { connect, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { EventStoreDBClient, jsonEvent, START, type ResolvedEvent } from '@eventstore/db-client';
+import { EventStoreDBClient, jsonEvent, START } from '@eventstore/db-client';
 import { startTestStore, type TestStore } from '../helpers/store.ts';
 
 const cleanups: Array<() => Promise<void> | void> = [];
@@ -45,11 +45,9 @@ describe('connections that never become clients', () => {
     const subscriber = EventStoreDBClient.connectionString(store.connectionString);
     cleanups.push(() => subscriber.dispose());
     const received: number[] = [];
-    const subscription = subscriber.subscribeToStream<{ n: number }>('busy', { fromRevision: START });
+    const subscription = subscriber.subscribeToStream('busy', { fromRevision: START });
     cleanups.push(() => subscription.unsubscribe());
-    subscription.on('data', (resolved: ResolvedEvent) =>
-      received.push((resolved.event!.data as { n: number }).n),
-    );
+    subscription.on('data', (resolved) => received.push((resolved.event!.data as { n: number }).n));
 
     const squatters = [
       ...Array.from({ length: 80 }, (_, index) => squatter(store, Buffer.from(`garbage ${index} \0\xff`))),

@@ -44,6 +44,7 @@ import {
   type UuidField,
 } from './requests.ts';
 import {
+  DeadlineExceededError,
   type CurrentRevision,
   type ExpectedRevision,
   type ProposedEvent,
@@ -133,8 +134,14 @@ const wrongExpectedVersion = (
     },
   );
 
+const deadlineExceeded = (): RpcError => new RpcError(status.DEADLINE_EXCEEDED, 'Deadline Exceeded');
+
+/** What EventStoreDB answers to calls in flight, and to new ones, while it shuts down. */
+const shuttingDown = (): RpcError => new RpcError(status.UNAVAILABLE, 'Server Is Shutting Down');
+
 function toRpcError(error: unknown, logger: Logger): RpcError {
   if (error instanceof RpcError) return error;
+  if (error instanceof DeadlineExceededError) return deadlineExceeded();
   logger.error({ err: error }, 'request failed');
   return new RpcError(status.UNKNOWN, error instanceof Error ? error.message : String(error));
 }
@@ -348,7 +355,11 @@ function batchResponse(
   else response.setAny(new emptyPb.Empty());
 
   if (result instanceof RpcError) {
-    if (result.trailers.exception === 'maximum-append-size-exceeded') {
+    if (result.code === status.DEADLINE_EXCEEDED) {
+      response.setError(
+        rpcStatus(result.code, result.message, 'event_store.client.Timeout', new sharedPb.Timeout()),
+      );
+    } else if (result.trailers.exception === 'maximum-append-size-exceeded') {
       const details = new sharedPb.MaximumAppendSizeExceeded();
       details.setMaxappendsize(Number(result.trailers['maximum-append-size']));
       response.setError(
@@ -416,6 +427,9 @@ export async function startServer({
   limits,
 }: ServerOptions): Promise<RunningServer> {
   const feeds = new Set<Feed>();
+  /** Ends each call in flight with UNAVAILABLE when the node stops; calls remove themselves when done. */
+  const inFlightCalls = new Set<() => void>();
+  let stopping = false;
   const instanceId = randomUUID();
   let advertisedPort = port;
   const advertisedHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
@@ -426,6 +440,7 @@ export async function startServer({
       call.emit('error', rpc.toStatus());
     };
     try {
+      if (stopping) throw shuttingDown();
       const options = call.request.getOptions();
       if (!options) throw badRequest('read options are missing');
       const subscription = options.hasSubscription();
@@ -490,9 +505,12 @@ export async function startServer({
         },
       });
       feeds.add(feed);
+      const abort = (): void => fail(shuttingDown());
+      inFlightCalls.add(abort);
       const stop = (): void => {
         feed.close();
         feeds.delete(feed);
+        inFlightCalls.delete(abort);
       };
       call.on('cancelled', stop);
       call.on('close', stop);
@@ -511,12 +529,16 @@ export async function startServer({
     const events: ProposedEvent[] = [];
     let size = 0;
     let answered = false;
+    const abort = (): void => answer(shuttingDown());
     const answer = (error: RpcError | null, response?: unknown): void => {
       if (answered) return;
       answered = true;
+      inFlightCalls.delete(abort);
       if (error) callback(error.toStatus());
       else callback(null, response);
     };
+    if (stopping) abort();
+    else inFlightCalls.add(abort);
     call.on('data', (request: AppendRequest) => {
       if (answered) return;
       try {
@@ -539,6 +561,7 @@ export async function startServer({
     });
     call.on('error', () => {
       answered = true;
+      inFlightCalls.delete(abort);
     });
     call.on('end', () => {
       if (answered) return;
@@ -547,7 +570,12 @@ export async function startServer({
         return;
       }
       const name = stream;
-      storage.append(name, expected, events).then(
+      const deadline = Number(call.getDeadline());
+      if (deadline < Date.now()) {
+        answer(deadlineExceeded());
+        return;
+      }
+      storage.append(name, expected, events, deadline).then(
         (outcome) =>
           answer(
             outcome.kind === 'stream_deleted' ? streamDeleted(name) : null,
@@ -562,6 +590,7 @@ export async function startServer({
     interface Batch {
       stream: string;
       expected: ExpectedRevision;
+      deadline: number;
       events: ProposedEvent[];
       size: number;
       error?: RpcError;
@@ -569,8 +598,24 @@ export async function startServer({
     const batches = new Map<string, Batch>();
     let inFlight = 0;
     let ended = false;
+    const abort = (): void => {
+      ended = true;
+      call.emit('error', shuttingDown().toStatus());
+    };
+    const finished = (): void => {
+      ended = true;
+      inFlightCalls.delete(abort);
+    };
+    if (stopping) {
+      abort();
+      return;
+    }
+    inFlightCalls.add(abort);
     const maybeEnd = (): void => {
-      if (ended && inFlight === 0) call.end();
+      if (ended && inFlight === 0) {
+        inFlightCalls.delete(abort);
+        if (!call.cancelled && call.writable) call.end();
+      }
     };
     const respond = (response: unknown): void => {
       if (!call.cancelled && call.writable) call.write(response);
@@ -590,6 +635,7 @@ export async function startServer({
           batch = {
             stream: streamNameOf(options.streamName),
             expected: expectedOf(options.expected),
+            deadline: options.deadline ?? Number(call.getDeadline()),
             events: [],
             size: 0,
           };
@@ -617,13 +663,14 @@ export async function startServer({
       if (!request.isFinal) return;
       batches.delete(key);
       const done = batch;
-      if (done.error) {
-        respond(batchResponse(correlation, done.stream, done.expected, done.error));
+      const error = done.error ?? (done.deadline < Date.now() ? deadlineExceeded() : undefined);
+      if (error) {
+        respond(batchResponse(correlation, done.stream, done.expected, error));
         return;
       }
       inFlight += 1;
       storage
-        .append(done.stream, done.expected, done.events)
+        .append(done.stream, done.expected, done.events, done.deadline)
         .then(
           (outcome) => respond(batchResponse(correlation, done.stream, done.expected, outcome)),
           (error: unknown) =>
@@ -638,9 +685,8 @@ export async function startServer({
       ended = true;
       maybeEnd();
     });
-    call.on('error', () => {
-      ended = true;
-    });
+    call.on('error', finished);
+    call.on('cancelled', finished);
   };
 
   const deletion =
@@ -764,7 +810,10 @@ export async function startServer({
     connectionString: `esdb://${advertisedHost}:${boundPort}?tls=false`,
     stop: () =>
       new Promise<void>((resolve) => {
+        stopping = true;
         listener.close();
+        for (const abort of [...inFlightCalls]) abort();
+        inFlightCalls.clear();
         for (const feed of feeds) feed.close();
         feeds.clear();
         // Subscriptions and the client's shared BatchAppend stream never end by themselves: give unary
