@@ -10,6 +10,9 @@ import {
   encodeCheckpoint,
   encodeConfirmation,
   encodeReadEvent,
+  encodeResolvedLink,
+  LINK_TYPE,
+  linkTarget,
   type StoredEvent,
 } from './wire.ts';
 
@@ -54,6 +57,8 @@ export interface FeedOptions {
   readonly limit: number;
   readonly subscription: boolean;
   readonly filter?: EventFilter | undefined;
+  /** Send link events (`$>`) with the event they point to (`resolveLinkTos`). */
+  readonly resolveLinks: boolean;
   /** Rows read from SQLite at a time, at most; fewer when events are large (see PAGE_BYTES). */
   readonly pageSize: number;
   /** Bytes that may wait in the stream's write buffer before the feed pauses for 'drain'. */
@@ -99,6 +104,22 @@ export function startFeed(options: FeedOptions): Feed {
   let scannedSinceCheckpoint = 0;
   let view: StreamView | undefined;
 
+  /** The event a link points to, as a read of its stream would return it; undefined when hidden or gone. */
+  const linked = (link: StoredEvent): StoredEvent | undefined => {
+    const target = linkTarget(link.data);
+    if (!target) return undefined;
+    const targetView = storage.viewStream(target.stream);
+    if (targetView.kind !== 'present' || target.revision < targetView.minRevision) return undefined;
+    const [event] = storage.readStream(targetView, target.stream, target.revision, true, 1);
+    return event?.revision === target.revision && event.created >= targetView.minCreated ? event : undefined;
+  };
+
+  /** Links are resolved for this feed alone, so never through the shared `encoded` cache. */
+  const encodeFor = (event: StoredEvent, encode: (event: StoredEvent) => Buffer): Buffer =>
+    options.resolveLinks && event.type === LINK_TYPE
+      ? encodeResolvedLink(linked(event), event)
+      : encode(event);
+
   const send = (chunk: Buffer): void => {
     sink.write(chunk);
     queuedBytes += chunk.length;
@@ -122,7 +143,7 @@ export function startFeed(options: FeedOptions): Feed {
       cursor = event.position;
       const value = filter?.on === 'type' ? event.type : event.streamName;
       if (!filter || filter.matches(value)) {
-        send(encode(event));
+        send(encodeFor(event, encode));
         remaining -= 1;
       }
       if (filter && subscription) {
@@ -136,7 +157,7 @@ export function startFeed(options: FeedOptions): Feed {
     }
     cursor = forwards ? event.revision + 1 : event.revision - 1;
     if (visibleInStream(event)) {
-      send(encode(event));
+      send(encodeFor(event, encode));
       remaining -= 1;
     }
   };

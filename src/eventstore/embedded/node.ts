@@ -5,6 +5,7 @@ import type { NodeLimits } from './limits.ts';
 import { acquireLock } from './lock.ts';
 import { startServer } from './server.ts';
 import { openStorage, type Storage } from './storage.ts';
+import { writeSystemEvents } from './system.ts';
 
 export interface NodeOptions {
   readonly dataDir: string;
@@ -34,6 +35,7 @@ export async function runNode({ dataDir, host, port, logger, limits }: NodeOptio
         process.exit(1);
       },
     });
+    await writeSystemEvents(storage);
     const server = await startServer({ storage, host, port, logger, limits });
     lock.publish(server.connectionString);
     logger.info(

@@ -493,6 +493,7 @@ export async function startServer({
         limit,
         subscription,
         filter,
+        resolveLinks: options.getResolveLinks(),
         pageSize: limits.readPageSize,
         bufferBytes: limits.subscriptionBufferSize,
         onStreamDeleted: (name) => {
