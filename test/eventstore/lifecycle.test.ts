@@ -57,7 +57,7 @@ describe('shutdown', () => {
 
     // The connection and the client's BatchAppend stream are open, so the next append goes straight out.
     await store.client.appendToStream('cut', many(1));
-    const append = store.client.appendToStream('cut', many(100_000, 200)).then(
+    const append = store.client.appendToStream('cut', many(40_000, 50)).then(
       () => 'committed',
       (error: unknown) => error,
     );
