@@ -1,6 +1,13 @@
 // `pricealert store`: runs the embedded EventStoreDB-compatible node in the foreground until SIGINT/SIGTERM.
 import type { Command } from 'commander';
 import { loadConfig } from '../config.ts';
+import {
+  LIMIT_OPTIONS,
+  LimitError,
+  limitFlags,
+  resolveLimits,
+  type NodeLimits,
+} from '../eventstore/embedded/limits.ts';
 import { NodeLockedError } from '../eventstore/embedded/lock.ts';
 import { runNode } from '../eventstore/embedded/node.ts';
 import { createLogger } from '../logger.ts';
@@ -23,33 +30,52 @@ function parsePort(text: string): number {
 }
 
 export function registerStore(program: Command): void {
-  program
+  const command = program
     .command('store')
     .description(
       'run the embedded EventStoreDB-compatible node in the foreground; prints its connection string',
     )
     .option('--port <port>', 'gRPC port (0 picks a free one)', String(DEFAULT_PORT))
     .option('--data <dir>', 'data dir (default: PRICEALERT_DATA_DIR or ./data)')
-    .option('--host <host>', 'address to listen on', '127.0.0.1')
-    .action(async (flags: StoreFlags) => {
-      const config = loadConfig(process.env, { PRICEALERT_DATA_DIR: flags.data });
-      const port = parsePort(flags.port);
-      const logger = createLogger(config.LOG_LEVEL).child({ component: 'eventstore-node' });
-      let node;
-      try {
-        node = await runNode({ dataDir: config.PRICEALERT_DATA_DIR, host: flags.host, port, logger });
-      } catch (error) {
-        if (error instanceof NodeLockedError) throw new UsageError(error.message);
-        throw error;
-      }
-      process.stdout.write(`${node.connectionString}\n`);
-      const running = node;
-      await new Promise<void>((resolve) => {
-        const shutdown = (): void => {
-          running.stop().then(resolve, resolve);
-        };
-        process.once('SIGINT', shutdown);
-        process.once('SIGTERM', shutdown);
+    .option('--host <host>', 'address to listen on', '127.0.0.1');
+  for (const option of LIMIT_OPTIONS)
+    command.option(`--${option.flag} <n>`, `${option.description} (${option.env})`);
+  command.action(async (flags: StoreFlags & Record<string, unknown>) => {
+    const config = loadConfig(process.env, { PRICEALERT_DATA_DIR: flags.data });
+    const port = parsePort(flags.port);
+    let limits: NodeLimits;
+    try {
+      limits = resolveLimits(
+        process.env,
+        // commander names `--max-append-size` maxAppendSize.
+        limitFlags((flag) => flags[flag.replace(/-(\w)/g, (_, letter: string) => letter.toUpperCase())]),
+      );
+    } catch (error) {
+      if (error instanceof LimitError) throw new UsageError(error.message);
+      throw error;
+    }
+    const logger = createLogger(config.LOG_LEVEL).child({ component: 'eventstore-node' });
+    let node;
+    try {
+      node = await runNode({
+        dataDir: config.PRICEALERT_DATA_DIR,
+        host: flags.host,
+        port,
+        logger,
+        limits,
       });
+    } catch (error) {
+      if (error instanceof NodeLockedError) throw new UsageError(error.message);
+      throw error;
+    }
+    process.stdout.write(`${node.connectionString}\n`);
+    const running = node;
+    await new Promise<void>((resolve) => {
+      const shutdown = (): void => {
+        running.stop().then(resolve, resolve);
+      };
+      process.once('SIGINT', shutdown);
+      process.once('SIGTERM', shutdown);
     });
+  });
 }

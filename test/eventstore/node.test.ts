@@ -1,6 +1,5 @@
 // The node as a process: durability across restarts and SIGKILL, discovery, hostile bytes on its
 // port, `pricealert store`, the data dir's lock and openStore's choice of node.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
@@ -12,6 +11,7 @@ import { EventStoreDBClient, jsonEvent, type ResolvedEvent } from '@eventstore/d
 import { loadConfig } from '../../src/config.ts';
 import { openStore } from '../../src/eventstore/connect.ts';
 import { createLogger } from '../../src/logger.ts';
+import { runCli, type CliRun } from '../helpers/cli.ts';
 import { startTestStore, type TestStore } from '../helpers/store.ts';
 
 const cleanups: Array<() => Promise<void> | void> = [];
@@ -194,36 +194,10 @@ describe('connecting', () => {
 });
 
 describe('pricealert store', () => {
-  const bin = join(import.meta.dirname, '../../bin/pricealert.js');
-
-  function run(args: string[]): {
-    child: ChildProcess;
-    stdout: Promise<string>;
-    stderr: () => string;
-    exit: Promise<number | null>;
-  } {
-    const child = spawn(process.execPath, [bin, ...args], {
-      env: { ...process.env, LOG_LEVEL: 'warn' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let err = '';
-    child.stderr!.on('data', (chunk: Buffer) => (err += chunk.toString()));
-    const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-    const stdout = new Promise<string>((resolve) => {
-      let out = '';
-      child.stdout!.on('data', (chunk: Buffer) => {
-        out += chunk.toString();
-        if (out.includes('\n')) resolve(out);
-      });
-      void exit.then(() => resolve(out));
-    });
-    cleanups.push(async () => {
-      if (child.exitCode === null && child.signalCode === null) {
-        child.kill('SIGKILL');
-        await exit;
-      }
-    });
-    return { child, stdout, stderr: () => err, exit };
+  function run(args: string[]): CliRun {
+    const cli = runCli(args);
+    cleanups.push(() => cli.kill());
+    return cli;
   }
 
   it('prints its connection string, refuses a second node on the same data dir and stops on SIGTERM', async () => {

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EventStoreDBClient } from '@eventstore/db-client';
 import { startEmbeddedNode, type EmbeddedNode } from '../../src/eventstore/embedded/index.ts';
+import type { NodeLimits } from '../../src/eventstore/embedded/limits.ts';
 
 export interface TestStore {
   readonly client: EventStoreDBClient;
@@ -21,12 +22,18 @@ export interface TestStoreOptions {
   readonly keepData?: boolean;
   /** The node's pino level; default `warn` so test output stays readable. */
   readonly logLevel?: string;
+  /** The node's limits and timeouts, e.g. a short idle timeout. */
+  readonly limits?: Partial<NodeLimits>;
 }
 
 export async function startTestStore(options: TestStoreOptions = {}): Promise<TestStore> {
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'pricealert-store-'));
   const keepData = options.keepData ?? options.dataDir !== undefined;
-  const node = await startEmbeddedNode({ dataDir, logLevel: options.logLevel ?? 'warn' });
+  const node = await startEmbeddedNode({
+    dataDir,
+    logLevel: options.logLevel ?? 'warn',
+    ...(options.limits ? { limits: options.limits } : {}),
+  });
   const client = EventStoreDBClient.connectionString(node.connectionString);
   let stopping: Promise<void> | undefined;
   return {

@@ -2,8 +2,12 @@
 // or when its parent goes away, and exits 2 when the data dir belongs to another live node.
 import { parseArgs } from 'node:util';
 import { createLogger } from '../../logger.ts';
+import { LIMIT_OPTIONS, LimitError, limitFlags, resolveLimits } from './limits.ts';
 import { EXIT_LOCKED, NodeLockedError } from './lock.ts';
 import { runNode } from './node.ts';
+
+/** Bad limits, as a bad flag of any command (CONTRACT §1). */
+const EXIT_USAGE = 2;
 
 export type NodeMessage = { readonly type: 'ready'; readonly connectionString: string };
 
@@ -13,6 +17,7 @@ const { values } = parseArgs({
     host: { type: 'string', default: '127.0.0.1' },
     port: { type: 'string', default: '0' },
     'log-level': { type: 'string', default: 'info' },
+    ...Object.fromEntries(LIMIT_OPTIONS.map((option) => [option.flag, { type: 'string' } as const])),
   },
 });
 
@@ -20,6 +25,10 @@ const logger = createLogger(values['log-level']).child({ component: 'eventstore-
 
 try {
   const node = await runNode({
+    limits: resolveLimits(
+      process.env,
+      limitFlags((flag) => (values as Record<string, unknown>)[flag]),
+    ),
     dataDir: values.data ?? './data',
     host: values.host!,
     port: Number(values.port),
@@ -46,5 +55,5 @@ try {
   process.send?.({ type: 'ready', connectionString: node.connectionString } satisfies NodeMessage);
 } catch (error) {
   process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
-  process.exit(error instanceof NodeLockedError ? EXIT_LOCKED : 1);
+  process.exit(error instanceof NodeLockedError ? EXIT_LOCKED : error instanceof LimitError ? EXIT_USAGE : 1);
 }

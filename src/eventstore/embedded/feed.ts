@@ -10,19 +10,19 @@ import {
   encodeCheckpoint,
   encodeConfirmation,
   encodeReadEvent,
+  encodeResolvedLink,
+  LINK_TYPE,
+  linkTarget,
   type StoredEvent,
 } from './wire.ts';
 
-/** Rows read from SQLite at a time; fewer when events are large (see PAGE_BYTES). */
-const PAGE_SIZE = 512;
 /** About how many bytes of events one page should hold, so a page of huge events stays small. */
 const PAGE_BYTES = 1024 * 1024;
 /**
- * How much may wait in a stream's write buffer before the feed pauses for 'drain'. gRPC's own limit
- * (16 messages) would pause catch-up every few events; these still bound a stalled subscriber.
+ * How many messages may wait in a stream's write buffer before the feed pauses for 'drain' (besides
+ * `bufferBytes`). gRPC's own limit (16 messages) would pause catch-up every few events.
  */
 const QUEUED_MESSAGES = 256;
-const QUEUED_BYTES = 1024 * 1024;
 
 /** The part of a gRPC server stream a feed needs. */
 export interface Sink {
@@ -57,6 +57,12 @@ export interface FeedOptions {
   readonly limit: number;
   readonly subscription: boolean;
   readonly filter?: EventFilter | undefined;
+  /** Send link events (`$>`) with the event they point to (`resolveLinkTos`). */
+  readonly resolveLinks: boolean;
+  /** Rows read from SQLite at a time, at most; fewer when events are large (see PAGE_BYTES). */
+  readonly pageSize: number;
+  /** Bytes that may wait in the stream's write buffer before the feed pauses for 'drain'. */
+  readonly bufferBytes: number;
   /** A live stream subscription whose stream is tombstoned ends with this. */
   readonly onStreamDeleted: (name: string) => void;
   readonly onFailure: (error: unknown) => void;
@@ -79,7 +85,7 @@ function encoded(event: StoredEvent): Buffer {
 }
 
 export function startFeed(options: FeedOptions): Feed {
-  const { storage, sink, source, forwards, filter, subscription } = options;
+  const { storage, sink, source, forwards, filter, subscription, pageSize, bufferBytes } = options;
   let cursor = source.kind === 'all' ? source.position : source.revision;
   let remaining = subscription ? Number.POSITIVE_INFINITY : options.limit;
   let writable = true;
@@ -87,7 +93,7 @@ export function startFeed(options: FeedOptions): Feed {
   let waitingForDrain = false;
   let page: StoredEvent[] = [];
   let pageIndex = 0;
-  let pageLimit = PAGE_SIZE;
+  let pageLimit = pageSize;
   let lastPageFull = false;
   /** `$all`'s head when the current page was read. */
   let pageHead = 0;
@@ -98,12 +104,28 @@ export function startFeed(options: FeedOptions): Feed {
   let scannedSinceCheckpoint = 0;
   let view: StreamView | undefined;
 
+  /** The event a link points to, as a read of its stream would return it; undefined when hidden or gone. */
+  const linked = (link: StoredEvent): StoredEvent | undefined => {
+    const target = linkTarget(link.data);
+    if (!target) return undefined;
+    const targetView = storage.viewStream(target.stream);
+    if (targetView.kind !== 'present' || target.revision < targetView.minRevision) return undefined;
+    const [event] = storage.readStream(targetView, target.stream, target.revision, true, 1);
+    return event?.revision === target.revision && event.created >= targetView.minCreated ? event : undefined;
+  };
+
+  /** Links are resolved for this feed alone, so never through the shared `encoded` cache. */
+  const encodeFor = (event: StoredEvent, encode: (event: StoredEvent) => Buffer): Buffer =>
+    options.resolveLinks && event.type === LINK_TYPE
+      ? encodeResolvedLink(linked(event), event)
+      : encode(event);
+
   const send = (chunk: Buffer): void => {
     sink.write(chunk);
     queuedBytes += chunk.length;
     // 'drain' only comes after a write was refused, so only then may the feed wait for it.
     writable =
-      !sink.writableNeedDrain || (sink.writableLength < QUEUED_MESSAGES && queuedBytes < QUEUED_BYTES);
+      !sink.writableNeedDrain || (sink.writableLength < QUEUED_MESSAGES && queuedBytes < bufferBytes);
   };
 
   const visibleInStream = (event: StoredEvent): boolean => {
@@ -121,7 +143,7 @@ export function startFeed(options: FeedOptions): Feed {
       cursor = event.position;
       const value = filter?.on === 'type' ? event.type : event.streamName;
       if (!filter || filter.matches(value)) {
-        send(encode(event));
+        send(encodeFor(event, encode));
         remaining -= 1;
       }
       if (filter && subscription) {
@@ -135,7 +157,7 @@ export function startFeed(options: FeedOptions): Feed {
     }
     cursor = forwards ? event.revision + 1 : event.revision - 1;
     if (visibleInStream(event)) {
-      send(encode(event));
+      send(encodeFor(event, encode));
       remaining -= 1;
     }
   };
@@ -155,7 +177,10 @@ export function startFeed(options: FeedOptions): Feed {
     let bytes = 0;
     for (const event of page) bytes += event.data.length + event.metadata.length;
     const average = page.length > 0 ? bytes / page.length : 0;
-    pageLimit = Math.max(16, Math.min(PAGE_SIZE, Math.floor(PAGE_BYTES / Math.max(1, average))));
+    pageLimit = Math.max(
+      Math.min(16, pageSize),
+      Math.min(pageSize, Math.floor(PAGE_BYTES / Math.max(1, average))),
+    );
   };
 
   const waitForDrain = (): void => {
@@ -225,7 +250,7 @@ export function startFeed(options: FeedOptions): Feed {
     if (closed || waitingForDrain || !live || pageIndex < page.length) return;
     const first = events[0];
     // Straight from memory only when nothing was missed since the subscriber was last caught up.
-    if (!first || first.position - 1 !== caughtUpAt || events.length > PAGE_SIZE) {
+    if (!first || first.position - 1 !== caughtUpAt || events.length > pageSize) {
       caughtUpAt = -1;
       pump();
       return;

@@ -6,6 +6,7 @@ import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { NodeMessage } from './entry.ts';
 
+import { limitArgs, type NodeLimits } from './limits.ts';
 import { EXIT_LOCKED } from './lock.ts';
 
 export { NodeLockedError, LOCK_FILE, liveLock, type LockInfo } from './lock.ts';
@@ -16,6 +17,8 @@ export interface EmbeddedNodeOptions {
   /** 0 (the default) picks a free port. */
   readonly port?: number;
   readonly logLevel?: string;
+  /** Overrides of the node's limits; the rest come from `EVENTSTORE_*` variables or the defaults. */
+  readonly limits?: Partial<NodeLimits>;
 }
 
 export interface EmbeddedNode {
@@ -51,10 +54,21 @@ export function startEmbeddedNode({
   host = '127.0.0.1',
   port = 0,
   logLevel = 'info',
+  limits = {},
 }: EmbeddedNodeOptions): Promise<EmbeddedNode> {
   const child = fork(
     ENTRY,
-    ['--data', dataDir, '--host', host, '--port', String(port), '--log-level', logLevel],
+    [
+      '--data',
+      dataDir,
+      '--host',
+      host,
+      '--port',
+      String(port),
+      '--log-level',
+      logLevel,
+      ...limitArgs(limits),
+    ],
     {
       execArgv: ['--import', TSX],
       stdio: ['ignore', 'inherit', 'pipe', 'ipc'],

@@ -1,15 +1,18 @@
 // One embedded node in this process: the data dir's lock, the SQLite log and the gRPC server.
 import { mkdirSync } from 'node:fs';
 import type { Logger } from 'pino';
+import type { NodeLimits } from './limits.ts';
 import { acquireLock } from './lock.ts';
 import { startServer } from './server.ts';
 import { openStorage, type Storage } from './storage.ts';
+import { writeSystemEvents } from './system.ts';
 
 export interface NodeOptions {
   readonly dataDir: string;
   readonly host: string;
   readonly port: number;
   readonly logger: Logger;
+  readonly limits: NodeLimits;
 }
 
 export interface RunningNode {
@@ -18,7 +21,7 @@ export interface RunningNode {
 }
 
 /** Starts the node; throws NodeLockedError when another live node owns the data dir. */
-export async function runNode({ dataDir, host, port, logger }: NodeOptions): Promise<RunningNode> {
+export async function runNode({ dataDir, host, port, logger, limits }: NodeOptions): Promise<RunningNode> {
   mkdirSync(dataDir, { recursive: true });
   const lock = acquireLock(dataDir);
   let storage: Storage | undefined;
@@ -32,7 +35,8 @@ export async function runNode({ dataDir, host, port, logger }: NodeOptions): Pro
         process.exit(1);
       },
     });
-    const server = await startServer({ storage, host, port, logger });
+    await writeSystemEvents(storage);
+    const server = await startServer({ storage, host, port, logger, limits });
     lock.publish(server.connectionString);
     logger.info(
       { dataDir, connectionString: server.connectionString, head: storage.head() },

@@ -20,6 +20,8 @@ export interface AppendOptions {
   /** The stream identifier's name bytes; undefined when the identifier is missing. */
   readonly streamName: Buffer | undefined;
   readonly expected: ExpectedField | undefined;
+  /** BatchAppend's deadline as Unix milliseconds; undefined when none was given. */
+  readonly deadline?: number;
 }
 
 export interface ProposedMessage {
@@ -186,10 +188,28 @@ function skipMessage(reader: Reader): void {
   reader.delimited();
 }
 
-/** The options of Append and BatchAppend share their first five fields. */
+/** A Timestamp's or a Duration's `seconds` (1) and `nanos` (2), as milliseconds. */
+function readMillis(reader: Reader): number {
+  let seconds = 0;
+  let nanos = 0;
+  fields(reader, (number, wire) => {
+    if (wire !== Wire.Varint || (number !== 1 && number !== 2)) return false;
+    const value = Number(BigInt.asIntN(64, reader.bigVarint()));
+    if (number === 1) seconds = value;
+    else nanos = value;
+    return true;
+  });
+  return seconds * 1000 + Math.floor(nanos / 1e6);
+}
+
+/**
+ * The options of Append and BatchAppend share their first five fields; BatchAppend's add a deadline,
+ * absolute (6, the clients' `deadline_21_10_0`) or relative to now (7).
+ */
 function readOptions(reader: Reader): AppendOptions {
   let streamName: Buffer | undefined;
   let expected: ExpectedField | undefined;
+  let deadline: number | undefined;
   fields(reader, (number, wire) => {
     if (number === 1 && wire === Wire.Delimited) streamName = reader.message(readStreamName);
     else if (number === 2 && wire === Wire.Varint) {
@@ -204,10 +224,12 @@ function readOptions(reader: Reader): AppendOptions {
     } else if (number >= 3 && number <= 5 && wire === Wire.Delimited) {
       skipMessage(reader);
       expected = { kind: number === 3 ? 'no_stream' : number === 4 ? 'any' : 'stream_exists' };
-    } else return false;
+    } else if (number === 6 && wire === Wire.Delimited) deadline = reader.message(readMillis);
+    else if (number === 7 && wire === Wire.Delimited) deadline = Date.now() + reader.message(readMillis);
+    else return false;
     return true;
   });
-  return { streamName, expected };
+  return deadline === undefined ? { streamName, expected } : { streamName, expected, deadline };
 }
 
 function readProposed(reader: Reader): ProposedMessage {

@@ -2,7 +2,7 @@
 // Tombstone), Gossip.Read and ServerFeatures.GetSupportedMethods, answering as EventStoreDB does so
 // that the unmodified @eventstore/db-client cannot tell the difference.
 import { randomUUID } from 'node:crypto';
-import { createServer as createNetServer, type AddressInfo } from 'node:net';
+import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
 import {
   Metadata,
   Server,
@@ -16,6 +16,7 @@ import {
   type StatusObject,
 } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
+import type { NodeLimits } from './limits.ts';
 import { startFeed, type EventFilter, type Feed, type FeedSource } from './feed.ts';
 import {
   GossipService,
@@ -43,6 +44,7 @@ import {
   type UuidField,
 } from './requests.ts';
 import {
+  DeadlineExceededError,
   type CurrentRevision,
   type ExpectedRevision,
   type ProposedEvent,
@@ -51,8 +53,6 @@ import {
 } from './storage.ts';
 import { encodeStreamNotFound } from './wire.ts';
 
-/** EventStoreDB's default `MaxAppendSize`: the bytes of data and metadata one append may carry. */
-export const MAX_APPEND_SIZE = 1_048_576;
 /** Lets oversize appends arrive whole, so they get EventStoreDB's answer rather than a transport error. */
 const MAX_RECEIVE_MESSAGE = 32 * 1024 * 1024;
 const SERVER_VERSION = '23.10.0';
@@ -64,6 +64,7 @@ export interface ServerOptions {
   readonly host: string;
   readonly port: number;
   readonly logger: Logger;
+  readonly limits: NodeLimits;
 }
 
 export interface RunningServer {
@@ -97,10 +98,10 @@ const streamDeleted = (stream: string): RpcError =>
     'stream-name': stream,
   });
 
-const maxAppendSizeExceeded = (): RpcError =>
-  new RpcError(status.INVALID_ARGUMENT, `Maximum Append Size of ${MAX_APPEND_SIZE} Exceeded.`, {
+const maxAppendSizeExceeded = (limit: number): RpcError =>
+  new RpcError(status.INVALID_ARGUMENT, `Maximum Append Size of ${limit} Exceeded.`, {
     exception: 'maximum-append-size-exceeded',
-    'maximum-append-size': String(MAX_APPEND_SIZE),
+    'maximum-append-size': String(limit),
   });
 
 /** EventStoreDB's numeric ExpectedVersion constants, used in the unary calls' trailers. */
@@ -133,8 +134,14 @@ const wrongExpectedVersion = (
     },
   );
 
+const deadlineExceeded = (): RpcError => new RpcError(status.DEADLINE_EXCEEDED, 'Deadline Exceeded');
+
+/** What EventStoreDB answers to calls in flight, and to new ones, while it shuts down. */
+const shuttingDown = (): RpcError => new RpcError(status.UNAVAILABLE, 'Server Is Shutting Down');
+
 function toRpcError(error: unknown, logger: Logger): RpcError {
   if (error instanceof RpcError) return error;
+  if (error instanceof DeadlineExceededError) return deadlineExceeded();
   logger.error({ err: error }, 'request failed');
   return new RpcError(status.UNKNOWN, error instanceof Error ? error.message : String(error));
 }
@@ -145,6 +152,42 @@ function streamNameOf(identifier: { getStreamName_asU8(): Uint8Array } | Buffer 
   const name = bytes.toString('utf8');
   if (name.length === 0) throw badRequest('stream name is empty');
   return name;
+}
+
+const HTTP2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
+
+/**
+ * Resolves once the socket has sent HTTP/2's client preface, which is left unread for the HTTP/2
+ * session; rejects at the first byte that differs from it, or when it has not come within `timeoutMs`.
+ * Without this, sockets that send garbage or nothing would hold a file descriptor for ever.
+ */
+function awaitPreface(socket: Socket, timeoutMs: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let received: Buffer = Buffer.alloc(0);
+    const timer = setTimeout(() => settle(new Error('no HTTP/2 preface')), timeoutMs);
+    function settle(error?: Error): void {
+      clearTimeout(timer);
+      socket.off('data', onData);
+      socket.off('close', onClose);
+      if (error) {
+        reject(error);
+        return;
+      }
+      socket.pause();
+      socket.unshift(received);
+      resolve();
+    }
+    function onData(chunk: Buffer): void {
+      received = received.length === 0 ? chunk : Buffer.concat([received, chunk]);
+      const length = Math.min(received.length, HTTP2_PREFACE.length);
+      if (!received.subarray(0, length).equals(HTTP2_PREFACE.subarray(0, length)))
+        settle(new Error('not HTTP/2'));
+      else if (received.length >= HTTP2_PREFACE.length) settle();
+    }
+    const onClose = (): void => settle(new Error('closed before the preface'));
+    socket.on('data', onData);
+    socket.once('close', onClose);
+  });
 }
 
 function parseRevision(text: string): number {
@@ -312,9 +355,13 @@ function batchResponse(
   else response.setAny(new emptyPb.Empty());
 
   if (result instanceof RpcError) {
-    if (result.trailers.exception === 'maximum-append-size-exceeded') {
+    if (result.code === status.DEADLINE_EXCEEDED) {
+      response.setError(
+        rpcStatus(result.code, result.message, 'event_store.client.Timeout', new sharedPb.Timeout()),
+      );
+    } else if (result.trailers.exception === 'maximum-append-size-exceeded') {
       const details = new sharedPb.MaximumAppendSizeExceeded();
-      details.setMaxappendsize(MAX_APPEND_SIZE);
+      details.setMaxappendsize(Number(result.trailers['maximum-append-size']));
       response.setError(
         rpcStatus(result.code, result.message, 'event_store.client.MaximumAppendSizeExceeded', details),
       );
@@ -372,8 +419,17 @@ function deletePosition<
   return response;
 }
 
-export async function startServer({ storage, host, port, logger }: ServerOptions): Promise<RunningServer> {
+export async function startServer({
+  storage,
+  host,
+  port,
+  logger,
+  limits,
+}: ServerOptions): Promise<RunningServer> {
   const feeds = new Set<Feed>();
+  /** Ends each call in flight with UNAVAILABLE when the node stops; calls remove themselves when done. */
+  const inFlightCalls = new Set<() => void>();
+  let stopping = false;
   const instanceId = randomUUID();
   let advertisedPort = port;
   const advertisedHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
@@ -384,6 +440,7 @@ export async function startServer({ storage, host, port, logger }: ServerOptions
       call.emit('error', rpc.toStatus());
     };
     try {
+      if (stopping) throw shuttingDown();
       const options = call.request.getOptions();
       if (!options) throw badRequest('read options are missing');
       const subscription = options.hasSubscription();
@@ -436,6 +493,9 @@ export async function startServer({ storage, host, port, logger }: ServerOptions
         limit,
         subscription,
         filter,
+        resolveLinks: options.getResolveLinks(),
+        pageSize: limits.readPageSize,
+        bufferBytes: limits.subscriptionBufferSize,
         onStreamDeleted: (name) => {
           feeds.delete(feed);
           fail(streamDeleted(name));
@@ -446,9 +506,12 @@ export async function startServer({ storage, host, port, logger }: ServerOptions
         },
       });
       feeds.add(feed);
+      const abort = (): void => fail(shuttingDown());
+      inFlightCalls.add(abort);
       const stop = (): void => {
         feed.close();
         feeds.delete(feed);
+        inFlightCalls.delete(abort);
       };
       call.on('cancelled', stop);
       call.on('close', stop);
@@ -467,12 +530,16 @@ export async function startServer({ storage, host, port, logger }: ServerOptions
     const events: ProposedEvent[] = [];
     let size = 0;
     let answered = false;
+    const abort = (): void => answer(shuttingDown());
     const answer = (error: RpcError | null, response?: unknown): void => {
       if (answered) return;
       answered = true;
+      inFlightCalls.delete(abort);
       if (error) callback(error.toStatus());
       else callback(null, response);
     };
+    if (stopping) abort();
+    else inFlightCalls.add(abort);
     call.on('data', (request: AppendRequest) => {
       if (answered) return;
       try {
@@ -484,7 +551,7 @@ export async function startServer({ storage, host, port, logger }: ServerOptions
           if (stream === undefined) throw badRequest('append options must come first');
           const event = proposedEvent(request.proposed);
           size += eventSize(event);
-          if (size > MAX_APPEND_SIZE) throw maxAppendSizeExceeded();
+          if (size > limits.maxAppendSize) throw maxAppendSizeExceeded(limits.maxAppendSize);
           events.push(event);
         } else {
           throw badRequest('empty append request');
@@ -495,6 +562,7 @@ export async function startServer({ storage, host, port, logger }: ServerOptions
     });
     call.on('error', () => {
       answered = true;
+      inFlightCalls.delete(abort);
     });
     call.on('end', () => {
       if (answered) return;
@@ -503,7 +571,12 @@ export async function startServer({ storage, host, port, logger }: ServerOptions
         return;
       }
       const name = stream;
-      storage.append(name, expected, events).then(
+      const deadline = Number(call.getDeadline());
+      if (deadline < Date.now()) {
+        answer(deadlineExceeded());
+        return;
+      }
+      storage.append(name, expected, events, deadline).then(
         (outcome) =>
           answer(
             outcome.kind === 'stream_deleted' ? streamDeleted(name) : null,
@@ -518,6 +591,7 @@ export async function startServer({ storage, host, port, logger }: ServerOptions
     interface Batch {
       stream: string;
       expected: ExpectedRevision;
+      deadline: number;
       events: ProposedEvent[];
       size: number;
       error?: RpcError;
@@ -525,8 +599,24 @@ export async function startServer({ storage, host, port, logger }: ServerOptions
     const batches = new Map<string, Batch>();
     let inFlight = 0;
     let ended = false;
+    const abort = (): void => {
+      ended = true;
+      call.emit('error', shuttingDown().toStatus());
+    };
+    const finished = (): void => {
+      ended = true;
+      inFlightCalls.delete(abort);
+    };
+    if (stopping) {
+      abort();
+      return;
+    }
+    inFlightCalls.add(abort);
     const maybeEnd = (): void => {
-      if (ended && inFlight === 0) call.end();
+      if (ended && inFlight === 0) {
+        inFlightCalls.delete(abort);
+        if (!call.cancelled && call.writable) call.end();
+      }
     };
     const respond = (response: unknown): void => {
       if (!call.cancelled && call.writable) call.write(response);
@@ -546,6 +636,7 @@ export async function startServer({ storage, host, port, logger }: ServerOptions
           batch = {
             stream: streamNameOf(options.streamName),
             expected: expectedOf(options.expected),
+            deadline: options.deadline ?? Number(call.getDeadline()),
             events: [],
             size: 0,
           };
@@ -555,8 +646,8 @@ export async function startServer({ storage, host, port, logger }: ServerOptions
           if (batch.error) break;
           const event = proposedEvent(message);
           batch.size += eventSize(event);
-          if (batch.size > MAX_APPEND_SIZE) {
-            batch.error = maxAppendSizeExceeded();
+          if (batch.size > limits.maxAppendSize) {
+            batch.error = maxAppendSizeExceeded(limits.maxAppendSize);
             batch.events = [];
           } else {
             batch.events.push(event);
@@ -573,13 +664,14 @@ export async function startServer({ storage, host, port, logger }: ServerOptions
       if (!request.isFinal) return;
       batches.delete(key);
       const done = batch;
-      if (done.error) {
-        respond(batchResponse(correlation, done.stream, done.expected, done.error));
+      const error = done.error ?? (done.deadline < Date.now() ? deadlineExceeded() : undefined);
+      if (error) {
+        respond(batchResponse(correlation, done.stream, done.expected, error));
         return;
       }
       inFlight += 1;
       storage
-        .append(done.stream, done.expected, done.events)
+        .append(done.stream, done.expected, done.events, done.deadline)
         .then(
           (outcome) => respond(batchResponse(correlation, done.stream, done.expected, outcome)),
           (error: unknown) =>
@@ -594,9 +686,8 @@ export async function startServer({ storage, host, port, logger }: ServerOptions
       ended = true;
       maybeEnd();
     });
-    call.on('error', () => {
-      ended = true;
-    });
+    call.on('error', finished);
+    call.on('cancelled', finished);
   };
 
   const deletion =
@@ -677,7 +768,14 @@ export async function startServer({ storage, host, port, logger }: ServerOptions
     callback(null, result);
   };
 
-  const server = new Server({ 'grpc.max_receive_message_length': MAX_RECEIVE_MESSAGE });
+  const server = new Server({
+    'grpc.max_receive_message_length': MAX_RECEIVE_MESSAGE,
+    // Connections without a call are closed; one with a subscription or the client's BatchAppend stream
+    // open is never idle. Keepalive pings find peers that vanished while a call was open.
+    'grpc.max_connection_idle_ms': limits.connectionIdleTimeoutMs,
+    'grpc.keepalive_time_ms': limits.keepAliveIntervalMs,
+    'grpc.keepalive_timeout_ms': limits.keepAliveTimeoutMs,
+  });
   server.addService(StreamsService, {
     read,
     append,
@@ -693,7 +791,10 @@ export async function startServer({ storage, host, port, logger }: ServerOptions
   const injector = server.createConnectionInjector(ServerCredentials.createInsecure());
   const listener = createNetServer({ noDelay: true, keepAlive: true }, (socket) => {
     socket.on('error', (error) => logger.debug({ err: error }, 'connection error'));
-    injector.injectConnection(socket);
+    awaitPreface(socket, limits.handshakeTimeoutMs).then(
+      () => injector.injectConnection(socket),
+      () => socket.destroy(),
+    );
   });
   const boundPort = await new Promise<number>((resolve, reject) => {
     listener.once('error', reject);
@@ -710,7 +811,10 @@ export async function startServer({ storage, host, port, logger }: ServerOptions
     connectionString: `esdb://${advertisedHost}:${boundPort}?tls=false`,
     stop: () =>
       new Promise<void>((resolve) => {
+        stopping = true;
         listener.close();
+        for (const abort of [...inFlightCalls]) abort();
+        inFlightCalls.clear();
         for (const feed of feeds) feed.close();
         feeds.clear();
         // Subscriptions and the client's shared BatchAppend stream never end by themselves: give unary

@@ -69,7 +69,13 @@ export type CommitListener = (events: readonly StoredEvent[]) => void;
 export interface Storage {
   /** The position of the newest committed event in `$all`; 0 when empty. */
   head(): number;
-  append(stream: string, expected: ExpectedRevision, events: readonly ProposedEvent[]): Promise<WriteOutcome>;
+  /** Rejects with DeadlineExceededError, writing nothing, when `deadline` (Unix ms) passes before the commit starts. */
+  append(
+    stream: string,
+    expected: ExpectedRevision,
+    events: readonly ProposedEvent[],
+    deadline?: number,
+  ): Promise<WriteOutcome>;
   softDelete(stream: string, expected: ExpectedRevision): Promise<WriteOutcome>;
   tombstone(stream: string, expected: ExpectedRevision): Promise<WriteOutcome>;
   viewStream(stream: string): StreamView;
@@ -88,8 +94,16 @@ export interface Storage {
   close(): Promise<void>;
 }
 
+/** The caller's deadline passed before its write was committed: nothing was written. */
+export class DeadlineExceededError extends Error {
+  constructor() {
+    super('Deadline Exceeded');
+  }
+}
+
 interface Pending {
   readonly op: WriteOp;
+  readonly deadline: number;
   resolve(outcome: WriteOutcome): void;
   reject(error: unknown): void;
 }
@@ -169,20 +183,29 @@ export async function openStorage({
   const send = (): void => {
     scheduled = false;
     if (inFlight || queue.length === 0 || failure) return;
-    inFlight = queue;
+    const now = Date.now();
+    inFlight = queue.filter((pending) => {
+      if (pending.deadline >= now) return true;
+      pending.reject(new DeadlineExceededError());
+      return false;
+    });
     queue = [];
+    if (inFlight.length === 0) {
+      inFlight = undefined;
+      return;
+    }
     const batch = pack(inFlight.map((pending) => pending.op));
     worker.postMessage({ type: 'write', batch } satisfies ToWriter, [batch.buffer]);
   };
 
   /** Writes that arrive while a batch commits wait here and go together as the next batch. */
-  const enqueue = (op: WriteOp): Promise<WriteOutcome> =>
+  const enqueue = (op: WriteOp, deadline = Number.POSITIVE_INFINITY): Promise<WriteOutcome> =>
     new Promise((resolve, reject) => {
       if (failure || closing) {
         reject(failure ?? new Error('the store is shutting down'));
         return;
       }
-      queue.push({ op, resolve, reject });
+      queue.push({ op, deadline, resolve, reject });
       if (!inFlight && !scheduled) {
         scheduled = true;
         setImmediate(send);
@@ -254,7 +277,8 @@ export async function openStorage({
 
   return {
     head: () => head,
-    append: (stream, expected, events) => enqueue({ kind: 'append', stream, expected, events }),
+    append: (stream, expected, events, deadline) =>
+      enqueue({ kind: 'append', stream, expected, events }, deadline),
     softDelete: (stream, expected) => enqueue({ kind: 'softDelete', stream, expected }),
     tombstone: (stream, expected) => enqueue({ kind: 'tombstone', stream, expected }),
     viewStream(stream) {

@@ -104,8 +104,13 @@ function formatUuid(bytes: Buffer): Buffer {
   return text;
 }
 
-/** Encodes `ReadResp { event: ReadEvent { event: RecordedEvent, commit_position } }`. */
-export function encodeReadEvent(event: StoredEvent): Buffer {
+/** A RecordedEvent's encoded size and a function that writes it (without its field header). */
+interface EncodedRecord {
+  readonly size: number;
+  write(w: Writer): void;
+}
+
+function record(event: StoredEvent): EncodedRecord {
   const id = formatUuid(event.eventId);
   const name = Buffer.from(event.streamName, 'utf8');
   const type = Buffer.from(event.type, 'utf8');
@@ -130,30 +135,79 @@ export function encodeReadEvent(event: StoredEvent): Buffer {
     lengthDelimited(createdEntry) +
     lengthDelimited(event.metadata.length) +
     lengthDelimited(event.data.length);
-  const readEventSize = lengthDelimited(recordSize) + 1 + smallVarintSize(event.position);
-  const total = lengthDelimited(readEventSize);
+  return { size: recordSize, write: (w) => writeRecord(w) };
 
-  const w = new Writer(Buffer.allocUnsafe(total));
+  function writeRecord(w: Writer): void {
+    w.header(1, uuidSize);
+    w.bytes(2, id);
+    w.header(2, identifierSize);
+    w.bytes(3, name);
+    w.tag(3, 0);
+    w.varint(revision);
+    w.tag(4, 0);
+    w.varint(event.position);
+    w.tag(5, 0);
+    w.varint(event.position);
+    w.entry(TYPE_KEY, type, typeEntry);
+    w.entry(CONTENT_TYPE_KEY, contentType, contentTypeEntry);
+    w.entry(CREATED_KEY, created, createdEntry);
+    w.bytes(7, event.metadata);
+    w.bytes(8, event.data);
+  }
+}
+
+/**
+ * `ReadResp { event: ReadEvent { event, link, commit_position } }`: `event` alone for a plain event;
+ * for a resolved link, the linked event and the link; for a link that resolves to nothing (its
+ * target deleted, truncated or never written), the link alone, as EventStoreDB answers.
+ */
+function readEvent(
+  event: EncodedRecord | undefined,
+  link: EncodedRecord | undefined,
+  position: number,
+): Buffer {
+  const readEventSize =
+    (event ? lengthDelimited(event.size) : 0) +
+    (link ? lengthDelimited(link.size) : 0) +
+    1 +
+    smallVarintSize(position);
+  const w = new Writer(Buffer.allocUnsafe(lengthDelimited(readEventSize)));
   w.header(1, readEventSize);
-  w.header(1, recordSize);
-  w.header(1, uuidSize);
-  w.bytes(2, id);
-  w.header(2, identifierSize);
-  w.bytes(3, name);
+  if (event) {
+    w.header(1, event.size);
+    event.write(w);
+  }
+  if (link) {
+    w.header(2, link.size);
+    link.write(w);
+  }
   w.tag(3, 0);
-  w.varint(revision);
-  w.tag(4, 0);
-  w.varint(event.position);
-  w.tag(5, 0);
-  w.varint(event.position);
-  w.entry(TYPE_KEY, type, typeEntry);
-  w.entry(CONTENT_TYPE_KEY, contentType, contentTypeEntry);
-  w.entry(CREATED_KEY, created, createdEntry);
-  w.bytes(7, event.metadata);
-  w.bytes(8, event.data);
-  w.tag(3, 0);
-  w.varint(event.position);
+  w.varint(position);
   return w.buffer;
+}
+
+/** Encodes `ReadResp { event: ReadEvent { event: RecordedEvent, commit_position } }`. */
+export function encodeReadEvent(event: StoredEvent): Buffer {
+  return readEvent(record(event), undefined, event.position);
+}
+
+/** A link event (`$>`) with what it points to, or undefined when that cannot be read. */
+export function encodeResolvedLink(target: StoredEvent | undefined, link: StoredEvent): Buffer {
+  return readEvent(target && record(target), record(link), link.position);
+}
+
+/** The event type of a link; its data is `revision@stream`. */
+export const LINK_TYPE = '$>';
+
+/** The stream and revision a link's data names, or undefined when it names none. */
+export function linkTarget(data: Buffer): { stream: string; revision: number } | undefined {
+  const text = data.toString('utf8');
+  const at = text.indexOf('@');
+  if (at <= 0) return undefined;
+  const revision = Number(text.slice(0, at));
+  const stream = text.slice(at + 1);
+  if (!Number.isSafeInteger(revision) || revision < 0 || stream.length === 0) return undefined;
+  return { stream, revision };
 }
 
 /** `ReadResp { checkpoint: { commit_position, prepare_position } }`. */
