@@ -18,6 +18,11 @@ import {
 import type { Logger } from 'pino';
 import { startFeed, type EventFilter, type Feed, type FeedSource } from './feed.ts';
 import {
+  PersistentSubscriptionsService,
+  persistentFeatures,
+  startPersistentSubscriptions,
+} from './persistent.ts';
+import {
   GossipService,
   ServerFeaturesService,
   StreamsService,
@@ -664,11 +669,14 @@ export async function startServer({ storage, host, port, logger }: ServerOptions
   ): void => {
     const methods = [StreamsService, GossipService, ServerFeaturesService]
       .flatMap(methodPaths)
-      .map((path) => {
+      .map((path) => ({ path, features: [] as string[] }))
+      .concat(persistentFeatures())
+      .map(({ path, features }) => {
         const [, service = '', method = ''] = path.split('/');
         const supported = new featuresPb.SupportedMethod();
         supported.setServiceName(service.toLowerCase());
         supported.setMethodName(method.toLowerCase());
+        supported.setFeaturesList(features);
         return supported;
       });
     const result = new featuresPb.SupportedMethods();
@@ -687,6 +695,8 @@ export async function startServer({ storage, host, port, logger }: ServerOptions
   });
   server.addService(GossipService, { read: gossipRead });
   server.addService(ServerFeaturesService, { getSupportedMethods: supportedMethods });
+  const persistent = startPersistentSubscriptions({ storage, logger });
+  server.addService(PersistentSubscriptionsService, persistent.handlers);
 
   // Our own listener, handing connections to gRPC: grpc-js leaves Nagle's algorithm on for the sockets it
   // accepts, which holds small responses back until the client's delayed ACK and costs milliseconds per call.
@@ -708,8 +718,10 @@ export async function startServer({ storage, host, port, logger }: ServerOptions
   return {
     port: boundPort,
     connectionString: `esdb://${advertisedHost}:${boundPort}?tls=false`,
-    stop: () =>
-      new Promise<void>((resolve) => {
+    stop: async () => {
+      // Checkpoints go to the log, so they are written before the server and then the log close.
+      await persistent.stop();
+      await new Promise<void>((resolve) => {
         listener.close();
         for (const feed of feeds) feed.close();
         feeds.clear();
@@ -720,6 +732,7 @@ export async function startServer({ storage, host, port, logger }: ServerOptions
           clearTimeout(force);
           resolve();
         });
-      }),
+      });
+    },
   };
 }
