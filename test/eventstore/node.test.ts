@@ -146,7 +146,10 @@ describe('connecting', () => {
         '/event_store.client.persistent_subscriptions.PersistentSubscriptions/Delete',
         Buffer.alloc(0),
       ),
-    ).toBe(status.UNIMPLEMENTED);
+    ).toBe(status.INVALID_ARGUMENT);
+    expect(await unary('/event_store.client.projections.Projections/Delete', Buffer.alloc(0))).toBe(
+      status.UNIMPLEMENTED,
+    );
     const result = await store.client.appendToStream('still-serving', jsonEvent({ type: 'Alive', data: {} }));
     expect(result.success).toBe(true);
   });

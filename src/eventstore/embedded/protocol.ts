@@ -39,7 +39,7 @@ interface Serializable {
  * readers and subscribers) are encoded by hand in `wire.ts` once and shared between subscribers, so
  * responses may also be ready-made Buffers; `decoders` replaces the generated parsing of some requests.
  */
-function acceptingBuffers(
+export function acceptingBuffers(
   service: ServiceDefinition,
   decoders: Record<string, (bytes: Buffer) => unknown> = {},
 ): ServiceDefinition {

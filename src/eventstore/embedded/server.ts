@@ -19,6 +19,11 @@ import type { Logger } from 'pino';
 import type { NodeLimits } from './limits.ts';
 import { startFeed, type EventFilter, type Feed, type FeedSource } from './feed.ts';
 import {
+  PersistentSubscriptionsService,
+  persistentFeatures,
+  startPersistentSubscriptions,
+} from './persistent.ts';
+import {
   GossipService,
   ServerFeaturesService,
   StreamsService,
@@ -755,11 +760,14 @@ export async function startServer({
   ): void => {
     const methods = [StreamsService, GossipService, ServerFeaturesService]
       .flatMap(methodPaths)
-      .map((path) => {
+      .map((path) => ({ path, features: [] as string[] }))
+      .concat(persistentFeatures())
+      .map(({ path, features }) => {
         const [, service = '', method = ''] = path.split('/');
         const supported = new featuresPb.SupportedMethod();
         supported.setServiceName(service.toLowerCase());
         supported.setMethodName(method.toLowerCase());
+        supported.setFeaturesList(features);
         return supported;
       });
     const result = new featuresPb.SupportedMethods();
@@ -785,6 +793,8 @@ export async function startServer({
   });
   server.addService(GossipService, { read: gossipRead });
   server.addService(ServerFeaturesService, { getSupportedMethods: supportedMethods });
+  const persistent = startPersistentSubscriptions({ storage, logger });
+  server.addService(PersistentSubscriptionsService, persistent.handlers);
 
   // Our own listener, handing connections to gRPC: grpc-js leaves Nagle's algorithm on for the sockets it
   // accepts, which holds small responses back until the client's delayed ACK and costs milliseconds per call.
@@ -809,8 +819,10 @@ export async function startServer({
   return {
     port: boundPort,
     connectionString: `esdb://${advertisedHost}:${boundPort}?tls=false`,
-    stop: () =>
-      new Promise<void>((resolve) => {
+    stop: async () => {
+      // Checkpoints go to the log, so they are written before the server and then the log close.
+      await persistent.stop();
+      await new Promise<void>((resolve) => {
         stopping = true;
         listener.close();
         for (const abort of [...inFlightCalls]) abort();
@@ -824,6 +836,7 @@ export async function startServer({
           clearTimeout(force);
           resolve();
         });
-      }),
+      });
+    },
   };
 }
