@@ -34,6 +34,11 @@ const port = z.coerce
   .min(0, 'must be a port number from 0 to 65535')
   .max(65_535, 'must be a port number from 0 to 65535');
 
+const rate = z.coerce
+  .number({ error: 'must be a positive number' })
+  .positive('must be a positive number')
+  .max(1_000_000, 'must be at most 1000000');
+
 export const configSchema = z.object({
   HOST: z.string().min(1).default('127.0.0.1'),
   PORT: port.default(4000),
@@ -56,6 +61,11 @@ export const configSchema = z.object({
   PRICEALERT_FEED: z.enum(['coinbase', 'simulated', 'none']).default('coinbase'),
   COINBASE_WS_URL: z.string().url().default('wss://ws-feed.exchange.coinbase.com'),
   PRICEALERT_JWT_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
+  // Mutation rate limits; unset means the defaults in src/api/limits.ts.
+  PRICEALERT_USER_MUTATIONS_PER_SECOND: rate.optional(),
+  PRICEALERT_USER_MUTATION_BURST: rate.optional(),
+  PRICEALERT_ADDRESS_MUTATIONS_PER_SECOND: rate.optional(),
+  PRICEALERT_ADDRESS_MUTATION_BURST: rate.optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 

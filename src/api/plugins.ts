@@ -1,10 +1,13 @@
 // Envelop plugins shared by HTTP and WebSocket: abuse limits, error codes, request logs.
 import { EnvelopArmor } from '@escape.tech/graphql-armor';
-import type { ExecutionResult, GraphQLError } from 'graphql';
+import type { IncomingMessage } from 'node:http';
+import { getOperationAST, type ExecutionResult, type GraphQLError } from 'graphql';
 import { createGraphQLError, type Plugin } from 'graphql-yoga';
 import type { Logger } from '../logger.ts';
-import { isGraphQLError } from './errors.ts';
+import type { ApiContext } from './context.ts';
+import { clipped, isGraphQLError, rateLimited } from './errors.ts';
 import type { ApiLimits } from './limits.ts';
+import { createRateLimiter } from './rateLimit.ts';
 
 /** Depth, alias and token limits; a rejected document gets LIMIT_EXCEEDED. */
 export function armorPlugins(limits: ApiLimits): Plugin[] {
@@ -38,7 +41,7 @@ export function useErrorCodes(): Plugin {
     errors.map((error) =>
       error.extensions?.code
         ? error
-        : createGraphQLError(error.message, {
+        : createGraphQLError(clipped(error.message), {
             nodes: error.nodes,
             source: error.source,
             positions: error.positions,
@@ -66,6 +69,13 @@ export function useErrorCodes(): Plugin {
     }
   };
   return {
+    // Over HTTP yoga names syntax errors itself, but only for requests it parsed (not WebSocket ones).
+    onParse:
+      () =>
+      ({ result, replaceParseResult }) => {
+        if (isGraphQLError(result) && !result.extensions.code)
+          replaceParseResult(withCodes([result], 'GRAPHQL_PARSE_FAILED')[0]);
+      },
     onValidate:
       () =>
       ({ result, setResult }) => {
@@ -84,6 +94,48 @@ export function useErrorCodes(): Plugin {
 
 const isSingle = (result: unknown): result is ExecutionResult =>
   typeof result === 'object' && result !== null && !(Symbol.asyncIterator in result);
+
+/**
+ * What a context knows of the client's address: WebSocket operations carry it (ws.ts), HTTP ones
+ * have node's request as `req` (yoga's server context).
+ */
+interface TransportContext {
+  remoteAddress?: string;
+  req?: IncomingMessage;
+}
+
+/** The client's address for limits; HTTP when the operation came with node's request. */
+export function remoteOf(context: TransportContext): { address: string; overHttp: boolean } {
+  const address = context.remoteAddress ?? context.req?.socket.remoteAddress ?? 'unknown';
+  return { address, overHttp: context.req !== undefined };
+}
+
+/**
+ * Mutations are rate limited per user and per remote address (token buckets), on both transports;
+ * feeders and admins (recordTrade) are not. Refused ones get RATE_LIMITED with `retryAfter` seconds,
+ * over HTTP status 429 and a Retry-After header.
+ */
+export function useRateLimits(limits: ApiLimits): Plugin {
+  const users = createRateLimiter({
+    perSecond: limits.userMutationsPerSecond,
+    burst: limits.userMutationBurst,
+  });
+  const addresses = createRateLimiter({
+    perSecond: limits.addressMutationsPerSecond,
+    burst: limits.addressMutationBurst,
+  });
+  return {
+    onExecute: ({ args, setResultAndStopExecution }) => {
+      if (getOperationAST(args.document, args.operationName)?.operation !== 'mutation') return;
+      const context = args.contextValue as unknown as ApiContext & TransportContext;
+      const role = context.viewer?.role;
+      if (role === 'feeder' || role === 'admin') return;
+      const { address, overHttp } = remoteOf(context);
+      const wait = addresses.take(address) || (context.viewer ? users.take(context.viewer.userId) : 0);
+      if (wait > 0) setResultAndStopExecution({ errors: [rateLimited(wait, overHttp)] });
+    },
+  };
+}
 
 /** One debug line per HTTP request; WebSocket connections log their own lines (ws.ts). */
 export function useRequestLog(logger: Logger): Plugin {

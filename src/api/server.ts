@@ -11,8 +11,9 @@ import type { Reactor } from '../runtime/reactor.ts';
 import { loadSecret } from './auth.ts';
 import { createContext, type ApiContext } from './context.ts';
 import { isGraphQLError } from './errors.ts';
+import { answerClientErrors } from './httpErrors.ts';
 import { DEFAULT_LIMITS, type ApiLimits } from './limits.ts';
-import { armorPlugins, useErrorCodes, useRequestLog } from './plugins.ts';
+import { armorPlugins, useErrorCodes, useRateLimits, useRequestLog } from './plugins.ts';
 import { startPriceHub } from './priceHub.ts';
 import { createResolvers } from './resolvers/index.ts';
 import { startTriggerLog } from './triggerLog.ts';
@@ -55,10 +56,21 @@ function maskError(error: unknown, message: string): Error {
   });
 }
 
+/** The mutation rate limits the environment sets; the others keep their defaults. */
+const rateLimitsOf = (config: Config): Partial<ApiLimits> =>
+  Object.fromEntries(
+    Object.entries({
+      userMutationsPerSecond: config.PRICEALERT_USER_MUTATIONS_PER_SECOND,
+      userMutationBurst: config.PRICEALERT_USER_MUTATION_BURST,
+      addressMutationsPerSecond: config.PRICEALERT_ADDRESS_MUTATIONS_PER_SECOND,
+      addressMutationBurst: config.PRICEALERT_ADDRESS_MUTATION_BURST,
+    }).filter(([, value]) => value !== undefined),
+  );
+
 export async function startApiServer(options: ApiServerOptions): Promise<ApiServer> {
   const { config, store, reactor } = options;
   const logger = options.logger.child({ component: 'api' });
-  const limits: ApiLimits = { ...DEFAULT_LIMITS, ...options.limits };
+  const limits: ApiLimits = { ...DEFAULT_LIMITS, ...rateLimitsOf(config), ...options.limits };
   const secret = await loadSecret(config);
   const triggers = startTriggerLog(
     store.client,
@@ -81,7 +93,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     landingPage: false,
     maskedErrors: { isDev: false, maskError },
     context: createContext(secret, limits) as never,
-    plugins: [...armorPlugins(limits), useErrorCodes(), useRequestLog(logger)],
+    plugins: [...armorPlugins(limits), useErrorCodes(), useRateLimits(limits), useRequestLog(logger)],
     logging: {
       debug: (...args) => logger.debug(args.join(' ')),
       info: (...args) => logger.info(args.join(' ')),
@@ -95,6 +107,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
   });
 
   const httpServer = createServer(yoga);
+  answerClientErrors(httpServer);
   const ws = attachWebSocket({ httpServer, path: GRAPHQL_PATH, yoga, secret, limits, logger });
   try {
     await new Promise<void>((resolve, reject) => {
