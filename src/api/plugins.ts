@@ -37,18 +37,21 @@ export function armorPlugins(limits: ApiLimits): Plugin[] {
  * the message: `… at "input.threshold"; …`).
  */
 export function useErrorCodes(): Plugin {
+  // Messages are clipped too: graphql's own quote the client's value whole (a 100 KB "threshold").
+  const unfit = (error: GraphQLError): boolean =>
+    !error.extensions?.code || clipped(error.message) !== error.message;
   const withCodes = (errors: readonly GraphQLError[], fallback: string): GraphQLError[] =>
     errors.map((error) =>
-      error.extensions?.code
-        ? error
-        : createGraphQLError(clipped(error.message), {
+      unfit(error)
+        ? createGraphQLError(clipped(error.message), {
             nodes: error.nodes,
             source: error.source,
             positions: error.positions,
             path: error.path,
             originalError: error.originalError,
-            extensions: { ...error.extensions, code: fallback },
-          }),
+            extensions: { ...error.extensions, code: error.extensions?.code ?? fallback },
+          })
+        : error,
     );
   const fixResult = ({
     result,
@@ -57,7 +60,7 @@ export function useErrorCodes(): Plugin {
     result: ExecutionResult;
     setResult(result: ExecutionResult): void;
   }): void => {
-    if (result.errors?.some((error) => !error.extensions?.code)) {
+    if (result.errors?.some(unfit)) {
       // Without data, the operation never started: its variables did not coerce.
       setResult({
         ...result,
@@ -73,14 +76,14 @@ export function useErrorCodes(): Plugin {
     onParse:
       () =>
       ({ result, replaceParseResult }) => {
-        if (isGraphQLError(result) && !result.extensions.code)
+        if (isGraphQLError(result) && unfit(result))
           replaceParseResult(withCodes([result], 'GRAPHQL_PARSE_FAILED')[0]);
       },
     onValidate:
       () =>
       ({ result, setResult }) => {
         const errors = result.filter(isGraphQLError);
-        if (errors.length > 0 && errors.length === result.length)
+        if (errors.length > 0 && errors.length === result.length && errors.some(unfit))
           setResult(withCodes(errors, 'GRAPHQL_VALIDATION_FAILED'));
       },
     onExecute: () => ({
@@ -94,6 +97,31 @@ export function useErrorCodes(): Plugin {
 
 const isSingle = (result: unknown): result is ExecutionResult =>
   typeof result === 'object' && result !== null && !(Symbol.asyncIterator in result);
+
+/**
+ * A body yoga cannot read (a broken multipart upload, a form without `operations`) is the client's
+ * mistake: 400 BAD_REQUEST with what is wrong, not an internal error logged with a stack.
+ */
+export function useBodyErrors(): Plugin {
+  const badRequest = (message: string): GraphQLError =>
+    createGraphQLError(clipped(`the request body is not valid: ${message}`), {
+      extensions: { code: 'BAD_REQUEST', http: { status: 400 } },
+    });
+  return {
+    onRequestParse: ({ requestParser, setRequestParser }) => {
+      if (!requestParser) return;
+      const guarded = async (request: Request): Promise<Awaited<ReturnType<typeof requestParser>>> => {
+        try {
+          return await requestParser(request);
+        } catch (error) {
+          if (isGraphQLError(error) && error.extensions.code) throw error;
+          throw badRequest(error instanceof Error ? error.message : String(error));
+        }
+      };
+      setRequestParser(guarded as typeof requestParser);
+    },
+  };
+}
 
 /**
  * What a context knows of the client's address: WebSocket operations carry it (ws.ts), HTTP ones

@@ -13,7 +13,7 @@ import { createContext, type ApiContext } from './context.ts';
 import { isGraphQLError } from './errors.ts';
 import { answerClientErrors } from './httpErrors.ts';
 import { DEFAULT_LIMITS, type ApiLimits } from './limits.ts';
-import { armorPlugins, useErrorCodes, useRateLimits, useRequestLog } from './plugins.ts';
+import { armorPlugins, useBodyErrors, useErrorCodes, useRateLimits, useRequestLog } from './plugins.ts';
 import { startPriceHub } from './priceHub.ts';
 import { createResolvers } from './resolvers/index.ts';
 import { startTriggerLog } from './triggerLog.ts';
@@ -93,7 +93,13 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     landingPage: false,
     maskedErrors: { isDev: false, maskError },
     context: createContext(secret, limits) as never,
-    plugins: [...armorPlugins(limits), useErrorCodes(), useRateLimits(limits), useRequestLog(logger)],
+    plugins: [
+      ...armorPlugins(limits),
+      useErrorCodes(),
+      useBodyErrors(),
+      useRateLimits(limits),
+      useRequestLog(logger),
+    ],
     logging: {
       debug: (...args) => logger.debug(args.join(' ')),
       info: (...args) => logger.info(args.join(' ')),
