@@ -6,7 +6,10 @@
 // send the next, so a client that stops reading stalls its subscriptions invisibly. Here a frame is
 // handed to ws at once and `bufferedAmount` says exactly how far behind a client is (outlets.ts).
 import type { IncomingMessage, Server } from 'node:http';
-import { getOperationAST, getVariableValues, type ExecutionArgs, type GraphQLError } from 'graphql';
+import { getOperationAST, type ExecutionArgs, type GraphQLError } from 'graphql';
+// The file graphql's CommonJS index loads, as yoga's executor does: coercion checks types with
+// instanceof, and under vitest a bare 'graphql' import can be its other (ESM) copy.
+import { getVariableValues } from 'graphql/execution/values.js';
 import type { YogaServerInstance } from 'graphql-yoga';
 import { CloseCode, MessageType, handleProtocols, makeServer, type Context } from 'graphql-ws';
 import { WebSocketServer, type WebSocket } from 'ws';
