@@ -57,15 +57,18 @@ function maskError(error: unknown, message: string): Error {
 }
 
 /** The mutation rate limits the environment sets; the others keep their defaults. */
-const rateLimitsOf = (config: Config): Partial<ApiLimits> =>
-  Object.fromEntries(
+function rateLimitsOf(config: Config): Partial<ApiLimits> {
+  const [userMutationsPerSecond, userMutationBurst] = config.PRICEALERT_USER_RATE ?? [];
+  const [addressMutationsPerSecond, addressMutationBurst] = config.PRICEALERT_ADDR_RATE ?? [];
+  return Object.fromEntries(
     Object.entries({
-      userMutationsPerSecond: config.PRICEALERT_USER_MUTATIONS_PER_SECOND,
-      userMutationBurst: config.PRICEALERT_USER_MUTATION_BURST,
-      addressMutationsPerSecond: config.PRICEALERT_ADDRESS_MUTATIONS_PER_SECOND,
-      addressMutationBurst: config.PRICEALERT_ADDRESS_MUTATION_BURST,
+      userMutationsPerSecond,
+      userMutationBurst,
+      addressMutationsPerSecond,
+      addressMutationBurst,
     }).filter(([, value]) => value !== undefined),
   );
+}
 
 export async function startApiServer(options: ApiServerOptions): Promise<ApiServer> {
   const { config, store, reactor } = options;
