@@ -1,8 +1,9 @@
 // What an abusive client costs everyone else: recordTrade latency and trade → `price` frame latency
 // for a well-behaved client, first alone, then beside 50 anonymous sockets × 100 `price`
 // subscriptions each made distinct by a comment (the flood that used to take recordTrade's median
-// from 7 to 223 ms), with the default limits; last, the same flood with the limits lifted, so that
-// only the shared executions (keyed on the printed document) stand between it and the others.
+// from 7 to 223 ms), with the default limits; then the same flood with the limits lifted, so that
+// only the shared executions (keyed on the printed document) stand between it and the others; last,
+// alone again, to show how much the figures move by themselves.
 // The abusers run in a child process (this file again, with `abuser`) so their work is not the server's.
 // BENCH_QUICK=1 shrinks the sizes.
 import { fork } from 'node:child_process';
@@ -179,6 +180,8 @@ async function main(): Promise<void> {
           maxAnonymousOperationsPerAddress: Infinity,
         }),
       ],
+      // Alone again: how far the figures move with no abuse at all (other load on the machine).
+      ['alone again (noise reference)', await phase('alone again', false)],
     ];
     process.stdout.write(
       '\n| well-behaved client | recordTrade p50 / p99 | trade → price frame p50 / p99 | API RSS |\n',
