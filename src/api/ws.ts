@@ -61,7 +61,7 @@ function closeAtExpiry(socket: WebSocket, expiresAt: number): void {
   socket.once('close', () => clearTimeout(timer));
 }
 
-/** The first GraphQL error a client's document or variables caused; anything else is rethrown. */
+/** A GraphQL error the client's document caused, as graphql-ws's error list; anything else is rethrown. */
 function asClientErrors(error: unknown): GraphQLError[] {
   if (isGraphQLError(error)) return [error];
   throw error;
@@ -90,11 +90,17 @@ export function attachWebSocket(options: {
   const holders = new Map<string, Set<Connection>>();
   const holderOf = ({ extra }: Connection): string =>
     extra.viewer ? `user:${extra.viewer.userId}` : `anon:${extra.remoteAddress}`;
-  /** Operations running on all of a holder's connections, the one being subscribed included. */
-  const operationsOf = (holder: string): number => {
+  /**
+   * Whether a holder runs more than `most` operations over all its connections, the one being
+   * subscribed included. Counted from graphql-ws's own records, so no operation's end can be missed.
+   */
+  const holdsMoreThan = (holder: string, most: number): boolean => {
     let count = 0;
-    for (const connection of holders.get(holder) ?? []) count += Object.keys(connection.subscriptions).length;
-    return count;
+    for (const connection of holders.get(holder) ?? []) {
+      count += Object.keys(connection.subscriptions).length;
+      if (count > most) return true;
+    }
+    return false;
   };
   const overLimit = (ctx: Connection): GraphQLError | undefined => {
     if (Object.keys(ctx.subscriptions).length > limits.maxOperationsPerSocket)
@@ -106,7 +112,7 @@ export function attachWebSocket(options: {
     const [most, whose] = ctx.extra.viewer
       ? [limits.maxOperationsPerUser, 'per user']
       : [limits.maxAnonymousOperationsPerAddress, 'for anonymous clients per address'];
-    if (operationsOf(holder) > most)
+    if (holdsMoreThan(holder, most))
       return userError('LIMIT_EXCEEDED', `at most ${most} operations at once ${whose}`);
     return undefined;
   };
