@@ -22,7 +22,7 @@ export function answerClientErrors(server: Server): void {
     }
     socket.end(
       error.code === 'HPE_HEADER_OVERFLOW'
-        ? refusal(431, 'the request headers are too large (at most 16 KiB together)')
+        ? refusal(431, 'the request headers are too large')
         : refusal(400, 'the request is not valid HTTP'),
     );
   });
