@@ -82,7 +82,7 @@ export interface Credential {
 }
 
 /** Verifies a bare token; throws AuthError with a sentence a user can act on. */
-export async function verifyCredential(secret: Uint8Array, token: string): Promise<Credential> {
+async function verifyCredential(secret: Uint8Array, token: string): Promise<Credential> {
   let payload;
   try {
     ({ payload } = await jwtVerify(token, secret, {

@@ -133,7 +133,7 @@ interface TransportContext {
 }
 
 /** The client's address for limits; HTTP when the operation came with node's request. */
-export function remoteOf(context: TransportContext): { address: string; overHttp: boolean } {
+function remoteOf(context: TransportContext): { address: string; overHttp: boolean } {
   const address = context.remoteAddress ?? context.req?.socket.remoteAddress ?? 'unknown';
   return { address, overHttp: context.req !== undefined };
 }

@@ -25,7 +25,7 @@ import { socketOutlet } from './outlets.ts';
 /** Close code for a missing-or-bad token at `connection_init`, and when the token expires (CONTRACT §4). */
 export const FORBIDDEN_CLOSE = 4403;
 /** Close code for a remote address that already holds as many WebSockets as it may. */
-export const TOO_MANY_CONNECTIONS_CLOSE = 4429;
+const TOO_MANY_CONNECTIONS_CLOSE = 4429;
 /** setTimeout's longest delay; a token's expiry further off is reached in steps. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
