@@ -34,6 +34,16 @@ const port = z.coerce
   .min(0, 'must be a port number from 0 to 65535')
   .max(65_535, 'must be a port number from 0 to 65535');
 
+/** `<per second>,<burst>`: a token bucket's refill rate and size. */
+const rate = z
+  .string()
+  .regex(/^\d+(\.\d+)?,\d+$/, 'must be <per second>,<burst>, e.g. 20,40')
+  .transform((raw) => raw.split(',').map(Number) as [number, number])
+  .refine(
+    ([perSecond, burst]) => perSecond > 0 && burst >= 1,
+    'needs a rate above 0 and a burst of at least 1',
+  );
+
 export const configSchema = z.object({
   HOST: z.string().min(1).default('127.0.0.1'),
   PORT: port.default(4000),
@@ -56,6 +66,9 @@ export const configSchema = z.object({
   PRICEALERT_FEED: z.enum(['coinbase', 'simulated', 'none']).default('coinbase'),
   COINBASE_WS_URL: z.string().url().default('wss://ws-feed.exchange.coinbase.com'),
   PRICEALERT_JWT_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
+  // Mutation rate limits; unset means the defaults in src/api/limits.ts.
+  PRICEALERT_USER_RATE: rate.optional(),
+  PRICEALERT_ADDR_RATE: rate.optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 

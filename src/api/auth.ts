@@ -72,19 +72,38 @@ export async function signToken(secret: Uint8Array, viewer: Viewer, ttlSeconds: 
     .sign(secret);
 }
 
+/** The longest a token may live, from `iat` (or from now, without one) to `exp`. */
+export const MAX_TOKEN_TTL_SECONDS = 365 * 24 * 3600;
+
+/** A verified token: who it acts as, and until when (`exp`, seconds since the epoch). */
+export interface Credential {
+  viewer: Viewer;
+  expiresAt: number;
+}
+
 /** Verifies a bare token; throws AuthError with a sentence a user can act on. */
-export async function verifyToken(secret: Uint8Array, token: string): Promise<Viewer> {
+async function verifyCredential(secret: Uint8Array, token: string): Promise<Credential> {
   let payload;
   try {
-    ({ payload } = await jwtVerify(token, secret, { algorithms: ['HS256'], issuer: ISSUER }));
+    ({ payload } = await jwtVerify(token, secret, {
+      algorithms: ['HS256'],
+      issuer: ISSUER,
+      requiredClaims: ['exp'],
+    }));
   } catch (error) {
-    const expired = (error as { code?: string }).code === 'ERR_JWT_EXPIRED';
-    throw new AuthError(expired ? 'the token has expired' : 'the token is not valid');
+    const { code, claim } = error as { code?: string; claim?: string };
+    if (code === 'ERR_JWT_EXPIRED') throw new AuthError('the token has expired');
+    if (code === 'ERR_JWT_CLAIM_VALIDATION_FAILED' && claim === 'exp')
+      throw new AuthError('the token has no expiry (exp); make a new one with pricealert token');
+    throw new AuthError('the token is not valid');
   }
   const role = ROLES.find((known) => known === payload.role);
-  if (typeof payload.sub !== 'string' || !isUserId(payload.sub) || !role)
+  if (typeof payload.sub !== 'string' || !isUserId(payload.sub) || !role || payload.exp === undefined)
     throw new AuthError('the token is not valid');
-  return { userId: payload.sub, role };
+  const from = payload.iat ?? Math.floor(Date.now() / 1000);
+  if (payload.exp - from > MAX_TOKEN_TTL_SECONDS)
+    throw new AuthError('the token is valid for longer than 365 days; make a new one with pricealert token');
+  return { viewer: { userId: payload.sub, role }, expiresAt: payload.exp };
 }
 
 /**
@@ -97,8 +116,13 @@ export function bearerToken(header: unknown): string | undefined {
   return match ? match[1] : header.trim();
 }
 
+/** The credential in an optional header: `null` (anonymous) without one, AuthError for a bad one. */
+export async function credentialOf(secret: Uint8Array, header: unknown): Promise<Credential | null> {
+  const token = bearerToken(header);
+  return token === undefined ? null : verifyCredential(secret, token);
+}
+
 /** The viewer for an optional credential: anonymous without one, AuthError for a bad one. */
 export async function authenticate(secret: Uint8Array, header: unknown): Promise<Viewer | null> {
-  const token = bearerToken(header);
-  return token === undefined ? null : verifyToken(secret, token);
+  return (await credentialOf(secret, header))?.viewer ?? null;
 }

@@ -11,7 +11,7 @@
 // async iterator per subscription, but one that yields nothing: it ends when the shared execution
 // ends (the transport says `complete`) or fails with it (`error`), so those frames stay the
 // transport's own. A subscriber whose `send` refuses (cut off as too slow) is dropped alone.
-import { Kind, getOperationAST, type DocumentNode, type ExecutionResult } from 'graphql';
+import { Kind, print, type DocumentNode, type ExecutionResult, type OperationDefinitionNode } from 'graphql';
 import { tooSlow, type Outlet } from './channel.ts';
 
 /** Root fields of Subscription whose results depend only on their arguments, never on the caller. */
@@ -21,12 +21,27 @@ const BROADCAST_FIELDS = new Set(['price']);
 const sharedOutlet: Outlet = { queued: 0, closed: false, overloaded: () => false, cutOff: () => {} };
 
 /** Whether every root field of the operation is a broadcast field (fragments at the root are not shared). */
-export function isBroadcast(document: DocumentNode, operationName: string | null | undefined): boolean {
-  const operation = getOperationAST(document, operationName);
-  if (operation?.operation !== 'subscription') return false;
+export function isBroadcast(operation: OperationDefinitionNode): boolean {
+  if (operation.operation !== 'subscription') return false;
   return operation.selectionSet.selections.every(
     (selection) => selection.kind === Kind.FIELD && BROADCAST_FIELDS.has(selection.name.value),
   );
+}
+
+/**
+ * What makes two subscriptions one shared execution: the operation as graphql prints it (no
+ * comments, no layout, no operation name), the document's fragments, and the variables after
+ * coercion (defaults applied, in the order they are declared). Keyed on the raw text, a comment made
+ * every subscription its own execution, so one client could multiply the work of every trade.
+ */
+export function broadcastKey(
+  document: DocumentNode,
+  operation: OperationDefinitionNode,
+  variables: Record<string, unknown>,
+): string {
+  const fragments = document.definitions.filter((definition) => definition.kind === Kind.FRAGMENT_DEFINITION);
+  const printed = [{ ...operation, name: undefined }, ...fragments].map((definition) => print(definition));
+  return JSON.stringify([printed, variables]);
 }
 
 /**

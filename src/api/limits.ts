@@ -12,6 +12,18 @@ export interface ApiLimits {
   maxBufferedBytes: number;
   /** Operations one WebSocket may run at once. */
   maxOperationsPerSocket: number;
+  /** Operations one user may run at once over all their WebSockets. */
+  maxOperationsPerUser: number;
+  /** Operations anonymous WebSockets from one remote address may run at once, all together. */
+  maxAnonymousOperationsPerAddress: number;
+  /** WebSockets one remote address may hold open (a proxy in front makes every client one address). */
+  maxConnectionsPerAddress: number;
+  /** Mutations per second per user (token bucket) and the burst it allows; feeders and admins are exempt. */
+  userMutationsPerSecond: number;
+  userMutationBurst: number;
+  /** The same for all mutations from one remote address, signed in or not. */
+  addressMutationsPerSecond: number;
+  addressMutationBurst: number;
   /** Query depth, aliases, tokens and directives per document (GraphQL Armor). */
   maxDepth: number;
   maxAliases: number;
@@ -39,6 +51,13 @@ export const DEFAULT_LIMITS: ApiLimits = {
   maxQueuedMessages: 1_000,
   maxBufferedBytes: 1024 * 1024,
   maxOperationsPerSocket: 100,
+  maxOperationsPerUser: 200,
+  maxAnonymousOperationsPerAddress: 100,
+  maxConnectionsPerAddress: 100,
+  userMutationsPerSecond: 20,
+  userMutationBurst: 40,
+  addressMutationsPerSecond: 100,
+  addressMutationBurst: 200,
   maxDepth: 30,
   maxAliases: 15,
   maxTokens: 2_000,

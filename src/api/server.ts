@@ -12,11 +12,12 @@ import type { Reactor } from '../runtime/reactor.ts';
 import { loadSecret } from './auth.ts';
 import { createContext, type ApiContext } from './context.ts';
 import { isGraphQLError } from './errors.ts';
+import { answerClientErrors } from './httpErrors.ts';
 import { DEFAULT_LIMITS, type ApiLimits } from './limits.ts';
-import { armorPlugins, useErrorCodes, useRequestLog } from './plugins.ts';
+import { armorPlugins, useBodyErrors, useErrorCodes, useRateLimits, useRequestLog } from './plugins.ts';
 import { startPriceHub } from './priceHub.ts';
 import { createResolvers } from './resolvers/index.ts';
-import { useReadiness } from './readiness.ts';
+import { notReady, useReadiness } from './readiness.ts';
 import { startTriggerFeed } from './triggerFeed.ts';
 import { attachWebSocket } from './ws.ts';
 
@@ -65,10 +66,24 @@ function sendJson(response: ServerResponse, status: number, body: unknown): void
   response.end(JSON.stringify(body));
 }
 
+/** The mutation rate limits the environment sets; the others keep their defaults. */
+function rateLimitsOf(config: Config): Partial<ApiLimits> {
+  const [userMutationsPerSecond, userMutationBurst] = config.PRICEALERT_USER_RATE ?? [];
+  const [addressMutationsPerSecond, addressMutationBurst] = config.PRICEALERT_ADDR_RATE ?? [];
+  return Object.fromEntries(
+    Object.entries({
+      userMutationsPerSecond,
+      userMutationBurst,
+      addressMutationsPerSecond,
+      addressMutationBurst,
+    }).filter(([, value]) => value !== undefined),
+  );
+}
+
 export async function startApiServer(options: ApiServerOptions): Promise<ApiServer> {
   const { config, store, reactor } = options;
   const logger = options.logger.child({ component: 'api' });
-  const limits: ApiLimits = { ...DEFAULT_LIMITS, ...options.limits };
+  const limits: ApiLimits = { ...DEFAULT_LIMITS, ...rateLimitsOf(config), ...options.limits };
   const secret = await loadSecret(config);
   const triggers = startTriggerFeed(reactor);
   const prices = startPriceHub(reactor);
@@ -93,7 +108,14 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     landingPage: false,
     maskedErrors: { isDev: false, maskError },
     context: createContext(secret, limits) as never,
-    plugins: [...armorPlugins(limits), useReadiness(reactor), useErrorCodes(), useRequestLog(logger)],
+    plugins: [
+      ...armorPlugins(limits),
+      useReadiness(reactor),
+      useErrorCodes(),
+      useBodyErrors(),
+      useRateLimits(limits),
+      useRequestLog(logger),
+    ],
     logging: {
       debug: (...args) => logger.debug(args.join(' ')),
       info: (...args) => logger.info(args.join(' ')),
@@ -122,7 +144,16 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     }
     return yoga(request, response);
   });
-  const ws = attachWebSocket({ httpServer, path: GRAPHQL_PATH, yoga, secret, limits, logger });
+  answerClientErrors(httpServer);
+  const ws = attachWebSocket({
+    httpServer,
+    path: GRAPHQL_PATH,
+    yoga,
+    secret,
+    limits,
+    logger,
+    refuse: (document) => notReady(reactor, document),
+  });
   try {
     await new Promise<void>((resolve, reject) => {
       httpServer.once('error', reject);
