@@ -69,6 +69,12 @@ export const configSchema = z.object({
   // Mutation rate limits; unset means the defaults in src/api/limits.ts.
   PRICEALERT_USER_RATE: rate.optional(),
   PRICEALERT_ADDR_RATE: rate.optional(),
+  // WebSockets one remote address may hold open; raise it behind a proxy or load balancer.
+  PRICEALERT_ADDR_CONNECTIONS: z.coerce
+    .number()
+    .int('must be a whole number')
+    .min(1, 'must be at least 1')
+    .optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 

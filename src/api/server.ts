@@ -66,8 +66,8 @@ function sendJson(response: ServerResponse, status: number, body: unknown): void
   response.end(JSON.stringify(body));
 }
 
-/** The mutation rate limits the environment sets; the others keep their defaults. */
-function rateLimitsOf(config: Config): Partial<ApiLimits> {
+/** The limits the environment sets (mutation rates, connections per address); the others keep their defaults. */
+function limitsOf(config: Config): Partial<ApiLimits> {
   const [userMutationsPerSecond, userMutationBurst] = config.PRICEALERT_USER_RATE ?? [];
   const [addressMutationsPerSecond, addressMutationBurst] = config.PRICEALERT_ADDR_RATE ?? [];
   return Object.fromEntries(
@@ -76,6 +76,7 @@ function rateLimitsOf(config: Config): Partial<ApiLimits> {
       userMutationBurst,
       addressMutationsPerSecond,
       addressMutationBurst,
+      maxConnectionsPerAddress: config.PRICEALERT_ADDR_CONNECTIONS,
     }).filter(([, value]) => value !== undefined),
   );
 }
@@ -83,7 +84,7 @@ function rateLimitsOf(config: Config): Partial<ApiLimits> {
 export async function startApiServer(options: ApiServerOptions): Promise<ApiServer> {
   const { config, store, reactor } = options;
   const logger = options.logger.child({ component: 'api' });
-  const limits: ApiLimits = { ...DEFAULT_LIMITS, ...rateLimitsOf(config), ...options.limits };
+  const limits: ApiLimits = { ...DEFAULT_LIMITS, ...limitsOf(config), ...options.limits };
   const secret = await loadSecret(config);
   const triggers = startTriggerFeed(reactor);
   const prices = startPriceHub(reactor);

@@ -26,6 +26,12 @@ interface CreateAlertInput {
 
 const orUndefined = <T>(value: T | null | undefined): T | undefined => value ?? undefined;
 
+/** What an alert id can be (createAlert gives out UUIDs); anything else is refused before any lookup. */
+const ALERT_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+const checkAlertId = (id: string, field: string): void => {
+  if (!ALERT_ID.test(id)) throw badInput(field, 'is not an alert id');
+};
+
 /** Runs one user's creates one after another in this process, so they do not race each other for the claim. */
 function perUserQueue() {
   const tails = new Map<string, Promise<unknown>>();
@@ -89,6 +95,7 @@ export function alertResolvers(services: ApiServices) {
       ) => {
         const { userId } = requireViewer(context);
         checkPageSize(services, args.first, 'first');
+        if (args.after) checkAlertId(args.after, 'after');
         const page = reactor.views.alertsOf(userId, {
           status: orUndefined(args.status),
           after: orUndefined(args.after),
@@ -99,6 +106,7 @@ export function alertResolvers(services: ApiServices) {
       },
       alert: async (_: unknown, args: { id: string }, context: ApiContext) => {
         const { userId } = requireViewer(context);
+        checkAlertId(args.id, 'id');
         return (await ownAlert(userId, args.id)) ?? null;
       },
       triggers: (_: unknown, args: { after?: string | null; first: number }, context: ApiContext) => {
@@ -139,6 +147,7 @@ export function alertResolvers(services: ApiServices) {
       },
       cancelAlert: async (_: unknown, args: { id: string }, context: ApiContext) => {
         const { userId } = requireViewer(context);
+        checkAlertId(args.id, 'id');
         const { state, commit } = await cancelAlert(client, {
           alertId: args.id,
           userId,
