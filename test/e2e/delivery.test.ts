@@ -12,19 +12,17 @@ import type { TradeInput } from '../../src/domain/types.ts';
 import { eventually, gql } from '../api/harness.ts';
 import { triggersInFiringOrder } from '../helpers/firingOrder.ts';
 import { startTestStore, type TestStore } from '../helpers/store.ts';
-import { freePort, serve, token, type Served } from './process.ts';
+import { freePort, killAllServes, serve, token, type Served } from './process.ts';
 
 const ALERTS = 12;
 const dataDir = mkdtempSync(join(tmpdir(), 'pricealert-delivery-'));
 let store: TestStore;
-const running: Served[] = [];
 
 beforeAll(async () => {
   store = await startTestStore();
 });
 afterAll(async () => {
-  for (const server of running) if (server.process.exitCode === null) server.process.kill('SIGKILL');
-  await Promise.all(running.map((server) => server.exited));
+  await killAllServes();
   await store?.stop();
   rmSync(dataDir, { recursive: true, force: true });
 });
@@ -50,9 +48,7 @@ it('a pricealert/client consumer sees every trigger once, in firing order, acros
   const port = String(await freePort());
   const env = { PORT: port, EVENTSTORE_URL: store.connectionString };
   const start = async (): Promise<Served> => {
-    const server = await serve(dataDir, env);
-    running.push(server);
-    return server;
+    return serve(dataDir, env);
   };
   const [[alice = '']] = await Promise.all([token(dataDir, 'alice')]);
   let server = await start();

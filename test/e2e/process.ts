@@ -15,6 +15,21 @@ export interface Served {
   exited: Promise<number | null>;
 }
 
+/** Every `serve` child started here, also those that never printed their address. */
+const started = new Set<ChildProcess>();
+
+/** Kills (SIGKILL) every `serve` started by this module that still runs: for afterAll. */
+export async function killAllServes(): Promise<void> {
+  const running = [...started].filter((child) => child.exitCode === null && child.signalCode === null);
+  await Promise.all(
+    running.map((child) => {
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGKILL');
+      return exited;
+    }),
+  );
+}
+
 /**
  * Starts `pricealert serve` on `dataDir` (any free port, no feed, its own embedded node unless `env`
  * says otherwise) and waits for its GraphiQL line, printed once it is ready.
@@ -32,6 +47,7 @@ export async function serve(dataDir: string, env: Record<string, string> = {}): 
     },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
+  started.add(child);
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const url = await new Promise<string>((resolve, reject) => {
     let output = '';

@@ -9,19 +9,17 @@ import { signToken } from '../../src/api/auth.ts';
 import { codes, eventually, gql } from '../api/harness.ts';
 import { seedAlerts } from '../helpers/seed.ts';
 import { startTestStore, type TestStore } from '../helpers/store.ts';
-import { freePort, serve, type Served } from './process.ts';
+import { freePort, killAllServes, serve, type Served } from './process.ts';
 
 const SECRET = 'startup-test-secret-0123456789';
 const dirs: string[] = [];
 let store: TestStore;
-const running: Served[] = [];
 
 beforeAll(async () => {
   store = await startTestStore();
 });
 afterAll(async () => {
-  for (const server of running) if (server.process.exitCode === null) server.process.kill('SIGKILL');
-  await Promise.all(running.map((server) => server.exited));
+  await killAllServes();
   await store?.stop();
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
 });
@@ -30,15 +28,13 @@ afterAll(async () => {
 function startServe(port: string): Promise<Served> {
   const dataDir = mkdtempSync(join(tmpdir(), 'pricealert-startup-'));
   dirs.push(dataDir);
-  const started = serve(dataDir, {
+  return serve(dataDir, {
     PORT: port,
     EVENTSTORE_URL: store.connectionString,
     PRICEALERT_JWT_SECRET: SECRET,
     // 200 creates at once are the point here, not the rate limit.
     PRICEALERT_USER_RATE: '1000,1000',
   });
-  void started.then((server) => running.push(server));
-  return started;
 }
 
 const tokenFor = (userId: string) =>
