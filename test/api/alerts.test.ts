@@ -242,4 +242,34 @@ describe('alerts over the API', () => {
     const badCursor = subscribe(open(alice).client, TRIGGERED, { after: 'nonsense' });
     expect(await badCursor.error).toMatchObject([{ extensions: { code: 'BAD_USER_INPUT', field: 'after' } }]);
   });
+  it('pages through the caller’s alerts with first/after, and refuses an after that is not theirs', async () => {
+    const carol = await harness.token('carol');
+    const ids: string[] = [];
+    for (let index = 0; index < 5; index += 1) {
+      const created = await gql(
+        harness.url,
+        CREATE,
+        { input: { product: 'BTC-USD', direction: 'ABOVE', threshold: String(900_000 + index) } },
+        carol,
+      );
+      ids.push(created.data!.createAlert.id as string);
+    }
+    const page = async (first: number, after?: string) =>
+      gql(
+        harness.url,
+        'query($first: Int, $after: ID) { alerts(first: $first, after: $after) { id } }',
+        { first, after },
+        carol,
+      );
+    const firstTwo = await page(2);
+    expect((firstTwo.data!.alerts as { id: string }[]).map((alert) => alert.id)).toEqual(ids.slice(0, 2));
+    const rest = await page(10, ids[1]);
+    expect((rest.data!.alerts as { id: string }[]).map((alert) => alert.id)).toEqual(ids.slice(2));
+    expect(codes(await page(0))).toEqual(['BAD_USER_INPUT']);
+    const alicesAlert = (await gql(harness.url, '{ alerts(first: 1) { id } }', {}, alice)).data!.alerts[0]
+      .id as string;
+    const foreign = await page(10, alicesAlert);
+    expect(codes(foreign)).toEqual(['BAD_USER_INPUT']);
+    expect(foreign.errors![0]!.extensions!.field).toBe('after');
+  });
 });

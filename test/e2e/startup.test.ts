@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { signToken } from '../../src/api/auth.ts';
+import { recordTrades } from '../../src/domain/trades.ts';
 import { codes, eventually, gql } from '../api/harness.ts';
 import { seedAlerts } from '../helpers/seed.ts';
 import { startTestStore, type TestStore } from '../helpers/store.ts';
@@ -102,6 +103,8 @@ it('holds 1000 active alerts per user against 200 parallel creates on two API pr
     ),
   );
   const outcome = results.map((result) => (result.errors ? codes(result)[0] : 'CREATED'));
+  // The created alerts whose threshold (10 + index) a trade at 150 reaches.
+  const expectedFires = results.filter((result, index) => !result.errors && 10 + index <= 150).length;
   expect(outcome.filter((code) => code === 'CREATED')).toHaveLength(100);
   expect(outcome.filter((code) => code === 'LIMIT_EXCEEDED')).toHaveLength(100);
   for (const server of [first, second]) {
@@ -110,4 +113,31 @@ it('holds 1000 active alerts per user against 200 parallel creates on two API pr
       return (listed.data?.alerts as unknown[] | undefined)?.length === 1000 ? true : undefined;
     });
   }
+
+  // Both processes fold the same store into the same trigger log: the same triggers, the same cursors.
+  await recordTrades(
+    store.client,
+    [
+      {
+        product: 'BTC-USD',
+        tradeId: 'lim-1',
+        price: '150',
+        size: '1',
+        side: 'buy',
+        time: '2026-11-26T10:00:00Z',
+        source: 'test',
+      },
+    ],
+    { products: ['BTC-USD'] },
+  );
+  const logs = await Promise.all(
+    [first, second].map((server) =>
+      eventually(async () => {
+        const listed = await gql(server!.url, '{ triggers(first: 1000) { cursor alert { id } } }', {}, lim);
+        const triggers = listed.data?.triggers as unknown[] | undefined;
+        return triggers && triggers.length > 0 && triggers.length === expectedFires ? triggers : undefined;
+      }),
+    ),
+  );
+  expect(logs[0]).toEqual(logs[1]);
 }, 240_000);
