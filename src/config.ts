@@ -50,9 +50,10 @@ export const configSchema = z.object({
   PRICEALERT_DATA_DIR: z.string().min(1).default('./data'),
   EVENTSTORE_URL: z
     .string()
+    // Only the schemes @eventstore/db-client 6.x parses; kurrentdb:// needs the KurrentDB client.
     .regex(
-      /^(esdb|esdb\+discover|kurrentdb|kurrentdb\+discover|kdb|kdb\+discover):\/\//,
-      'must be an esdb:// connection string',
+      /^esdb(\+discover)?:\/\//,
+      'must start with esdb:// or esdb+discover:// (the schemes this client supports)',
     )
     .optional(),
   PRICEALERT_PRODUCTS: list(
