@@ -11,6 +11,7 @@ import type { Logger } from '../logger.ts';
 import type { Reactor } from '../runtime/reactor.ts';
 import { loadSecret } from './auth.ts';
 import { createContext, type ApiContext } from './context.ts';
+import { dashboardRoutes } from './dashboard.ts';
 import { isGraphQLError } from './errors.ts';
 import { answerClientErrors } from './httpErrors.ts';
 import { DEFAULT_LIMITS, type ApiLimits } from './limits.ts';
@@ -129,8 +130,10 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     },
   });
 
+  const dashboard = dashboardRoutes(config, secret, logger);
   const httpServer = createServer((request, response) => {
     const path = request.url?.split('?')[0];
+    if (path !== undefined && dashboard.handles(path)) return void dashboard.answer(request, response, path);
     if (path === '/health') return sendJson(response, 200, { status: 'ok' });
     if (path === '/ready') {
       const status = reactor.status();
