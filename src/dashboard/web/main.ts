@@ -72,13 +72,20 @@ function fillSelect(select: HTMLSelectElement, values: string[], chosen: string)
 
 // --- market ---------------------------------------------------------------------------------
 
-/** Mean and VWAP at each loaded trade, only where the loaded trades cover the whole window. */
-function rolling(trades: Trade[], seconds: number | undefined): { mean: Point[]; vwap: Point[] } {
+/**
+ * Mean and VWAP at each loaded trade, only where the loaded trades cover the whole window: always
+ * when they are all the product's trades (fewer than asked for), else from one window after the oldest.
+ */
+function rolling(
+  trades: Trade[],
+  seconds: number | undefined,
+  complete: boolean,
+): { mean: Point[]; vwap: Point[] } {
   const mean: Point[] = [];
   const vwap: Point[] = [];
-  if (seconds === undefined || trades.length === 0) return { mean, vwap };
+  if ((seconds === undefined && !complete) || trades.length === 0) return { mean, vwap };
   const times = trades.map((trade) => Date.parse(trade.time));
-  const span = seconds * 1000;
+  const span = seconds === undefined ? Infinity : seconds * 1000;
   let start = 0;
   let prices = 0;
   let notional = 0;
@@ -96,7 +103,7 @@ function rolling(trades: Trade[], seconds: number | undefined): { mean: Point[];
       volume -= Number(old.size);
       start += 1;
     }
-    if (times[index]! - span < times[0]!) return;
+    if (!complete && times[index]! - span < times[0]!) return;
     const time = secondsOf(trade.time);
     mean.push({ time, value: prices / (index - start + 1) });
     vwap.push({ time, value: notional / volume });
@@ -141,7 +148,7 @@ async function loadMarket(): Promise<void> {
         .map((trade) => ({ time: secondsOf(trade.time), value: Number(trade.price) }))
         .filter(inHour),
     );
-    const { mean, vwap } = rolling(oldestFirst, windowSeconds(window_));
+    const { mean, vwap } = rolling(oldestFirst, windowSeconds(window_), trades.length < TRADES_LOADED);
     chart.set('mean', mean.filter(inHour));
     chart.set('vwap', vwap.filter(inHour));
     drawOverlays();
@@ -272,12 +279,24 @@ function alertInput(): Record<string, unknown> {
   return input;
 }
 
+/**
+ * The Decimal scalar's form, checked here too: the server refuses a variable that fails a scalar with
+ * HTTP 400, which the browser logs as an error. Everything else is the API's to judge.
+ */
+const DECIMAL = /^\d+(\.\d+)?$/;
+
 async function createAlert(event: SubmitEvent): Promise<void> {
   event.preventDefault();
   clearFormErrors();
+  const input = alertInput();
+  const malformed = ['threshold', 'rearmBy'].filter(
+    (field) => input[field] !== undefined && !DECIMAL.test(String(input[field])),
+  );
+  for (const field of malformed) showFormError(field, `${field}: a plain decimal number such as 43250.1`);
+  if (malformed.length > 0) return alertForm.querySelector<HTMLElement>('[aria-invalid="true"]')?.focus();
   try {
     await gql(`mutation CreateAlert($input: CreateAlertInput!) { createAlert(input: $input) { id } }`, {
-      input: alertInput(),
+      input,
     });
     alertForm.querySelector<HTMLInputElement>('[name="threshold"]')!.value = '';
     alertForm.querySelector<HTMLInputElement>('[name="note"]')!.value = '';
