@@ -135,7 +135,7 @@ async function loadMarket(): Promise<void> {
   for (const cell of document.querySelectorAll('[data-stat]')) cell.textContent = '–';
   try {
     const { trades } = await gql<{ trades: Trade[] }>(
-      'query Trades($product: String!, $last: Int) { trades(product: $product, last: $last) { product tradeId price size side time } }',
+      'query Trades($product: String!, $last: Int) { trades(product: $product, last: $last) { price size time } }',
       { product, last: TRADES_LOADED },
     );
     if (run !== marketRun) return;
@@ -166,18 +166,16 @@ async function loadMarket(): Promise<void> {
   }
 }
 
-/** The configured products, and the windows among the candidates that the server accepts. */
-async function discoverMarket(): Promise<{ products: string[]; windows: string[] }> {
-  const { products } = await gql<{ products: string[] }>('{ products }');
+/** The windows among the candidates that the server keeps for a product, and `all`. */
+async function discoverWindows(): Promise<string[]> {
   const probes = CANDIDATE_WINDOWS.map(
     (window, index) => `w${index}: price(product: $product, window: "${window}") { count }`,
   );
   const { errors = [] } = await gqlPartial(`query Windows($product: String!) { ${probes.join(' ')} }`, {
-    product: products[0],
+    product,
   });
   const refused = new Set(errors.map((error) => String(error.path?.[0])));
-  const windows = CANDIDATE_WINDOWS.filter((_, index) => !refused.has(`w${index}`));
-  return { products, windows: [...windows, 'all'] };
+  return [...CANDIDATE_WINDOWS.filter((_, index) => !refused.has(`w${index}`)), 'all'];
 }
 
 // --- alerts -----------------------------------------------------------------------------------
@@ -591,11 +589,17 @@ async function start(): Promise<void> {
   setUpAccount();
   alertForm.addEventListener('submit', (event) => void createAlert(event));
   $<HTMLFormElement>('#backtest-form').addEventListener('submit', (event) => void runBacktest(event));
-  const { products, windows } = await discoverMarket();
+  const { products } = await gql<{ products: string[] }>('{ products }');
   product = products[0] ?? '';
-  window_ = windows.includes('10m') ? '10m' : (windows[0] ?? 'all');
+  // The chart loads with the default window while the server is asked which windows it keeps.
+  connect();
+  const windows = await discoverWindows();
   const productPicker = $<HTMLSelectElement>('#product');
   const windowPicker = $<HTMLSelectElement>('#window');
+  if (!windows.includes(window_)) {
+    window_ = windows[0] ?? 'all';
+    void loadMarket();
+  }
   fillSelect(productPicker, products, product);
   fillSelect(windowPicker, windows, window_);
   fillSelect(alertForm.querySelector('[name="product"]')!, products, product);
@@ -609,7 +613,6 @@ async function start(): Promise<void> {
     window_ = windowPicker.value;
     void loadMarket();
   });
-  connect();
 }
 
 start().catch((error: unknown) => ($('#market-error').textContent = `Could not start: ${errorText(error)}`));
