@@ -46,7 +46,9 @@ const ALERT_FIELDS =
 const CANDIDATE_WINDOWS = ['30s', '1m', '5m', '10m', '15m', '30m', '1h', '4h', '24h', '7d'];
 const HOUR = 3600;
 const TRADES_LOADED = 1000;
-const TOAST_MS = 10_000;
+const TOAST_MS = 8_000;
+/** More toasts at once would cover a phone's screen; the feed keeps them all. */
+const TOASTS_SHOWN = 3;
 const RETRY_MS = 5_000;
 
 const chart = priceChart($('#chart'));
@@ -333,7 +335,9 @@ function toast(text: string): void {
   close.setAttribute('aria-label', 'Dismiss');
   close.addEventListener('click', () => item.remove());
   item.append(message, close);
-  $('#toasts').append(item);
+  const toasts = $('#toasts');
+  toasts.append(item);
+  while (toasts.children.length > TOASTS_SHOWN) toasts.firstElementChild!.remove();
   setTimeout(() => item.remove(), TOAST_MS);
 }
 
