@@ -5,6 +5,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Config } from '../config.ts';
 import type { Logger } from '../logger.ts';
 import { isUserId, signToken } from './auth.ts';
+import { sendJson } from './sendJson.ts';
 
 const DIST = new URL('../../dist/dashboard/', import.meta.url);
 export const DEV_TOKEN_PATH = '/dev/token';
@@ -29,11 +30,6 @@ export function isLoopback(host: string): boolean {
 
 /** The host name in a Host header, without its port. */
 const hostOf = (header: string | undefined): string => (header ?? '').replace(/:\d*$/, '');
-
-function sendJson(response: ServerResponse, status: number, body: unknown): void {
-  response.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
-  response.end(JSON.stringify(body));
-}
 
 async function readBody(request: IncomingMessage, limit: number): Promise<string | undefined> {
   let body = '';

@@ -1,6 +1,6 @@
 // The GraphQL server: yoga over HTTP (GraphiQL included) and graphql-ws on the same /graphql path.
 import { readFile } from 'node:fs/promises';
-import { createServer, type ServerResponse } from 'node:http';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { EventStoreDBClient } from '@eventstore/db-client';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
@@ -17,6 +17,7 @@ import { answerClientErrors } from './httpErrors.ts';
 import { DEFAULT_LIMITS, type ApiLimits } from './limits.ts';
 import { armorPlugins, useBodyErrors, useErrorCodes, useRateLimits, useRequestLog } from './plugins.ts';
 import { startPriceHub } from './priceHub.ts';
+import { sendJson } from './sendJson.ts';
 import { createResolvers } from './resolvers/index.ts';
 import { notReady, useReadiness } from './readiness.ts';
 import { startTriggerFeed } from './triggerFeed.ts';
@@ -60,11 +61,6 @@ function maskError(error: unknown, message: string): Error {
     path: graphQLError?.path,
     extensions: { code: 'INTERNAL_SERVER_ERROR' },
   });
-}
-
-function sendJson(response: ServerResponse, status: number, body: unknown): void {
-  response.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
-  response.end(JSON.stringify(body));
 }
 
 /** The limits the environment sets (mutation rates, connections per address); the others keep their defaults. */

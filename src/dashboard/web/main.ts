@@ -54,7 +54,7 @@ const RETRY_MS = 5_000;
 const chart = priceChart($('#chart'));
 let backtestChart: ReturnType<typeof priceChart> | undefined;
 let product = '';
-let window_ = '10m';
+let chosenWindow = '10m';
 let alerts: AlertRow[] = [];
 /** Triggers seen on this page, per product, drawn as markers. */
 const marks = new Map<string, { time: number; text: string }[]>();
@@ -150,12 +150,12 @@ async function loadMarket(): Promise<void> {
         .map((trade) => ({ time: secondsOf(trade.time), value: Number(trade.price) }))
         .filter(inHour),
     );
-    const { mean, vwap } = rolling(oldestFirst, windowSeconds(window_), trades.length < TRADES_LOADED);
+    const { mean, vwap } = rolling(oldestFirst, windowSeconds(chosenWindow), trades.length < TRADES_LOADED);
     chart.set('mean', mean.filter(inHour));
     chart.set('vwap', vwap.filter(inHour));
     drawOverlays();
     if (!client) return;
-    for await (const price of client.price(product, window_)) {
+    for await (const price of client.price(product, chosenWindow)) {
       if (run !== marketRun) break;
       showStats(price);
       const time = secondsOf(price.time);
@@ -600,21 +600,21 @@ async function start(): Promise<void> {
   const windows = await discoverWindows();
   const productPicker = $<HTMLSelectElement>('#product');
   const windowPicker = $<HTMLSelectElement>('#window');
-  if (!windows.includes(window_)) {
-    window_ = windows[0] ?? 'all';
+  if (!windows.includes(chosenWindow)) {
+    chosenWindow = windows[0] ?? 'all';
     void loadMarket();
   }
   fillSelect(productPicker, products, product);
-  fillSelect(windowPicker, windows, window_);
+  fillSelect(windowPicker, windows, chosenWindow);
   fillSelect(alertForm.querySelector('[name="product"]')!, products, product);
-  fillSelect(alertForm.querySelector('[name="window"]')!, windows, window_);
+  fillSelect(alertForm.querySelector('[name="window"]')!, windows, chosenWindow);
   productPicker.addEventListener('change', () => {
     product = productPicker.value;
     renderBacktestChoices();
     void loadMarket();
   });
   windowPicker.addEventListener('change', () => {
-    window_ = windowPicker.value;
+    chosenWindow = windowPicker.value;
     void loadMarket();
   });
 }
