@@ -95,6 +95,17 @@ it('loads without console errors, draws the recorded trades and gains a point pe
   );
   expect(await points(page)).toBe(5);
   expect(await page.$eval('[data-stat="last"]', (cell) => cell.textContent)).toBe('104');
+  // Every control has a label a screen reader can announce; every button a name.
+  const unlabelled = await page.$$eval('input, select, button', (controls) =>
+    controls
+      .filter((control) =>
+        control instanceof HTMLButtonElement
+          ? !(control.textContent?.trim() || control.getAttribute('aria-label'))
+          : (control as HTMLInputElement).labels?.length === 0,
+      )
+      .map((control) => control.outerHTML),
+  );
+  expect(unlabelled).toEqual([]);
   expect(pageErrors).toEqual([]);
 }, 90_000);
 
