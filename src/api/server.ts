@@ -1,6 +1,6 @@
 // The GraphQL server: yoga over HTTP (GraphiQL included) and graphql-ws on the same /graphql path.
 import { readFile } from 'node:fs/promises';
-import { createServer, type ServerResponse } from 'node:http';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { EventStoreDBClient } from '@eventstore/db-client';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
@@ -11,11 +11,13 @@ import type { Logger } from '../logger.ts';
 import type { Reactor } from '../runtime/reactor.ts';
 import { loadSecret } from './auth.ts';
 import { createContext, type ApiContext } from './context.ts';
+import { dashboardRoutes } from './dashboard.ts';
 import { isGraphQLError } from './errors.ts';
 import { answerClientErrors } from './httpErrors.ts';
 import { DEFAULT_LIMITS, type ApiLimits } from './limits.ts';
 import { armorPlugins, useBodyErrors, useErrorCodes, useRateLimits, useRequestLog } from './plugins.ts';
 import { startPriceHub } from './priceHub.ts';
+import { sendJson } from './sendJson.ts';
 import { createResolvers } from './resolvers/index.ts';
 import { notReady, useReadiness } from './readiness.ts';
 import { startTriggerFeed } from './triggerFeed.ts';
@@ -59,11 +61,6 @@ function maskError(error: unknown, message: string): Error {
     path: graphQLError?.path,
     extensions: { code: 'INTERNAL_SERVER_ERROR' },
   });
-}
-
-function sendJson(response: ServerResponse, status: number, body: unknown): void {
-  response.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
-  response.end(JSON.stringify(body));
 }
 
 /** The limits the environment sets (mutation rates, connections per address); the others keep their defaults. */
@@ -129,8 +126,10 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     },
   });
 
+  const dashboard = dashboardRoutes(config, secret, logger);
   const httpServer = createServer((request, response) => {
     const path = request.url?.split('?')[0];
+    if (path !== undefined && dashboard.handles(path)) return void dashboard.answer(request, response, path);
     if (path === '/health') return sendJson(response, 200, { status: 'ok' });
     if (path === '/ready') {
       const status = reactor.status();
