@@ -8,6 +8,7 @@ import { createGraphQLError, createSchema, createYoga } from 'graphql-yoga';
 import { startBacktestThreads } from '../backtest/thread.ts';
 import type { Config } from '../config.ts';
 import type { Logger } from '../logger.ts';
+import { createMetrics, type Metrics } from '../metrics.ts';
 import type { Reactor } from '../runtime/reactor.ts';
 import { loadSecret } from './auth.ts';
 import { createContext, type ApiContext } from './context.ts';
@@ -33,6 +34,8 @@ export interface ApiServerOptions {
   logger: Logger;
   /** Overrides of DEFAULT_LIMITS (tests use small ones). */
   limits?: Partial<ApiLimits>;
+  /** Served at `/metrics`; pass the one the reactor (and feed) report to. Default: a registry of its own. */
+  metrics?: Metrics;
 }
 
 export interface ApiServer {
@@ -66,6 +69,18 @@ function sendJson(response: ServerResponse, status: number, body: unknown): void
   response.end(JSON.stringify(body));
 }
 
+/** Prometheus' text format; a collect that throws is a 500, logged, rather than a crashed server. */
+async function sendMetrics(response: ServerResponse, metrics: Metrics, logger: Logger): Promise<void> {
+  try {
+    const { contentType, body } = await metrics.scrape();
+    response.writeHead(200, { 'content-type': contentType, 'cache-control': 'no-store' });
+    response.end(body);
+  } catch (error) {
+    logger.error({ err: error }, 'collecting metrics failed');
+    sendJson(response, 500, { status: 'error', reason: 'collecting metrics failed' });
+  }
+}
+
 /** The limits the environment sets (mutation rates, connections per address); the others keep their defaults. */
 function limitsOf(config: Config): Partial<ApiLimits> {
   const [userMutationsPerSecond, userMutationBurst] = config.PRICEALERT_USER_RATE ?? [];
@@ -86,7 +101,9 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
   const logger = options.logger.child({ component: 'api' });
   const limits: ApiLimits = { ...DEFAULT_LIMITS, ...limitsOf(config), ...options.limits };
   const secret = await loadSecret(config);
-  const triggers = startTriggerFeed(reactor);
+  const metrics = options.metrics ?? createMetrics();
+  metrics.watchReactor(reactor);
+  const triggers = startTriggerFeed(reactor, metrics.api.triggerDelivered);
   const prices = startPriceHub(reactor);
   const backtests = startBacktestThreads({
     connectionString: store.connectionString,
@@ -108,13 +125,13 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     renderGraphiQL,
     landingPage: false,
     maskedErrors: { isDev: false, maskError },
-    context: createContext(secret, limits) as never,
+    context: createContext(secret, limits, () => metrics.api.slowClose('sse')) as never,
     plugins: [
       ...armorPlugins(limits),
       useReadiness(reactor),
       useErrorCodes(),
       useBodyErrors(),
-      useRateLimits(limits),
+      useRateLimits(limits, metrics.api.rateLimited),
       useRequestLog(logger),
     ],
     logging: {
@@ -130,8 +147,10 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
   });
 
   const httpServer = createServer((request, response) => {
+    response.once('finish', () => metrics.api.httpResponse(response.statusCode));
     const path = request.url?.split('?')[0];
     if (path === '/health') return sendJson(response, 200, { status: 'ok' });
+    if (path === '/metrics') return void sendMetrics(response, metrics, logger);
     if (path === '/ready') {
       const status = reactor.status();
       return status.ready
@@ -154,7 +173,13 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     limits,
     logger,
     refuse: (document) => notReady(reactor, document),
+    onSlowClose: () => metrics.api.slowClose('ws'),
   });
+  metrics.watchApi(() => ({
+    webSocketConnections: ws.connections,
+    webSocketSubscriptions: ws.subscriptions(),
+    runningBacktests: backtests.running,
+  }));
   try {
     await new Promise<void>((resolve, reject) => {
       httpServer.once('error', reject);
