@@ -336,7 +336,7 @@ export function createMetrics(): Metrics {
   const fromApi = (pick: (gauges: ApiGauges) => number) => (): Sample[] => (api ? [[{}, pick(api())]] : []);
   collectedGauge(
     'pricealert_ws_connections',
-    'Open GraphQL WebSocket connections (acknowledged).',
+    'Open GraphQL WebSocket connections.',
     [],
     fromApi((gauges) => gauges.webSocketConnections),
   );

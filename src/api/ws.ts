@@ -85,7 +85,7 @@ export function attachWebSocket(options: {
   /** Called when a client is cut off for not reading (for /metrics). */
   onSlowClose?: () => void;
 }): {
-  /** Acknowledged connections open now. */
+  /** WebSocket connections open now, whether initialised or not. */
   readonly connections: number;
   /** Operations running over all connections (counted when asked: walks the connections). */
   subscriptions(): number;
@@ -321,8 +321,10 @@ export function attachWebSocket(options: {
   });
 
   return {
+    // The sockets themselves rather than `connections`: that one moves only once graphql-ws has
+    // finished an operation's teardown.
     get connections() {
-      return connections;
+      return wss.clients.size;
     },
     subscriptions() {
       let count = 0;
