@@ -14,11 +14,11 @@ const MAX_TRADE_SERIES = 200;
 const STORE_SECONDS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
 const SETTLE_SECONDS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
-/** What the API server reads off itself when scraped. */
+/** What the API server reads off itself when scraped; each is asked only for its own gauge. */
 export interface ApiGauges {
-  webSocketConnections: number;
-  webSocketSubscriptions: number;
-  runningBacktests: number;
+  webSocketConnections(): number;
+  webSocketSubscriptions(): number;
+  runningBacktests(): number;
 }
 
 export type Transport = 'ws' | 'sse';
@@ -44,7 +44,7 @@ export interface Metrics {
   timeAppends(client: EventStoreDBClient): EventStoreDBClient;
   watchReactor(reactor: Reactor): void;
   watchFeed(feed: { stats(): FeedStats }): void;
-  watchApi(read: () => ApiGauges): void;
+  watchApi(gauges: ApiGauges): void;
   /** The registry in Prometheus' text format, and its content type. */
   scrape(): Promise<{ contentType: string; body: string }>;
 }
@@ -114,7 +114,7 @@ export function createMetrics(): Metrics {
   // Read when scraped; set once the component starts.
   let reactor: Reactor | undefined;
   let feed: { stats(): FeedStats } | undefined;
-  let api: (() => ApiGauges) | undefined;
+  let api: ApiGauges | undefined;
 
   // Store appends.
   const appendSeconds = new Histogram({
@@ -333,24 +333,24 @@ export function createMetrics(): Metrics {
     registers,
   });
   const byClass = ['1xx', '2xx', '3xx', '4xx', '5xx'].map((code) => httpResponses.labels(code));
-  const fromApi = (pick: (gauges: ApiGauges) => number) => (): Sample[] => (api ? [[{}, pick(api())]] : []);
+  const fromApi = (pick: (gauges: ApiGauges) => number) => (): Sample[] => (api ? [[{}, pick(api)]] : []);
   collectedGauge(
     'pricealert_ws_connections',
     'Open GraphQL WebSocket connections.',
     [],
-    fromApi((gauges) => gauges.webSocketConnections),
+    fromApi((gauges) => gauges.webSocketConnections()),
   );
   collectedGauge(
     'pricealert_ws_subscriptions',
     'Operations running over WebSocket connections.',
     [],
-    fromApi((gauges) => gauges.webSocketSubscriptions),
+    fromApi((gauges) => gauges.webSocketSubscriptions()),
   );
   collectedGauge(
     'pricealert_backtests_running',
     'Backtests running now.',
     [],
-    fromApi((gauges) => gauges.runningBacktests),
+    fromApi((gauges) => gauges.runningBacktests()),
   );
 
   return {
@@ -408,8 +408,8 @@ export function createMetrics(): Metrics {
     watchFeed(watched) {
       feed = watched;
     },
-    watchApi(read) {
-      api = read;
+    watchApi(gauges) {
+      api = gauges;
     },
     async scrape() {
       return { contentType: registry.contentType, body: await registry.metrics() };

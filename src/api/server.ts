@@ -175,11 +175,11 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     refuse: (document) => notReady(reactor, document),
     onSlowClose: () => metrics.api.slowClose('ws'),
   });
-  metrics.watchApi(() => ({
-    webSocketConnections: ws.connections,
-    webSocketSubscriptions: ws.subscriptions(),
-    runningBacktests: backtests.running,
-  }));
+  metrics.watchApi({
+    webSocketConnections: () => ws.connections,
+    webSocketSubscriptions: () => ws.subscriptions(),
+    runningBacktests: () => backtests.running,
+  });
   try {
     await new Promise<void>((resolve, reject) => {
       httpServer.once('error', reject);
