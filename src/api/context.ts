@@ -23,7 +23,7 @@ const remoteAddress = (request: unknown): string | undefined =>
  * Yoga's context factory. WebSocket operations arrive with viewer and outlet already set (the token
  * was checked once at `connection_init`); HTTP requests are authenticated here, per request.
  */
-export function createContext(secret: Uint8Array, limits: ApiLimits) {
+export function createContext(secret: Uint8Array, limits: ApiLimits, onSlowClose?: () => void) {
   return async (initial: Partial<ApiContext> & { request: Request; req?: unknown }): Promise<ApiContext> => {
     if (initial.outlet) {
       // Over WebSocket, `request` is the upgrade's node request.
@@ -33,7 +33,7 @@ export function createContext(secret: Uint8Array, limits: ApiLimits) {
       const viewer = await authenticate(secret, initial.request.headers.get('authorization'));
       return {
         viewer,
-        outlet: requestOutlet(limits),
+        outlet: requestOutlet(limits, onSlowClose),
         signal: initial.request.signal,
         ip: remoteAddress(initial.req),
       };

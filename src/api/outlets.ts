@@ -33,7 +33,7 @@ export function socketOutlet(socket: WebSocket, limits: ApiLimits, onCutOff: () 
 }
 
 /** For subscriptions over HTTP (SSE): a cut-off ends the response's streams with an error. */
-export function requestOutlet(limits: ApiLimits): Outlet {
+export function requestOutlet(limits: ApiLimits, onCutOff?: () => void): Outlet {
   let cut = false;
   return {
     queued: 0,
@@ -44,7 +44,9 @@ export function requestOutlet(limits: ApiLimits): Outlet {
       return this.queued > limits.maxQueuedMessages;
     },
     cutOff() {
+      if (cut) return;
       cut = true;
+      onCutOff?.();
     },
   };
 }

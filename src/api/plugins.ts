@@ -143,7 +143,7 @@ function remoteOf(context: TransportContext): { address: string; overHttp: boole
  * feeders and admins (recordTrade) are not. Refused ones get RATE_LIMITED with `retryAfter` seconds,
  * over HTTP status 429 and a Retry-After header.
  */
-export function useRateLimits(limits: ApiLimits): Plugin {
+export function useRateLimits(limits: ApiLimits, onRefused?: () => void): Plugin {
   const users = createRateLimiter({
     perSecond: limits.userMutationsPerSecond,
     burst: limits.userMutationBurst,
@@ -160,7 +160,9 @@ export function useRateLimits(limits: ApiLimits): Plugin {
       if (role === 'feeder' || role === 'admin') return;
       const { address, overHttp } = remoteOf(context);
       const wait = addresses.take(address) || (context.viewer ? users.take(context.viewer.userId) : 0);
-      if (wait > 0) setResultAndStopExecution({ errors: [rateLimited(wait, overHttp)] });
+      if (wait === 0) return;
+      onRefused?.();
+      setResultAndStopExecution({ errors: [rateLimited(wait, overHttp)] });
     },
   };
 }

@@ -1,6 +1,6 @@
 // The GraphQL server: yoga over HTTP (GraphiQL included) and graphql-ws on the same /graphql path.
 import { readFile } from 'node:fs/promises';
-import { createServer } from 'node:http';
+import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { EventStoreDBClient } from '@eventstore/db-client';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
@@ -8,6 +8,7 @@ import { createGraphQLError, createSchema, createYoga } from 'graphql-yoga';
 import { startBacktestThreads } from '../backtest/thread.ts';
 import type { Config } from '../config.ts';
 import type { Logger } from '../logger.ts';
+import { createMetrics, type Metrics } from '../metrics.ts';
 import type { Reactor } from '../runtime/reactor.ts';
 import { loadSecret } from './auth.ts';
 import { createContext, type ApiContext } from './context.ts';
@@ -35,6 +36,8 @@ export interface ApiServerOptions {
   logger: Logger;
   /** Overrides of DEFAULT_LIMITS (tests use small ones). */
   limits?: Partial<ApiLimits>;
+  /** Served at `/metrics`; pass the one the reactor (and feed) report to. Default: a registry of its own. */
+  metrics?: Metrics;
 }
 
 export interface ApiServer {
@@ -63,6 +66,18 @@ function maskError(error: unknown, message: string): Error {
   });
 }
 
+/** Prometheus' text format; a collect that throws is a 500, logged, rather than a crashed server. */
+async function sendMetrics(response: ServerResponse, metrics: Metrics, logger: Logger): Promise<void> {
+  try {
+    const { contentType, body } = await metrics.scrape();
+    response.writeHead(200, { 'content-type': contentType, 'cache-control': 'no-store' });
+    response.end(body);
+  } catch (error) {
+    logger.error({ err: error }, 'collecting metrics failed');
+    sendJson(response, 500, { status: 'error', reason: 'collecting metrics failed' });
+  }
+}
+
 /** The limits the environment sets (mutation rates, connections per address); the others keep their defaults. */
 function limitsOf(config: Config): Partial<ApiLimits> {
   const [userMutationsPerSecond, userMutationBurst] = config.PRICEALERT_USER_RATE ?? [];
@@ -83,7 +98,9 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
   const logger = options.logger.child({ component: 'api' });
   const limits: ApiLimits = { ...DEFAULT_LIMITS, ...limitsOf(config), ...options.limits };
   const secret = await loadSecret(config);
-  const triggers = startTriggerFeed(reactor);
+  const metrics = options.metrics ?? createMetrics();
+  metrics.watchReactor(reactor);
+  const triggers = startTriggerFeed(reactor, metrics.api.triggerDelivered);
   const prices = startPriceHub(reactor);
   const backtests = startBacktestThreads({
     connectionString: store.connectionString,
@@ -105,13 +122,13 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     renderGraphiQL,
     landingPage: false,
     maskedErrors: { isDev: false, maskError },
-    context: createContext(secret, limits) as never,
+    context: createContext(secret, limits, () => metrics.api.slowClose('sse')) as never,
     plugins: [
       ...armorPlugins(limits),
       useReadiness(reactor),
       useErrorCodes(),
       useBodyErrors(),
-      useRateLimits(limits),
+      useRateLimits(limits, metrics.api.rateLimited),
       useRequestLog(logger),
     ],
     logging: {
@@ -128,9 +145,11 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
 
   const dashboard = dashboardRoutes(config, secret, logger);
   const httpServer = createServer((request, response) => {
+    response.once('finish', () => metrics.api.httpResponse(response.statusCode));
     const path = request.url?.split('?')[0];
     if (path !== undefined && dashboard.handles(path)) return void dashboard.answer(request, response, path);
     if (path === '/health') return sendJson(response, 200, { status: 'ok' });
+    if (path === '/metrics') return void sendMetrics(response, metrics, logger);
     if (path === '/ready') {
       const status = reactor.status();
       return status.ready
@@ -153,6 +172,12 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     limits,
     logger,
     refuse: (document) => notReady(reactor, document),
+    onSlowClose: () => metrics.api.slowClose('ws'),
+  });
+  metrics.watchApi({
+    webSocketConnections: () => ws.connections,
+    webSocketSubscriptions: () => ws.subscriptions(),
+    runningBacktests: () => backtests.running,
   });
   try {
     await new Promise<void>((resolve, reject) => {

@@ -25,11 +25,15 @@ const tooOld = (reactor: Reactor) =>
       'start again without it',
   );
 
-export function startTriggerFeed(reactor: Reactor): TriggerFeed {
+/** `onDelivered` is called once per live trigger handed to a subscriber (for /metrics). */
+export function startTriggerFeed(reactor: Reactor, onDelivered?: () => void): TriggerFeed {
   const followers = new Map<string, Set<(entry: TriggerEntry) => void>>();
   const stopListening = reactor.onTriggers((entries) => {
     for (const entry of entries)
-      for (const follower of followers.get(entry.event.userId) ?? []) follower(entry);
+      for (const follower of followers.get(entry.event.userId) ?? []) {
+        follower(entry);
+        onDelivered?.();
+      }
   });
 
   const page = (userId: string, after: TriggerKey | undefined, first: number): TriggerEntry[] => {

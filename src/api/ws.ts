@@ -82,8 +82,16 @@ export function attachWebSocket(options: {
   logger: Logger;
   /** Refuses an operation the server cannot answer yet (readiness.ts), as an `error` for its id. */
   refuse?: (document: DocumentNode) => GraphQLError | undefined;
-}): { dispose(): Promise<void> } {
-  const { httpServer, path, yoga, secret, limits, logger, refuse } = options;
+  /** Called when a client is cut off for not reading (for /metrics). */
+  onSlowClose?: () => void;
+}): {
+  /** WebSocket connections open now, whether initialised or not. */
+  readonly connections: number;
+  /** Operations running over all connections (counted when asked: walks the connections). */
+  subscriptions(): number;
+  dispose(): Promise<void>;
+} {
+  const { httpServer, path, yoga, secret, limits, logger, refuse, onSlowClose } = options;
   let connections = 0;
   const broadcasts = createBroadcasts();
   /** Open sockets per remote address. */
@@ -153,9 +161,10 @@ export function attachWebSocket(options: {
       }
       ctx.extra.viewer = credential?.viewer ?? null;
       if (credential) closeAtExpiry(socket, credential.expiresAt);
-      ctx.extra.outlet = socketOutlet(socket, limits, () =>
-        logger.info({ user: ctx.extra.viewer?.userId, remote: remoteAddress }, 'websocket cut off: too slow'),
-      );
+      ctx.extra.outlet = socketOutlet(socket, limits, () => {
+        onSlowClose?.();
+        logger.info({ user: ctx.extra.viewer?.userId, remote: remoteAddress }, 'websocket cut off: too slow');
+      });
       const holder = holderOf(ctx);
       holders.set(holder, (holders.get(holder) ?? new Set()).add(ctx));
       connections += 1;
@@ -312,6 +321,17 @@ export function attachWebSocket(options: {
   });
 
   return {
+    // The sockets themselves rather than `connections`: that one moves only once graphql-ws has
+    // finished an operation's teardown.
+    get connections() {
+      return wss.clients.size;
+    },
+    subscriptions() {
+      let count = 0;
+      for (const held of holders.values())
+        for (const connection of held) count += Object.keys(connection.subscriptions).length;
+      return count;
+    },
     async dispose() {
       clearInterval(keepAlive);
       for (const client of wss.clients) client.close(1001, 'Going away');

@@ -6,6 +6,7 @@ import { recordTrades } from '../domain/trades.ts';
 import { openStore } from '../eventstore/connect.ts';
 import { startFeed } from '../feeds/index.ts';
 import { createLogger } from '../logger.ts';
+import { createMetrics } from '../metrics.ts';
 import { startReactor } from '../runtime/reactor.ts';
 import { UsageError } from './errors.ts';
 
@@ -61,9 +62,18 @@ async function serve(config: ReturnType<typeof loadConfig>): Promise<void> {
   try {
     const store = await openStore(config, logger);
     stops.push(() => store.close());
-    const reactor = await startReactor({ client: store.client, config, logger });
+    const metrics = createMetrics();
+    // Every append pricealert makes (trades, alert changes, checkpoints) is timed for /metrics.
+    const client = metrics.timeAppends(store.client);
+    const reactor = await startReactor({ client, config, logger, observer: metrics.reactor });
     stops.push(() => reactor.stop());
-    const api = await startApiServer({ config, store, reactor, logger }).catch((error: unknown) => {
+    const api = await startApiServer({
+      config,
+      store: { client, connectionString: store.connectionString },
+      reactor,
+      logger,
+      metrics,
+    }).catch((error: unknown) => {
       if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw error;
       throw new UsageError(
         `${config.HOST}:${config.PORT} is already in use; choose another with --port or PORT`,
@@ -72,10 +82,11 @@ async function serve(config: ReturnType<typeof loadConfig>): Promise<void> {
     stops.push(() => api.stop());
     const feed = await startFeed({
       config,
-      record: (trades) => recordTrades(store.client, trades, { products: config.PRICEALERT_PRODUCTS }),
+      record: (trades) => recordTrades(client, trades, { products: config.PRICEALERT_PRODUCTS }),
       logger,
     });
     stops.push(() => feed.stop());
+    metrics.watchFeed(feed);
     // The API answers /health (and /ready with 503) at once; the address is announced once ready.
     signal = await Promise.race([reactor.ready.then(() => undefined), signalled]);
     if (!signal)

@@ -35,6 +35,8 @@ export interface CoinbaseFeedOptions {
 }
 
 export interface CoinbaseFeedStats {
+  /** Whether the socket is open now. */
+  connected: boolean;
   /** Connections opened, the first included. */
   connections: number;
   /** Connections that ended for any reason other than stop(). */
@@ -79,6 +81,7 @@ export function startCoinbaseFeed(options: CoinbaseFeedOptions): CoinbaseFeed {
   });
   const warn = throttledWarn(logger);
   const stats: Omit<CoinbaseFeedStats, 'writer'> = {
+    connected: false,
     connections: 0,
     disconnects: 0,
     heartbeatTimeouts: 0,
@@ -162,6 +165,7 @@ export function startCoinbaseFeed(options: CoinbaseFeedOptions): CoinbaseFeed {
     socketClosed = new Promise((resolve) => ws.once('close', () => resolve()));
     arm();
     ws.on('open', () => {
+      stats.connected = true;
       logger.info({ url, products }, 'connected to the Coinbase feed; subscribing');
       ws.send(subscribeRequest(products));
     });
@@ -209,6 +213,7 @@ export function startCoinbaseFeed(options: CoinbaseFeedOptions): CoinbaseFeed {
     });
     ws.on('error', (error) => warn('socket-error', { err: error, url }, 'feed connection error'));
     ws.on('close', (code) => {
+      stats.connected = false;
       disarm();
       if (socket === ws) socket = undefined;
       if (stopped) return;

@@ -111,7 +111,33 @@ export interface Reactor {
   onTriggers(listener: (entries: readonly triggerLog.TriggerEntry[]) => void): () => void;
   /** Whether the projections have caught up, and where they stand, for `/ready`. */
   status(): { ready: boolean; position: string; target: string | null };
+  /** Counters for `/metrics`, read when scraped. */
+  stats(): ReactorStats;
   stop(): Promise<void>;
+}
+
+export interface ReactorStats {
+  /** Events taken from the `$all` subscription since start. */
+  eventsReceived: number;
+  /** Of those, events whose alert changes (and those of every event before) are settled. */
+  eventsProcessed: number;
+  /** Seconds since the store recorded the oldest trade whose alert changes are not all settled; 0 when none wait. */
+  lagSeconds: number;
+  /** `$all` commit position of the last checkpoint written (-1 before the first). */
+  checkpointPosition: bigint;
+  alertChangesWritten: number;
+  /** Alert change appends refused with WrongExpectedVersion (then decided again). */
+  alertChangeConflicts: number;
+  /** Alert change appends that failed otherwise (retried). */
+  alertChangeFailures: number;
+}
+
+/** Hooks for `/metrics` on the reactor's paths; each call is a counter bump or one observation. */
+export interface ReactorObserver {
+  /** A trade not settled before this start (a new one, or one after the checkpoint), as folded in. */
+  trade(product: string, source: string): void;
+  /** A trade's alert changes are all settled and its triggers released, `seconds` after the store recorded it. */
+  tradeSettled(seconds: number): void;
 }
 
 export interface ReactorOptions {
@@ -140,6 +166,7 @@ export interface ReactorOptions {
   now?: () => Date;
   /** Triggers kept per user for `triggers` and `alertTriggered(after:)`; older cursors are refused. Default 10000. */
   triggersPerUser?: number;
+  observer?: ReactorObserver;
 }
 
 /** pricealert's event types, filtered on the server; `Alert` as a prefix covers the alert events and AlertClaimed. */
@@ -154,12 +181,16 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
 interface Handled {
   position: bigint;
   eventId: string;
+  /** How many events were received up to this one (for the lag in events). */
+  seq: number;
 }
 
 /** A trade whose changes are not all settled yet; until they are, `processed` stays at `previous`. */
 interface UnsettledTrade {
   previous: Handled;
   waiting: number;
+  /** When the store recorded it (µs), for the lag. */
+  recordedAt: number;
 }
 
 /** What a trade or the clock wants of an alert, decided against the alert's state (again after a conflict). */
@@ -241,7 +272,10 @@ export async function startReactor(options: ReactorOptions): Promise<Reactor> {
     }
   }
   /** The last event folded in; ahead of `processed` while its changes or earlier ones are unsettled. */
-  let handled: Handled = { position: processed, eventId: processedEventId };
+  let handled: Handled = { position: processed, eventId: processedEventId, seq: 0 };
+  let processedSeq = 0;
+  const observer = options.observer;
+  const counts = { alertChangesWritten: 0, alertChangeConflicts: 0, alertChangeFailures: 0 };
 
   await prepareCheckpointStream(client, checkpointStream);
   const checkpoint = (await readCheckpoint(client, checkpointStream)) ?? -1n;
@@ -330,6 +364,7 @@ export async function startReactor(options: ReactorOptions): Promise<Reactor> {
     if (to.position <= processed) return;
     processed = to.position;
     processedEventId = to.eventId;
+    processedSeq = to.seq;
     const released = triggerLog.release(triggers, processed);
     if (released.length > 0) {
       for (const listener of triggerListeners) {
@@ -360,7 +395,10 @@ export async function startReactor(options: ReactorOptions): Promise<Reactor> {
     }
     if (!change.trade) return;
     change.trade.waiting -= 1;
-    while (unsettled[0]?.waiting === 0) unsettled.shift();
+    while (unsettled[0]?.waiting === 0) {
+      const trade = unsettled.shift()!;
+      observer?.tradeSettled(Math.max(0, Date.now() / 1000 - trade.recordedAt / 1e6));
+    }
     advance(unsettled[0]?.previous ?? handled);
   };
 
@@ -417,6 +455,7 @@ export async function startReactor(options: ReactorOptions): Promise<Reactor> {
       try {
         await append(alertId, change);
         queue.changes.shift();
+        counts.alertChangesWritten += 1;
         foldAlertEvent(alertId, change.event, landing(change));
         settle(change);
       } catch (error) {
@@ -429,9 +468,11 @@ export async function startReactor(options: ReactorOptions): Promise<Reactor> {
         if (stopped) break;
         try {
           if (!(error instanceof WrongExpectedVersionError)) throw error;
+          counts.alertChangeConflicts += 1;
           await decideAgain(alertId, queue);
         } catch (failure) {
           // The store is unreachable or failing: this trade is not settled until it is, so try again.
+          counts.alertChangeFailures += 1;
           log.warn({ alertId, err: failure }, 'writing an alert change failed; retrying');
           await sleep(RETRY_MS);
         }
@@ -490,7 +531,8 @@ export async function startReactor(options: ReactorOptions): Promise<Reactor> {
       for (const change of changes) syncBook(change.alert.alertId);
       return undefined;
     }
-    const unsettledTrade: UnsettledTrade = { previous: handled, waiting: 0 };
+    observer?.trade(trade.product, trade.source);
+    const unsettledTrade: UnsettledTrade = { previous: handled, waiting: 0, recordedAt };
     for (const change of changes) {
       const cause: TradeCause = { trade, position, recordedAt, ratio: change.ratio, value: change.value };
       const queued = queueChange(change.alert.alertId, {
@@ -508,11 +550,12 @@ export async function startReactor(options: ReactorOptions): Promise<Reactor> {
     const recorded = resolved.event;
     if (!recorded) return;
     const position = positionOrder(recorded.position);
+    const seq = handled.seq + 1;
     if (recorded.type === ALERT_CLAIMED) {
       const claimed = parseAlertClaimed(recorded.streamId, recorded.data);
       if (claimed) alertsView.claim(view, { ...claimed, at: recorded.created.getTime() * 1000 });
       else log.warn({ stream: recorded.streamId }, 'skipping an AlertClaimed out of place');
-      handled = { position, eventId: recorded.id };
+      handled = { position, eventId: recorded.id, seq };
       if (unsettled.length === 0) advance(handled);
       return;
     }
@@ -547,7 +590,7 @@ export async function startReactor(options: ReactorOptions): Promise<Reactor> {
       if (cause !== undefined) meta.cause = cause;
       foldAlertEvent(alertId!, parsed.event, meta);
     }
-    handled = { position, eventId: recorded.id };
+    handled = { position, eventId: recorded.id, seq };
     if (unsettledTrade) unsettled.push(unsettledTrade);
     else if (unsettled.length === 0) advance(handled);
   };
@@ -662,6 +705,14 @@ export async function startReactor(options: ReactorOptions): Promise<Reactor> {
       ready: isReady,
       position: formatPosition(orderPosition(processed)),
       target: typeof target === 'bigint' ? formatPosition(orderPosition(target)) : null,
+    }),
+    stats: () => ({
+      eventsReceived: handled.seq,
+      eventsProcessed: processedSeq,
+      lagSeconds:
+        unsettled.length === 0 ? 0 : Math.max(0, Date.now() / 1000 - unsettled[0]!.recordedAt / 1e6),
+      checkpointPosition: checkpointed < 0n ? -1n : orderPosition(checkpointed).commit,
+      ...counts,
     }),
     stop() {
       stopping ??= (async () => {

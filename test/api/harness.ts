@@ -7,6 +7,7 @@ import { startApiServer, type ApiServer } from '../../src/api/server.ts';
 import { loadConfig, type Config } from '../../src/config.ts';
 import type { Role } from '../../src/domain/types.ts';
 import { createLogger } from '../../src/logger.ts';
+import { createMetrics, type Metrics } from '../../src/metrics.ts';
 import { startReactor, type Reactor, type ReactorOptions } from '../../src/runtime/reactor.ts';
 import { startTestStore, type TestStore } from '../helpers/store.ts';
 
@@ -15,6 +16,8 @@ export interface Harness {
   store: TestStore;
   reactor: Reactor;
   api: ApiServer;
+  /** What `/metrics` serves; the reactor reports to it and the store client's appends are timed. */
+  metrics: Metrics;
   url: string;
   wsUrl: string;
   token(userId: string, role?: Role, ttlSeconds?: number): Promise<string>;
@@ -34,14 +37,30 @@ export async function startHarness(
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
   });
   const logger = createLogger(config.LOG_LEVEL);
-  const reactor = await startReactor({ client: store.client, config, logger, ...reactorOptions });
-  const api = await startApiServer({ config, store, reactor, logger, limits });
+  const metrics = createMetrics();
+  const client = metrics.timeAppends(store.client);
+  const reactor = await startReactor({
+    client,
+    config,
+    logger,
+    observer: metrics.reactor,
+    ...reactorOptions,
+  });
+  const api = await startApiServer({
+    config,
+    store: { client, connectionString: store.connectionString },
+    reactor,
+    logger,
+    limits,
+    metrics,
+  });
   const secret = await loadSecret(config);
   return {
     config,
     store,
     reactor,
     api,
+    metrics,
     url: api.url,
     wsUrl: api.url.replace(/^http/, 'ws'),
     token: (userId, role = 'user', ttlSeconds = 3600) => signToken(secret, { userId, role }, ttlSeconds),

@@ -79,5 +79,8 @@ it('cuts off a client that stops reading while another keeps receiving every upd
   expect(code).toBe(SLOW_CONSUMER_CLOSE);
   expect(reason).toMatch(/resume/);
   expect(slow.messages()).toBeLessThan(SUBSCRIPTIONS * TRADES);
+  // Operators see it in /metrics.
+  const scraped = await (await fetch(new URL('/metrics', harness.url))).text();
+  expect(scraped).toMatch(/^pricealert_api_slow_client_closes_total\{transport="ws"\} 1$/m);
   await fast.dispose();
 });

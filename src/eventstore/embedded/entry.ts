@@ -17,11 +17,14 @@ const { values } = parseArgs({
     host: { type: 'string', default: '127.0.0.1' },
     port: { type: 'string', default: '0' },
     'log-level': { type: 'string', default: 'info' },
+    'log-pretty': { type: 'boolean', default: false },
     ...Object.fromEntries(LIMIT_OPTIONS.map((option) => [option.flag, { type: 'string' } as const])),
   },
 });
 
-const logger = createLogger(values['log-level']).child({ component: 'eventstore-node' });
+const logger = createLogger(values['log-level'], values['log-pretty']).child({
+  component: 'eventstore-node',
+});
 
 try {
   const node = await runNode({

@@ -67,6 +67,8 @@ export function startEmbeddedNode({
       String(port),
       '--log-level',
       logLevel,
+      // Its stderr is a pipe (to keep its last line for errors); its logs look like ours.
+      ...(process.stderr.isTTY ? ['--log-pretty'] : []),
       ...limitArgs(limits),
     ],
     {
