@@ -55,33 +55,48 @@ export function startTriggerFeed(reactor: Reactor, onDelivered?: () => void): Tr
       };
     });
 
-  async function* follow(
+  /**
+   * An iterator rather than an async generator: graphql-ws ends a subscription with `return()` while
+   * a `next()` is still waiting for a live trigger, and a generator would queue that `return()` behind
+   * the wait (the connection, its follower and its channel would stay until the user's next trigger).
+   * The first backlog page is read here, so a cursor older than the log fails the subscribe itself.
+   */
+  function follow(
     userId: string,
     after: TriggerKey | undefined,
     outlet: Outlet,
-  ): AsyncGenerator<TriggerEntry> {
-    if (after === undefined) {
-      yield* live(userId, outlet);
-      return;
-    }
+  ): AsyncIterableIterator<TriggerEntry> {
+    if (after === undefined) return live(userId, outlet);
     let last = after;
-    for (;;) {
-      const entries = page(userId, last, BACKLOG_PAGE);
-      if (entries.length < BACKLOG_PAGE) {
-        // Caught up with the log: live triggers are all after these, and are taken from this tick on.
-        const channel = live(userId, outlet);
-        try {
-          yield* entries;
-          yield* channel;
-        } finally {
-          // Also when the client leaves during the last page, before the channel was reached.
-          await channel.return?.();
-        }
-        return;
-      }
-      yield* entries;
-      last = entries[entries.length - 1]!.key;
-    }
+    let backlog: TriggerEntry[] = [];
+    let channel: AsyncIterableIterator<TriggerEntry> | undefined;
+    let ended = false;
+    const readPage = (): void => {
+      backlog = page(userId, last, BACKLOG_PAGE);
+      if (backlog.length > 0) last = backlog[backlog.length - 1]!.key;
+      // Caught up with the log: live triggers are all after these, and are taken from this tick on.
+      if (backlog.length < BACKLOG_PAGE) channel = live(userId, outlet);
+    };
+    readPage();
+    const iterator: AsyncIterableIterator<TriggerEntry> = {
+      async next() {
+        if (ended) return { value: undefined, done: true };
+        if (backlog.length === 0 && !channel) readPage();
+        const entry = backlog.shift();
+        if (entry) return { value: entry, done: false };
+        return channel!.next();
+      },
+      async return() {
+        ended = true;
+        backlog = [];
+        await channel?.return?.();
+        return { value: undefined, done: true };
+      },
+      [Symbol.asyncIterator]() {
+        return iterator;
+      },
+    };
+    return iterator;
   }
 
   return {

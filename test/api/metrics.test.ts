@@ -144,6 +144,40 @@ describe('GET /metrics', () => {
     );
   });
 
+  it('tears down a closed socket’s trigger subscriptions at once, with or without a cursor', async () => {
+    const other = await harness.token('metrics-user-2');
+    const created = await gql(
+      harness.url,
+      CREATE,
+      { input: { product: 'BTC-USD', direction: 'ABOVE', threshold: '150', repeat: true } },
+      other,
+    );
+    expect(created.errors).toBeUndefined();
+    const first = connect(harness.wsUrl, other);
+    const live = subscribe(first.client, 'subscription { alertTriggered { cursor } }');
+    await settled(first.client);
+    await recordPrices(harness, feeder, ['100', '200']);
+    const { cursor } = (await live.next()).alertTriggered as { cursor: string };
+    const second = connect(harness.wsUrl, other);
+    subscribe(second.client, 'subscription($after: String) { alertTriggered(after: $after) { cursor } }', {
+      after: cursor,
+    });
+    await settled(second.client);
+    await Promise.all([first.dispose(), second.dispose()]);
+    await eventually(async () =>
+      total((await scrape(harness)).samples, 'pricealert_ws_subscriptions') === 0 ? true : undefined,
+    );
+
+    // A trigger after the close reaches no follower: none was left behind by the closed sockets.
+    const before = total((await scrape(harness)).samples, 'pricealert_triggers_delivered_total');
+    await recordPrices(harness, feeder, ['100', '200']);
+    await eventually(async () => {
+      const listed = await gql(harness.url, '{ triggers { cursor } }', {}, other);
+      return (listed.data?.triggers as unknown[] | undefined)?.length === 2 ? true : undefined;
+    });
+    expect(total((await scrape(harness)).samples, 'pricealert_triggers_delivered_total')).toBe(before);
+  });
+
   it('counts mutations refused by the rate limit', async () => {
     const other = await harness.token('metrics-user-limited');
     const before = total((await scrape(harness)).samples, 'pricealert_api_rate_limited_total');
