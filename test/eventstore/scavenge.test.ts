@@ -1,0 +1,310 @@
+// Scavenging the embedded node through EventStoreDB's Operations service (raw gRPC): it removes exactly
+// what stream reads no longer return, shrinks the file, survives SIGKILL, and never holds up appends
+// or subscriptions.
+import { randomUUID } from 'node:crypto';
+import { statSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { status, type ServiceError } from '@grpc/grpc-js';
+import {
+  END,
+  START,
+  StreamDeletedError,
+  jsonEvent,
+  type AllStreamResolvedEvent,
+  type EventStoreDBClient,
+  type ResolvedEvent,
+} from '@eventstore/db-client';
+import {
+  ScavengeEvent,
+  followScavenge,
+  startScavenge,
+  stopScavenge,
+  type ScavengeStep,
+} from '../../src/eventstore/scavenge.ts';
+import { startTestStore, type TestStore } from '../helpers/store.ts';
+
+const cleanups: Array<() => Promise<void> | void> = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+async function started(options: Parameters<typeof startTestStore>[0] = {}): Promise<TestStore> {
+  const store = await startTestStore(options);
+  cleanups.push(() => store.stop());
+  return store;
+}
+
+const CHECKPOINTS = 'pricealert-reactor-checkpoint';
+const BATCH = 2_000;
+
+/** `count` checkpoint-like events in a `$maxCount` 1 stream, in batches, as the reactor would leave them. */
+async function writeCheckpoints(
+  client: EventStoreDBClient,
+  count: number,
+  stream = CHECKPOINTS,
+): Promise<void> {
+  await client.setStreamMetadata(stream, { maxCount: 1 });
+  for (let written = 0; written < count; written += BATCH) {
+    const events = Array.from({ length: Math.min(BATCH, count - written) }, (_, index) =>
+      jsonEvent({ type: 'Checkpoint', data: { position: written + index, at: '2026-01-01T00:00:00Z' } }),
+    );
+    await client.appendToStream(stream, events);
+  }
+}
+
+interface Seen {
+  readonly id: string;
+  readonly type: string;
+  readonly stream: string;
+  readonly revision: bigint;
+  readonly position: bigint | undefined;
+}
+
+const seen = ({ event }: ResolvedEvent | AllStreamResolvedEvent): Seen => ({
+  id: event!.id,
+  type: event!.type,
+  stream: event!.streamId,
+  revision: event!.revision,
+  position: event!.position?.commit,
+});
+
+async function readAll(client: EventStoreDBClient): Promise<Seen[]> {
+  const events: Seen[] = [];
+  for await (const resolved of client.readAll({ fromPosition: START, maxCount: 10_000_000 }))
+    events.push(seen(resolved));
+  return events;
+}
+
+/** What a read of the stream returns; `deleted` when the stream is tombstoned. */
+async function readStream(client: EventStoreDBClient, stream: string): Promise<Seen[] | 'deleted'> {
+  const events: Seen[] = [];
+  try {
+    for await (const resolved of client.readStream(stream, { maxCount: 10_000_000 }))
+      events.push(seen(resolved));
+  } catch (error) {
+    if (error instanceof StreamDeletedError) return 'deleted';
+    if (error instanceof Error && error.name === 'StreamNotFoundError') return [];
+    throw error;
+  }
+  return events;
+}
+
+/**
+ * Every stream's read, and the `$all` a user should see after a scavenge: the events that stream
+ * reads return (and the tombstones), in the order and at the positions they had.
+ */
+async function liveView(
+  client: EventStoreDBClient,
+): Promise<{ streams: Map<string, Seen[] | 'deleted'>; all: Seen[] }> {
+  const everything = await readAll(client);
+  const streams = new Map<string, Seen[] | 'deleted'>();
+  for (const name of new Set(everything.map((event) => event.stream)))
+    streams.set(name, await readStream(client, name));
+  const returned = new Set(
+    [...streams.values()].flatMap((events) => (events === 'deleted' ? [] : events.map((event) => event.id))),
+  );
+  const all = everything.filter(
+    (event) => returned.has(event.id) || (streams.get(event.stream) === 'deleted' && event.type === '$streamDeleted'),
+  );
+  return { streams, all };
+}
+
+const onDisk = (dataDir: string): number =>
+  ['events.sqlite', 'events.sqlite-wal']
+    .map((file) => statSync(join(dataDir, file), { throwIfNoEntry: false })?.size ?? 0)
+    .reduce((sum, size) => sum + size, 0);
+
+async function scavenge(store: TestStore, onStep?: (step: ScavengeStep) => void): Promise<ScavengeStep> {
+  const answer = await startScavenge(store.connectionString, { threadCount: 1, startFromChunk: 0 });
+  expect(answer.result).toBe('started');
+  return followScavenge(store.client, answer.scavengeId, onStep);
+}
+
+/** Streams of every kind a scavenge has to judge, interleaved in `$all` with checkpoints. */
+async function writeMixedStreams(client: EventStoreDBClient): Promise<void> {
+  for (let round = 0; round < 5; round += 1) {
+    await client.appendToStream(
+      'trades-BTC-USD',
+      Array.from({ length: 20 }, (_, n) => jsonEvent({ type: 'TradeRecorded', data: { round, n } })),
+    );
+    await client.appendToStream(`truncated`, jsonEvent({ type: 'Noted', data: { round } }));
+    await client.appendToStream(`tombstoned`, jsonEvent({ type: 'Noted', data: { round } }));
+    await client.appendToStream(`soft-deleted`, jsonEvent({ type: 'Noted', data: { round } }));
+    await client.appendToStream(`aged`, jsonEvent({ type: 'Noted', data: { round } }));
+    await writeCheckpoints(client, 100);
+  }
+  await client.setStreamMetadata('truncated', { truncateBefore: 3 });
+  await client.tombstoneStream('tombstoned');
+  await client.deleteStream('soft-deleted');
+  await client.appendToStream('soft-deleted', jsonEvent({ type: 'Noted', data: { after: 'delete' } }));
+  await client.setStreamMetadata('aged', { maxAge: 1 });
+}
+
+describe('scavenge', () => {
+  it('shrinks the file after 200k checkpoints in a $maxCount 1 stream and loses no live event', async () => {
+    const store = await started();
+    await writeMixedStreams(store.client);
+    console.time('write');
+    await writeCheckpoints(store.client, 200_000);
+    console.timeEnd('write');
+    // `aged` holds $maxAge 1: its events are hidden from reads a second after they were written.
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    console.time('view');
+    const before = await liveView(store.client);
+    console.timeEnd('view');
+    const lastBefore = before.all[before.all.length - 1]!.position!;
+    const bytesBefore = onDisk(store.dataDir);
+
+    const steps: ScavengeStep[] = [];
+    console.time('scavenge');
+    const completed = await scavenge(store, (step) => steps.push(step));
+    console.timeEnd('scavenge');
+    console.log(completed.data, steps);
+
+    expect(completed.data).toMatchObject({ result: 'Success', error: null });
+    expect(steps.map((step) => step.type)).toEqual(
+      expect.arrayContaining([
+        ScavengeEvent.started,
+        ScavengeEvent.streamCompleted,
+        ScavengeEvent.spaceReclaimed,
+      ]),
+    );
+    expect(before.streams.get(CHECKPOINTS)).toHaveLength(1);
+    for (const [name, events] of before.streams)
+      expect(await readStream(store.client, name), name).toEqual(events);
+    // $all now shows only what stream reads return, at unchanged positions and in the same order.
+    const allAfter = (await readAll(store.client)).filter((event) => event.position! <= lastBefore);
+    expect(allAfter).toEqual(before.all);
+    expect(allAfter.length).toBeLessThan(2_000);
+    expect(onDisk(store.dataDir)).toBeLessThan(bytesBefore / 4);
+
+    const recorded = await readStream(store.client, '$scavenges');
+    expect(recorded !== 'deleted' && recorded.length).toBe(2);
+  }, 180_000);
+
+  it('leaves the same live events when killed with SIGKILL midway, restarted and run again', async () => {
+    const store = await started({ keepData: true });
+    cleanups.push(() => store.stop().then(() => undefined));
+    await writeMixedStreams(store.client);
+    for (const stream of ['checkpoint-a', 'checkpoint-b', 'checkpoint-c', 'checkpoint-d'])
+      await writeCheckpoints(store.client, 20_000, stream);
+    const before = await liveView(store.client);
+    const lastBefore = before.all[before.all.length - 1]!.position!;
+
+    const answer = await startScavenge(store.connectionString);
+    // Killed as soon as the first stream is done; if the node finished first, the test still holds.
+    await new Promise<void>((resolve) => {
+      void followScavenge(store.client, answer.scavengeId, (step) => {
+        if (step.type === ScavengeEvent.streamCompleted || step.type === ScavengeEvent.completed) {
+          process.kill(store.node.pid, 'SIGKILL');
+          resolve();
+        }
+      }).catch(() => undefined);
+    });
+    await store.client.dispose();
+
+    const restarted = await started({ dataDir: store.dataDir });
+    const firstEnd = (await readStream(restarted.client, '$scavenges')) as Seen[];
+    expect(firstEnd.length).toBe(2);
+    const completed = await scavenge(restarted);
+    expect(completed.data).toMatchObject({ result: 'Success' });
+
+    const after = await liveView(restarted.client);
+    for (const [name, events] of before.streams)
+      expect(await readStream(restarted.client, name), name).toEqual(events);
+    expect(after.all.filter((event) => event.position! <= lastBefore)).toEqual(before.all);
+    // A new event still gets a position after every one handed out before the kill.
+    const next = await restarted.client.appendToStream(
+      'after-restart',
+      jsonEvent({ type: 'Noted', data: {} }),
+    );
+    expect(next.position!.commit).toBeGreaterThan(after.all[after.all.length - 1]!.position!);
+  }, 180_000);
+
+  it('keeps appends and a live subscription going while it runs', async () => {
+    const store = await started();
+    await writeCheckpoints(store.client, 60_000);
+    const subscription = store.client.subscribeToStream('live', { fromRevision: END });
+    cleanups.push(() => subscription.unsubscribe());
+    const received: number[] = [];
+    const allReceived = (count: number): Promise<void> =>
+      new Promise((resolve) => {
+        subscription.on('data', ({ event }) => {
+          received.push((event!.data as { n: number }).n);
+          if (received.length === count) resolve();
+        });
+      });
+    await new Promise<void>((resolve) => subscription.once('confirmation', () => resolve()));
+
+    const answer = await startScavenge(store.connectionString);
+    let done = false;
+    const completed = followScavenge(store.client, answer.scavengeId).finally(() => (done = true));
+    let sent = 0;
+    while (!done || sent < 50) {
+      await store.client.appendToStream('live', jsonEvent({ type: 'Live', data: { n: sent } }));
+      sent += 1;
+    }
+    const everything = allReceived(sent);
+    if (received.length < sent) await everything;
+    expect((await completed).data).toMatchObject({ result: 'Success' });
+    expect(received).toEqual(Array.from({ length: sent }, (_, n) => n));
+  }, 120_000);
+
+  it('answers StartScavenge, StopScavenge and bad options as EventStoreDB does', async () => {
+    const store = await started();
+    await writeCheckpoints(store.client, 40_000);
+    const first = await startScavenge(store.connectionString);
+    const second = await startScavenge(store.connectionString);
+    expect(second).toEqual({ scavengeId: first.scavengeId, result: 'in_progress' });
+
+    const unknown = await stopScavenge(store.connectionString, randomUUID()).catch(
+      (error: ServiceError) => error,
+    );
+    expect(unknown).toMatchObject({ code: status.NOT_FOUND, details: 'Scavenge id was invalid.' });
+    const bad = await startScavenge(store.connectionString, { threadCount: -1 }).catch(
+      (error: ServiceError) => error,
+    );
+    expect(bad).toMatchObject({ code: status.INVALID_ARGUMENT });
+
+    const stopped = await stopScavenge(store.connectionString, first.scavengeId).catch(
+      (error: ServiceError) => error,
+    );
+    const completed = await followScavenge(store.client, first.scavengeId);
+    // Stopped, unless it had already finished when the stop arrived (then the id was no longer running).
+    if ('result' in stopped) {
+      expect(stopped).toEqual({ scavengeId: first.scavengeId, result: 'stopped' });
+      expect(completed.data.result).toBe('Stopped');
+    } else expect(completed.data.result).toBe('Success');
+    expect(await readStream(store.client, CHECKPOINTS)).toHaveLength(1);
+  }, 120_000);
+
+  it('forgets the ids of scavenged events, as EventStoreDB does', async () => {
+    const store = await started();
+    const id = randomUUID();
+    await store.client.setStreamMetadata('window', { maxCount: 1 });
+    await store.client.appendToStream('window', jsonEvent({ id, type: 'Noted', data: { n: 0 } }));
+    await store.client.appendToStream('window', jsonEvent({ type: 'Noted', data: { n: 1 } }));
+    // Before the scavenge the hidden event's id is still known: the re-append is answered, not written.
+    const replay = await store.client.appendToStream(
+      'window',
+      jsonEvent({ id, type: 'Noted', data: { n: 0 } }),
+    );
+    expect(replay.nextExpectedRevision).toBe(0n);
+    await store.client.appendToStream('filler', jsonEvent({ type: 'Noted', data: {} }));
+
+    await scavenge(store);
+    // After it, the same id with `any` is a new event; with the revision it once followed, a conflict.
+    const conflict = await store.client
+      .appendToStream('window', jsonEvent({ id, type: 'Noted', data: { n: 0 } }), {
+        expectedRevision: 'no_stream',
+      })
+      .catch((error: Error) => error);
+    expect(conflict).toBeInstanceOf(Error);
+    const again = await store.client.appendToStream(
+      'window',
+      jsonEvent({ id, type: 'Noted', data: { n: 0 } }),
+    );
+    expect(again.nextExpectedRevision).toBe(2n);
+  }, 60_000);
+});
