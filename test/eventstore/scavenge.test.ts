@@ -1,6 +1,7 @@
 // Scavenging the embedded node through EventStoreDB's Operations service (raw gRPC): it removes exactly
 // what stream reads no longer return, shrinks the file, survives SIGKILL, and never holds up appends
 // or subscriptions.
+import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -35,6 +36,7 @@ async function started(options: Parameters<typeof startTestStore>[0] = {}): Prom
   return store;
 }
 
+const BIN = join(import.meta.dirname, '../../bin/pricealert.js');
 const CHECKPOINTS = 'pricealert-reactor-checkpoint';
 const BATCH = 10_000;
 
@@ -315,4 +317,40 @@ describe('scavenge', () => {
     );
     expect(again.nextExpectedRevision).toBe(2n);
   }, 60_000);
+});
+
+describe('pricealert scavenge', () => {
+  const cli = (args: readonly string[]): Promise<{ code: number | null; stdout: string; stderr: string }> =>
+    new Promise((resolve) => {
+      execFile(
+        process.execPath,
+        [BIN, 'scavenge', ...args],
+        { env: { ...process.env, LOG_LEVEL: 'warn' } },
+        (error, stdout, stderr) => resolve({ code: error ? (error.code as number) : 0, stdout, stderr }),
+      );
+    });
+
+  it('scavenges the node running on the data dir and prints each step', async () => {
+    const store = await started();
+    await writeCheckpoints(store.client, 5_000);
+    const run = await cli(['--data', store.dataDir]);
+    expect(run.code).toBe(0);
+    const lines = run.stdout.trim().split('\n');
+    expect(lines[0]).toMatch(/^scavenge [0-9a-f-]{36} started on 127\.0\.0\.1:\d+$/);
+    expect(lines).toContainEqual(
+      expect.stringMatching(new RegExp(`^  ${CHECKPOINTS}: 4999 events removed \\(`)),
+    );
+    expect(lines[lines.length - 1]).toMatch(
+      /: Success, 4999 events removed, .* saved in \d\d:\d\d:\d\d\.\d{7}$/,
+    );
+    expect(await readStream(store.client, CHECKPOINTS)).toHaveLength(1);
+  }, 60_000);
+
+  it('refuses bad usage with exit code 2', async () => {
+    const both = await cli(['--data', '/tmp/x', '--url', 'esdb://127.0.0.1:1?tls=false']);
+    expect(both).toMatchObject({ code: 2, stderr: 'pricealert: give --data or --url, not both\n' });
+    const url = await cli(['--url', 'http://127.0.0.1:1']);
+    expect(url.code).toBe(2);
+    expect(url.stderr).toMatch(/--url "http:\/\/127\.0\.0\.1:1": use an esdb:\/\/ connection string/);
+  });
 });
