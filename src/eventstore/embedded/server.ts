@@ -1,6 +1,7 @@
 // The gRPC surface of the embedded node: EventStoreDB's Streams (Read, Append, BatchAppend, Delete,
-// Tombstone), Gossip.Read and ServerFeatures.GetSupportedMethods, answering as EventStoreDB does so
-// that the unmodified @eventstore/db-client cannot tell the difference.
+// Tombstone), Gossip.Read, ServerFeatures.GetSupportedMethods, persistent subscriptions and the
+// scavenge calls of Operations, answering as EventStoreDB does so that the unmodified
+// @eventstore/db-client cannot tell the difference.
 import { randomUUID } from 'node:crypto';
 import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
 import {
