@@ -3,10 +3,12 @@
 // or subscriptions.
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { status, type ServiceError } from '@grpc/grpc-js';
-import { END, jsonEvent } from '@eventstore/db-client';
+import { END, EventStoreDBClient, START, jsonEvent, type JSONEventType } from '@eventstore/db-client';
 import {
   ScavengeEvent,
   followScavenge,
@@ -24,6 +26,7 @@ import {
   writeMixedStreams,
   type Seen,
 } from '../helpers/scavenge.ts';
+import { runCli } from '../helpers/cli.ts';
 import { startTestStore, type TestStore } from '../helpers/store.ts';
 
 const cleanups: Array<() => Promise<void> | void> = [];
@@ -238,11 +241,35 @@ describe('pricealert scavenge', () => {
     expect(await readStream(store.client, CHECKPOINTS)).toHaveLength(1);
   }, 60_000);
 
+  it('runs on a schedule with pricealert store --scavenge-every', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'pricealert-scavenge-'));
+    cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
+    const node = runCli(['store', '--port', '0', '--data', dataDir, '--scavenge-every', '1s']);
+    cleanups.push(() => node.kill());
+    const client = EventStoreDBClient.connectionString((await node.stdout).trim());
+    cleanups.push(() => client.dispose());
+    await writeCheckpoints(client, 3_000);
+    const ends = client.subscribeToStream<JSONEventType>('$scavenges', { fromRevision: START });
+    cleanups.push(() => ends.unsubscribe());
+    // Scheduled scavenges that started before the writes removed less; one after them removes them.
+    for await (const { event } of ends)
+      if (
+        event?.type === ScavengeEvent.completed &&
+        (event.data as { eventsRemoved: number }).eventsRemoved >= 2_999
+      )
+        break;
+    expect(await readStream(client, CHECKPOINTS)).toHaveLength(1);
+    expect(node.child.exitCode).toBeNull();
+  }, 60_000);
+
   it('refuses bad usage with exit code 2', async () => {
     const both = await cli(['--data', '/tmp/x', '--url', 'esdb://127.0.0.1:1?tls=false']);
     expect(both).toMatchObject({ code: 2, stderr: 'pricealert: give --data or --url, not both\n' });
     const url = await cli(['--url', 'http://127.0.0.1:1']);
     expect(url.code).toBe(2);
     expect(url.stderr).toMatch(/--url "http:\/\/127\.0\.0\.1:1": use an esdb:\/\/ connection string/);
+    const every = runCli(['store', '--port', '0', '--data', '/tmp/x', '--scavenge-every', '30d']);
+    expect(await every.exit).toBe(2);
+    expect(every.stderr()).toMatch(/--scavenge-every "30d": .*at most 24d/);
   });
 });
