@@ -7,10 +7,11 @@ import type { Logger } from 'pino';
 import type { Storage } from './storage.ts';
 import { json } from './system.ts';
 
-/** Hidden events removed per step: one short transaction, so appends wait a moment at most. */
-const SWEEP_STEP = 2_000;
-/** Free pages handed back to the file system per step (4 KiB each). */
-const VACUUM_STEP = 1_024;
+/**
+ * The time one step (one transaction) may take: write batches take turns with the steps, so an
+ * append waits about this long at most for a scavenge.
+ */
+const STEP_BUDGET_MS = 10;
 /** EventStoreDB keeps a scavenge's own stream for 30 days. */
 const SCAVENGE_STREAM_MAX_AGE_S = 30 * 24 * 60 * 60;
 
@@ -111,9 +112,9 @@ export function createScavenger({ storage, logger, nodeEndpoint }: ScavengerOpti
         const streamStart = Date.now();
         let removed = 0;
         for (;;) {
-          const step = await storage.chore({ kind: 'sweep', streamId: target.id, limit: SWEEP_STEP });
+          const step = await storage.chore({ kind: 'sweep', streamId: target.id, budgetMs: STEP_BUDGET_MS });
           removed += step.removed;
-          if (step.removed < SWEEP_STEP || stopped()) break;
+          if (step.done || stopped()) break;
         }
         eventsRemoved += removed;
         if (removed > 0)
@@ -125,12 +126,9 @@ export function createScavenger({ storage, logger, nodeEndpoint }: ScavengerOpti
           });
       }
       const vacuumStart = Date.now();
-      let freePages = Number.POSITIVE_INFINITY;
       while (!stopped()) {
-        const step = await storage.chore({ kind: 'vacuum', pages: VACUUM_STEP });
-        // A file made before auto_vacuum keeps its free pages: nothing moves, so stop asking.
-        if (step.freePages === 0 || step.freePages >= freePages) break;
-        freePages = step.freePages;
+        const step = await storage.chore({ kind: 'vacuum', budgetMs: STEP_BUDGET_MS });
+        if (step.done) break;
       }
       await storage.chore({ kind: 'checkpoint' });
       await record(storage, stream, ScavengeEvent.spaceReclaimed, {
