@@ -8,10 +8,11 @@ import type { Storage } from './storage.ts';
 import { json } from './system.ts';
 
 /**
- * The time one step (one transaction) may take: write batches take turns with the steps, so an
- * append waits about this long at most for a scavenge.
+ * The time one step (one transaction) spends deleting or vacuuming: write batches take turns with the
+ * steps, so an append waits for at most one step and its commit (whose WAL write and fsync, and now and
+ * then a WAL checkpoint, come on top).
  */
-const STEP_BUDGET_MS = 10;
+const STEP_BUDGET_MS = 5;
 /** EventStoreDB keeps a scavenge's own stream for 30 days. */
 const SCAVENGE_STREAM_MAX_AGE_S = 30 * 24 * 60 * 60;
 

@@ -26,7 +26,7 @@ export interface Sweeper {
 }
 
 /** Rows deleted and pages freed per statement; a step runs statements until its time budget is spent. */
-const ROWS = 100;
+const ROWS = 50;
 const PAGES = 32;
 
 export function createSweeper(db: Database.Database): Sweeper {
