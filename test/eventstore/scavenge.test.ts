@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { status, type ServiceError } from '@grpc/grpc-js';
+import { Client as GrpcClient, credentials, status, type ServiceError } from '@grpc/grpc-js';
 import { END, EventStoreDBClient, START, jsonEvent, type JSONEventType } from '@eventstore/db-client';
 import {
   ScavengeEvent,
@@ -171,6 +171,23 @@ describe('scavenge', () => {
       (error: ServiceError) => error,
     );
     expect(bad).toMatchObject({ code: status.INVALID_ARGUMENT });
+
+    // The node does no other operation: Shutdown and the rest answer UNIMPLEMENTED.
+    const raw = new GrpcClient(
+      store.connectionString.replace(/^esdb:\/\/|\?.*$/g, ''),
+      credentials.createInsecure(),
+    );
+    const shutdown = await new Promise<ServiceError | null>((resolve) =>
+      raw.makeUnaryRequest(
+        '/event_store.client.operations.Operations/Shutdown',
+        (value: Buffer) => value,
+        (value: Buffer) => value,
+        Buffer.alloc(0),
+        (error) => resolve(error),
+      ),
+    );
+    raw.close();
+    expect(shutdown?.code).toBe(status.UNIMPLEMENTED);
 
     const stopped = await stopScavenge(store.connectionString, first.scavengeId).catch(
       (error: ServiceError) => error,
