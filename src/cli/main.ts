@@ -3,6 +3,7 @@ import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { reportFailure } from './errors.ts';
 import { registerBacktest } from './backtest.ts';
 import { registerImport } from './import.ts';
+import { registerScavenge } from './scavenge.ts';
 import { registerServe } from './serve.ts';
 import { registerStore } from './store.ts';
 import { registerToken } from './token.ts';
@@ -19,6 +20,7 @@ export function buildProgram(): Command {
   registerToken(program);
   registerImport(program);
   registerBacktest(program);
+  registerScavenge(program);
   for (const command of program.commands) command.exitOverride();
   return program;
 }

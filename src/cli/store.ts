@@ -1,6 +1,6 @@
 // `pricealert store`: runs the embedded EventStoreDB-compatible node in the foreground until SIGINT/SIGTERM.
 import type { Command } from 'commander';
-import { loadConfig } from '../config.ts';
+import { loadConfig, windowMillis } from '../config.ts';
 import {
   LIMIT_OPTIONS,
   LimitError,
@@ -10,6 +10,7 @@ import {
 } from '../eventstore/embedded/limits.ts';
 import { NodeLockedError } from '../eventstore/embedded/lock.ts';
 import { runNode } from '../eventstore/embedded/node.ts';
+import { startScavenge } from '../eventstore/scavenge.ts';
 import { createLogger } from '../logger.ts';
 import { UsageError } from './errors.ts';
 
@@ -20,6 +21,7 @@ interface StoreFlags {
   port: string;
   data?: string;
   host: string;
+  scavengeEvery?: string;
 }
 
 function parsePort(text: string): number {
@@ -37,12 +39,19 @@ export function registerStore(program: Command): void {
     )
     .option('--port <port>', 'gRPC port (0 picks a free one)', String(DEFAULT_PORT))
     .option('--data <dir>', 'data dir (default: PRICEALERT_DATA_DIR or ./data)')
-    .option('--host <host>', 'address to listen on', '127.0.0.1');
+    .option('--host <host>', 'address to listen on', '127.0.0.1')
+    .option('--scavenge-every <duration>', 'start a scavenge this often, e.g. 24h (default: never)');
   for (const option of LIMIT_OPTIONS)
     command.option(`--${option.flag} <n>`, `${option.description} (${option.env})`);
   command.action(async (flags: StoreFlags & Record<string, unknown>) => {
     const config = loadConfig(process.env, { PRICEALERT_DATA_DIR: flags.data });
     const port = parsePort(flags.port);
+    const scavengeEvery = flags.scavengeEvery === undefined ? undefined : windowMillis(flags.scavengeEvery);
+    // setInterval takes at most 2^31 - 1 ms (24.8 days); a longer delay would fire at once, again and again.
+    if (flags.scavengeEvery !== undefined && (scavengeEvery === undefined || scavengeEvery > 2 ** 31 - 1))
+      throw new UsageError(
+        `--scavenge-every "${flags.scavengeEvery}": use a duration like 30m, 12h or 7d (at most 24d)`,
+      );
     let limits: NodeLimits;
     try {
       limits = resolveLimits(
@@ -70,8 +79,19 @@ export function registerStore(program: Command): void {
     }
     process.stdout.write(`${node.connectionString}\n`);
     const running = node;
+    // Through the node's own Operations service, as any client would; one already running is left be.
+    const schedule =
+      scavengeEvery === undefined
+        ? undefined
+        : setInterval(() => {
+            startScavenge(running.connectionString).then(
+              (answer) => logger.info(answer, 'scheduled scavenge'),
+              (error: unknown) => logger.error({ err: error }, 'scheduled scavenge could not start'),
+            );
+          }, scavengeEvery);
     await new Promise<void>((resolve) => {
       const shutdown = (): void => {
+        clearInterval(schedule);
         running.stop().then(resolve, resolve);
       };
       process.once('SIGINT', shutdown);

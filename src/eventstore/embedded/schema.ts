@@ -66,11 +66,28 @@ CREATE UNIQUE INDEX IF NOT EXISTS events_by_revision ON events (stream_id, revis
 CREATE INDEX IF NOT EXISTS events_by_id ON events (stream_id, event_id);
 `;
 
+/**
+ * The revisions below which a stream's events are hidden from reads (`$tb`, `$maxCount`), and the
+ * Unix-ms instant before which they are (`$maxAge`; -Infinity when none), as of `now`. Reads and the
+ * scavenge both ask this, so a scavenge removes exactly what reads no longer return.
+ */
+export function hiddenBefore(row: StreamRow, now: number): { revision: number; created: number } {
+  const byCount = row.max_count !== null ? row.last_revision - row.max_count + 1 : 0;
+  return {
+    revision: Math.max(0, row.tb ?? 0, byCount),
+    created: row.max_age !== null ? now - row.max_age * 1000 : Number.NEGATIVE_INFINITY,
+  };
+}
+
 export const STREAM_COLUMNS = 'id, last_revision, state, tb, max_count, max_age';
 
 /** Opens (and if needed creates) the log. `synchronous=FULL` makes every acknowledged write survive power loss. */
 export function openDatabase(path: string, synchronous: 'FULL' | 'NORMAL'): Database.Database {
   const db = new Database(path);
+  // Lets a scavenge hand freed pages back to the file system in small steps (`incremental_vacuum`).
+  // Takes effect only in a new file, before WAL mode writes its header: older data dirs keep the pages
+  // a scavenge frees for later events.
+  db.pragma('auto_vacuum = INCREMENTAL');
   db.pragma('journal_mode = WAL');
   db.pragma(`synchronous = ${synchronous}`);
   // A bounded page cache: memory stays flat however many events are stored.

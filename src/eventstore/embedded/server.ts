@@ -1,6 +1,7 @@
 // The gRPC surface of the embedded node: EventStoreDB's Streams (Read, Append, BatchAppend, Delete,
-// Tombstone), Gossip.Read and ServerFeatures.GetSupportedMethods, answering as EventStoreDB does so
-// that the unmodified @eventstore/db-client cannot tell the difference.
+// Tombstone), Gossip.Read, ServerFeatures.GetSupportedMethods, persistent subscriptions and the
+// scavenge calls of Operations, answering as EventStoreDB does so that the unmodified
+// @eventstore/db-client cannot tell the difference.
 import { randomUUID } from 'node:crypto';
 import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
 import {
@@ -18,6 +19,7 @@ import {
 import type { Logger } from 'pino';
 import type { NodeLimits } from './limits.ts';
 import { startFeed, type EventFilter, type Feed, type FeedSource } from './feed.ts';
+import { OperationsService, operationsHandlers } from './operations.ts';
 import {
   PersistentSubscriptionsService,
   persistentFeatures,
@@ -56,6 +58,7 @@ import {
   type Storage,
   type WriteOutcome,
 } from './storage.ts';
+import { closeInterruptedScavenge, createScavenger } from './scavenge.ts';
 import { encodeStreamNotFound } from './wire.ts';
 
 /** Lets oversize appends arrive whole, so they get EventStoreDB's answer rather than a transport error. */
@@ -762,6 +765,11 @@ export async function startServer({
       .flatMap(methodPaths)
       .map((path) => ({ path, features: [] as string[] }))
       .concat(persistentFeatures())
+      .concat(
+        methodPaths(OperationsService)
+          .filter((path) => /\/(Start|Stop)Scavenge$/.test(path))
+          .map((path) => ({ path, features: [] })),
+      )
       .map(({ path, features }) => {
         const [, service = '', method = ''] = path.split('/');
         const supported = new featuresPb.SupportedMethod();
@@ -795,6 +803,13 @@ export async function startServer({
   server.addService(ServerFeaturesService, { getSupportedMethods: supportedMethods });
   const persistent = startPersistentSubscriptions({ storage, logger });
   server.addService(PersistentSubscriptionsService, persistent.handlers);
+  await closeInterruptedScavenge(storage);
+  const scavenger = createScavenger({
+    storage,
+    logger,
+    nodeEndpoint: () => `${advertisedHost}:${advertisedPort}`,
+  });
+  server.addService(OperationsService, operationsHandlers(scavenger));
 
   // Our own listener, handing connections to gRPC: grpc-js leaves Nagle's algorithm on for the sockets it
   // accepts, which holds small responses back until the client's delayed ACK and costs milliseconds per call.
@@ -822,6 +837,7 @@ export async function startServer({
     stop: async () => {
       // Checkpoints go to the log, so they are written before the server and then the log close.
       await persistent.stop();
+      await scavenger.close();
       await new Promise<void>((resolve) => {
         stopping = true;
         listener.close();

@@ -2,7 +2,7 @@
 // assigned in commit order (commit = prepare). Reads run on this thread; writes go to the writer thread
 // (writer.ts), which commits whatever gathered while it was busy in one transaction (group commit).
 // A write is acknowledged only after its transaction committed.
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type Database from 'better-sqlite3';
@@ -10,12 +10,14 @@ import { pack } from './handoff.ts';
 import {
   STREAM_COLUMNS,
   StreamState,
+  hiddenBefore,
   openDatabase,
   type ExpectedRevision,
   type ProposedEvent,
   type StreamRow,
   type WriteOutcome,
 } from './schema.ts';
+import type { Chore, ChoreResult } from './sweeper.ts';
 import type { StoredEvent } from './wire.ts';
 import type { BatchResult, WriteOp } from './writer.ts';
 import type { FromWriter, ToWriter, WriterData } from './writer-thread.ts';
@@ -90,6 +92,15 @@ export interface Storage {
   /** Events of `$all`: forwards after `position` (exclusive), or backwards before it (exclusive). */
   readAll(position: number, forwards: boolean, limit: number): StoredEvent[];
   onCommit(listener: CommitListener): () => void;
+  /** Streams that may hold events reads no longer return: deleted ones and those with `$tb`/`$maxCount`/`$maxAge`. */
+  scavengeTargets(): { readonly id: number; readonly name: string }[];
+  /**
+   * Runs one scavenge step on the writer thread. Steps and write batches take turns, so appends wait
+   * for at most one step however long the scavenge takes.
+   */
+  chore(chore: Chore): Promise<ChoreResult>;
+  /** Bytes of the log on disk, its WAL included. */
+  sizeOnDisk(): number;
   /** Commits what is queued, then closes. */
   close(): Promise<void>;
 }
@@ -99,6 +110,12 @@ export class DeadlineExceededError extends Error {
   constructor() {
     super('Deadline Exceeded');
   }
+}
+
+interface PendingChore {
+  readonly chore: Chore;
+  resolve(result: ChoreResult): void;
+  reject(error: unknown): void;
 }
 
 interface Pending {
@@ -149,12 +166,19 @@ export async function openStorage({
         `SELECT ${EVENT_COLUMNS}, s.name FROM events e JOIN streams s ON s.id = e.stream_id WHERE e.pos < ? ORDER BY e.pos DESC LIMIT ?`,
       )
       .raw(),
+    scavengeTargets: db.prepare<[], { id: number; name: string }>(
+      'SELECT id, name FROM streams WHERE state = 2 OR tb IS NOT NULL OR max_count IS NOT NULL OR max_age IS NOT NULL ORDER BY id',
+    ),
   };
 
   let head = statements.head.get()?.pos ?? 0;
   const listeners = new Set<CommitListener>();
   let queue: Pending[] = [];
   let inFlight: Pending[] | undefined;
+  let chores: PendingChore[] = [];
+  let choreInFlight: PendingChore | undefined;
+  /** Whether the last thing sent was a chore: then queued writes go first. */
+  let choreLast = false;
   let scheduled = false;
   let closing = false;
   let failure: Error | undefined;
@@ -174,15 +198,35 @@ export async function openStorage({
   const fail = (error: Error): void => {
     if (failure) return;
     failure = error;
-    for (const pending of [...(inFlight ?? []), ...queue]) pending.reject(error);
+    for (const pending of [
+      ...(inFlight ?? []),
+      ...queue,
+      ...(choreInFlight ? [choreInFlight] : []),
+      ...chores,
+    ])
+      pending.reject(error);
     inFlight = undefined;
     queue = [];
+    choreInFlight = undefined;
+    chores = [];
     onFatal(error);
   };
 
+  const busy = (): boolean => inFlight !== undefined || choreInFlight !== undefined;
+
   const send = (): void => {
     scheduled = false;
-    if (inFlight || queue.length === 0 || failure) return;
+    if (busy() || failure) return;
+    const chore = chores[0];
+    if (chore && (queue.length === 0 || !choreLast)) {
+      chores.shift();
+      choreInFlight = chore;
+      choreLast = true;
+      worker.postMessage({ type: 'chore', chore: chore.chore } satisfies ToWriter);
+      return;
+    }
+    if (queue.length === 0) return;
+    choreLast = false;
     const now = Date.now();
     inFlight = queue.filter((pending) => {
       if (pending.deadline >= now) return true;
@@ -206,7 +250,7 @@ export async function openStorage({
         return;
       }
       queue.push({ op, deadline, resolve, reject });
-      if (!inFlight && !scheduled) {
+      if (!busy() && !scheduled) {
         scheduled = true;
         setImmediate(send);
       }
@@ -245,12 +289,16 @@ export async function openStorage({
       return;
     }
     if (message.type === 'ready') return;
+    const chore = choreInFlight;
     const batch = inFlight ?? [];
+    choreInFlight = undefined;
     inFlight = undefined;
-    if (message.type === 'written') committed(batch, message.result);
+    if (message.type === 'choreDone') chore?.resolve(message.result);
+    else if (message.type === 'written') committed(batch, message.result);
+    else if (chore) chore.reject(new Error(`scavenge step failed: ${message.message}`));
     else for (const pending of batch) pending.reject(new Error(`write failed: ${message.message}`));
     send();
-    if (closing && !inFlight && queue.length === 0) worker.postMessage({ type: 'close' } satisfies ToWriter);
+    if (closing && !busy() && queue.length === 0) worker.postMessage({ type: 'close' } satisfies ToWriter);
   });
   worker.on('error', (error) => fail(error));
   worker.on('exit', (code) => {
@@ -286,13 +334,13 @@ export async function openStorage({
       if (!row) return { kind: 'missing' };
       if (row.state === StreamState.Tombstoned) return { kind: 'tombstoned' };
       if (row.state === StreamState.SoftDeleted || row.last_revision < 0) return { kind: 'missing' };
-      const byCount = row.max_count !== null ? row.last_revision - row.max_count + 1 : 0;
+      const hidden = hiddenBefore(row, Date.now());
       return {
         kind: 'present',
         id: row.id,
         lastRevision: row.last_revision,
-        minRevision: Math.max(0, row.tb ?? 0, byCount),
-        minCreated: row.max_age !== null ? Date.now() - row.max_age * 1000 : 0,
+        minRevision: hidden.revision,
+        minCreated: Math.max(0, hidden.created),
       };
     },
     readStream(view, name, from, forwards, limit) {
@@ -311,15 +359,34 @@ export async function openStorage({
       listeners.add(listener);
       return () => listeners.delete(listener);
     },
+    scavengeTargets: () => statements.scavengeTargets.all(),
+    chore: (chore) =>
+      new Promise((resolve, reject) => {
+        if (failure || closing) {
+          reject(failure ?? new Error('the store is shutting down'));
+          return;
+        }
+        chores.push({ chore, resolve, reject });
+        if (!busy() && !scheduled) {
+          scheduled = true;
+          setImmediate(send);
+        }
+      }),
+    sizeOnDisk() {
+      const size = (file: string): number => statSync(file, { throwIfNoEntry: false })?.size ?? 0;
+      return size(path) + size(`${path}-wal`);
+    },
     async close() {
       if (closing) return;
       closing = true;
+      for (const pending of chores) pending.reject(new Error('the store is shutting down'));
+      chores = [];
       const done = new Promise<void>((resolve) => (closed = resolve));
       if (failure) await worker.terminate();
       else {
-        if (!inFlight) {
+        if (!busy()) {
           send();
-          if (!inFlight) worker.postMessage({ type: 'close' } satisfies ToWriter);
+          if (!busy()) worker.postMessage({ type: 'close' } satisfies ToWriter);
         }
         await done;
         await worker.terminate();

@@ -4,7 +4,8 @@
 import { randomUUID } from 'node:crypto';
 import { uuidBytes, type ProposedEvent, type Storage } from './storage.ts';
 
-const json = (type: string, data: unknown): ProposedEvent => ({
+/** An event the node writes for itself, with JSON data. */
+export const json = (type: string, data: unknown): ProposedEvent => ({
   id: uuidBytes(randomUUID()),
   type,
   contentType: 'application/json',

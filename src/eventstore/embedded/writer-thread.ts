@@ -3,6 +3,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { unpack, type PackedBatch } from './handoff.ts';
 import { openDatabase } from './schema.ts';
+import { createSweeper, type Chore, type ChoreResult } from './sweeper.ts';
 import { createWriter } from './writer.ts';
 
 export interface WriterData {
@@ -10,11 +11,15 @@ export interface WriterData {
   readonly synchronous: 'FULL' | 'NORMAL';
 }
 
-export type ToWriter = { readonly type: 'write'; readonly batch: PackedBatch } | { readonly type: 'close' };
+export type ToWriter =
+  | { readonly type: 'write'; readonly batch: PackedBatch }
+  | { readonly type: 'chore'; readonly chore: Chore }
+  | { readonly type: 'close' };
 
 export type FromWriter =
   | { readonly type: 'ready' }
   | { readonly type: 'written'; readonly result: ReturnType<ReturnType<typeof createWriter>['write']> }
+  | { readonly type: 'choreDone'; readonly result: ChoreResult }
   | { readonly type: 'failed'; readonly message: string }
   | { readonly type: 'closed' };
 
@@ -22,6 +27,7 @@ const port = parentPort!;
 const { path, synchronous } = workerData as WriterData;
 const db = openDatabase(path, synchronous);
 const writer = createWriter(db);
+const sweeper = createSweeper(db);
 
 port.on('message', (message: ToWriter) => {
   if (message.type === 'close') {
@@ -30,8 +36,10 @@ port.on('message', (message: ToWriter) => {
     return;
   }
   try {
-    const result = writer.write(unpack(message.batch));
-    port.postMessage({ type: 'written', result } satisfies FromWriter);
+    if (message.type === 'chore')
+      port.postMessage({ type: 'choreDone', result: sweeper.run(message.chore) } satisfies FromWriter);
+    else
+      port.postMessage({ type: 'written', result: writer.write(unpack(message.batch)) } satisfies FromWriter);
   } catch (error) {
     port.postMessage({
       type: 'failed',
