@@ -131,7 +131,9 @@ export async function recordTrade(
 ): Promise<RecordTradeOutcome> {
   const decided = decideRecordTrade(input, options.products);
   const stream = tradeStream(decided.data.product);
-  const outcome = await appendOnce(client, stream, [decided]);
+  // Read what others appended first: appended again at the revision this writer last saw, the very same
+  // trade would be answered as a replay of theirs, and reported as recorded here.
+  const outcome = await appendOnce(client, stream, [decided], { fresh: true });
   if (outcome.recorded === 1) return { trade: decided.data, recorded: true, conflictingFields: [] };
   const where = outcome.located[0];
   // Only a stream truncated since ($maxCount, $tb, a scavenge) loses the stored trade: then the caller's
@@ -234,6 +236,11 @@ export async function recordTrades(
  * very batch at this very revision, EventStoreDB answers it as the original from the stored events. On
  * WrongExpectedVersion the writer reads the stream's new tail into its index, drops what is now there,
  * and tries again. Nothing here depends on the store recognising old event ids.
+ *
+ * The counts can be generous in one race: when a batch is exactly what another writer appended just
+ * before at the revision this writer expects, the store answers it as a replay, and both count those
+ * trades as recorded. The stream holds them once. recordTrade reads the tail first to keep its answer
+ * true but for writers racing within that read's round trip.
  */
 
 interface StreamTrades {
@@ -285,10 +292,13 @@ async function appendOnce(
   client: EventStoreDBClient,
   stream: string,
   trades: readonly { id: string; data: TradeRecorded }[],
+  options: { fresh?: boolean } = {},
 ): Promise<{ recorded: number; alreadyPresent: number; located: (TradeLocation | undefined)[] }> {
   const writer = writerOf(client, stream);
   const run = writer.tail.then(async () => {
-    const state = (writer.trades ??= await loadTrades(client, stream));
+    const loaded = writer.trades;
+    const state = (writer.trades = loaded ?? (await loadTrades(client, stream)));
+    if (loaded && options.fresh) await readInto(client, stream, state);
     const known = (trade: { data: TradeRecorded }) => state.index.has(trade.data.source, trade.data.tradeId);
     let pending = trades.filter((trade) => !known(trade));
     let recorded = 0;
