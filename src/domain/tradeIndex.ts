@@ -23,9 +23,9 @@ interface SourceTrades {
   others: Map<string, number>;
 }
 
-/** Where a stored trade is: at `guess` when the run was written in order, else somewhere in `from..to`. */
+/** Where a stored trade is: at one of `guesses` when its run was written in order (either way), else somewhere in `from..to`. */
 export interface TradeLocation {
-  readonly guess: number;
+  readonly guesses: readonly number[];
   readonly from: number;
   readonly to: number;
 }
@@ -131,13 +131,15 @@ export function createTradeIndex(from?: TradeIndexSnapshot): TradeIndex {
       if (!trades) return undefined;
       if (!INTEGER_ID.test(tradeId)) {
         const revision = trades.others.get(tradeId);
-        return revision === undefined ? undefined : { guess: revision, from: revision, to: revision };
+        return revision === undefined ? undefined : { guesses: [revision], from: revision, to: revision };
       }
       const id = Number(tradeId);
       const run = runOf(trades, id);
       if (!run) return undefined;
-      const guess = run.from + (id - run.lo);
-      return { guess: guess <= run.to ? guess : run.from, from: run.from, to: run.to };
+      const rising = run.from + (id - run.lo);
+      const falling = run.to - (id - run.lo);
+      const guesses = rising === falling ? [rising] : [rising, falling];
+      return { guesses: guesses.filter((at) => at >= run.from && at <= run.to), from: run.from, to: run.to };
     },
     size: () => count,
     entries: () =>

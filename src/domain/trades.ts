@@ -146,7 +146,7 @@ export async function recordTrade(
   };
 }
 
-/** The TradeRecorded with this event id, looked for at the location's guess, then through its revisions. */
+/** The TradeRecorded with this event id, looked for at the location's guesses, then through its revisions. */
 async function storedTrade(
   client: EventStoreDBClient,
   stream: string,
@@ -171,8 +171,10 @@ async function storedTrade(
     }
     return found;
   };
-  const guessed = await look(where.guess, 1);
-  if (guessed) return guessed;
+  for (const guess of where.guesses) {
+    const found = await look(guess, 1);
+    if (found) return found;
+  }
   for (let from = where.from; from <= where.to; from += LOOKUP_PAGE) {
     const found = await look(from, Math.min(LOOKUP_PAGE, where.to - from + 1));
     if (found) return found;

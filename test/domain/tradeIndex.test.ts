@@ -50,10 +50,13 @@ describe('the trade index', () => {
     }
   });
 
-  it('given trades written in order, then locate() guesses the exact revision', () => {
+  it('given trades written in order, either way, then locate() guesses the exact revision', () => {
     const index = createTradeIndex();
     for (let id = 1; id <= 1000; id += 1) index.add('coinbase', String(id), 41 + id);
-    expect(index.locate('coinbase', '500')).toEqual({ guess: 541, from: 42, to: 1041 });
+    expect(index.locate('coinbase', '500')).toEqual({ guesses: [541, 542], from: 42, to: 1041 });
+    // Newest first, as Coinbase's REST API pages them: the second guess.
+    for (let id = 3000; id > 2000; id -= 1) index.add('coinbase', String(id), 5000 + (3000 - id));
+    expect(index.locate('coinbase', '2900')!.guesses).toContain(5100);
   });
 
   it('given a snapshot, then a new index built from it knows the same trades, and odd data is refused', () => {
@@ -66,7 +69,7 @@ describe('the trade index', () => {
     expect(restored.size()).toBe(index.size());
     expect(restored.has('coinbase', '51')).toBe(true);
     expect(restored.has('coinbase', '52')).toBe(false);
-    expect(restored.locate('api', 'abc')).toEqual({ guess: 7, from: 7, to: 7 });
+    expect(restored.locate('api', 'abc')).toEqual({ guesses: [7], from: 7, to: 7 });
     for (const odd of [
       null,
       { sources: { a: { runs: [1, 2, 3], others: {} } } },
