@@ -2,7 +2,13 @@ import { randomUUID } from 'node:crypto';
 import { EventStoreDBClient, jsonEvent } from '@eventstore/db-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DomainError } from '../../src/domain/errors.ts';
-import { decideRecordTrade, recordTrade, recordTrades, tradeEventId } from '../../src/domain/trades.ts';
+import {
+  decideRecordTrade,
+  recordTrade,
+  recordTrades,
+  tradeEventId,
+  tradeIndexStream,
+} from '../../src/domain/trades.ts';
 import type { TradeInput } from '../../src/domain/types.ts';
 import { startTestStore, type TestStore } from '../helpers/store.ts';
 
@@ -214,3 +220,46 @@ describe.each(['full', 'recent'] as const)(
     });
   },
 );
+
+describe('the trade index snapshot', () => {
+  let store: TestStore;
+  beforeAll(async () => {
+    store = await startTestStore({ idempotency: 'recent', limits: { idempotencyCacheSize: CACHE } });
+  });
+  afterAll(() => store?.stop());
+  const snapshots = async (): Promise<{ revision: string }[]> => {
+    const found: { revision: string }[] = [];
+    for await (const resolved of store.client.readStream(tradeIndexStream('trades-BTC-USD')))
+      found.push(resolved.event!.data as { revision: string });
+    return found;
+  };
+
+  it('is written every 10,000 events, and a new writer starting from it, or from garbage, records each trade once', async () => {
+    const tape = Array.from({ length: 10_100 }, (_, n) => input(String(1 + n)));
+    expect(await recordTrades(store.client, tape, { products })).toMatchObject({ recorded: 10_100 });
+    expect(await snapshots()).toEqual([expect.objectContaining({ revision: '9999' })]);
+
+    const fromSnapshot = EventStoreDBClient.connectionString(store.connectionString);
+    const again = await recordTrades(fromSnapshot, [...tape.slice(9_990), input('10101')], { products });
+    expect(again).toMatchObject({ recorded: 1, alreadyPresent: 110 });
+    await fromSnapshot.dispose();
+
+    // Something else wrote to the side stream: not a snapshot, so the next writer reads the whole stream.
+    await store.client.appendToStream(
+      tradeIndexStream('trades-BTC-USD'),
+      jsonEvent({ type: 'TradeIndexSnapshot', data: { revision: '5', index: { sources: { coinbase: 7 } } } }),
+    );
+    const fromGarbage = EventStoreDBClient.connectionString(store.connectionString);
+    const third = await recordTrades(fromGarbage, [input('17'), input('10102')], { products });
+    expect(third).toMatchObject({ recorded: 1, alreadyPresent: 1 });
+    await fromGarbage.dispose();
+    expect(await stored()).toHaveLength(10_102);
+  }, 60_000);
+
+  const stored = async (): Promise<string[]> => {
+    const ids: string[] = [];
+    for await (const resolved of store.client.readStream('trades-BTC-USD'))
+      ids.push((resolved.event!.data as { tradeId: string }).tradeId);
+    return ids;
+  };
+});

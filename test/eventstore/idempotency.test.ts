@@ -3,6 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ANY, NO_STREAM, WrongExpectedVersionError, jsonEvent } from '@eventstore/db-client';
+import { LimitError, resolveLimits } from '../../src/eventstore/embedded/limits.ts';
 import { startTestStore, type TestStore } from '../helpers/store.ts';
 
 const CACHE = 8;
@@ -116,5 +117,25 @@ describe('idempotency: full (the default)', () => {
     await rejected(full.client.appendToStream(stream, [b, a], { expectedRevision: ANY }));
     await rejected(full.client.appendToStream(stream, [a], { expectedRevision: 0n }));
     expect(await ids(full, stream)).toEqual([a.id]);
+  });
+});
+
+describe('choosing the mode', () => {
+  it('takes EVENTSTORE_IDEMPOTENCY and the flag (which wins), and refuses anything else with the words it takes', () => {
+    expect(resolveLimits({}).idempotency).toBe('full');
+    expect(resolveLimits({ EVENTSTORE_IDEMPOTENCY: 'recent' })).toMatchObject({
+      idempotency: 'recent',
+      idempotencyCacheSize: 100_000,
+    });
+    expect(
+      resolveLimits(
+        { EVENTSTORE_IDEMPOTENCY: 'recent', EVENTSTORE_IDEMPOTENCY_CACHE_SIZE: '50' },
+        { idempotency: 'full' },
+      ),
+    ).toMatchObject({ idempotency: 'full', idempotencyCacheSize: 50 });
+    expect(() => resolveLimits({ EVENTSTORE_IDEMPOTENCY: 'sometimes' })).toThrow(
+      new LimitError('EVENTSTORE_IDEMPOTENCY: expected one of full, recent, got sometimes'),
+    );
+    expect(() => resolveLimits({}, { idempotencyCacheSize: '0' })).toThrow(LimitError);
   });
 });
