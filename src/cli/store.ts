@@ -42,7 +42,10 @@ export function registerStore(program: Command): void {
     .option('--host <host>', 'address to listen on', '127.0.0.1')
     .option('--scavenge-every <duration>', 'start a scavenge this often, e.g. 24h (default: never)');
   for (const option of LIMIT_OPTIONS)
-    command.option(`--${option.flag} <n>`, `${option.description} (${option.env})`);
+    command.option(
+      `--${option.flag} <${option.choices?.join('|') ?? 'n'}>`,
+      `${option.description} (${option.env})`,
+    );
   command.action(async (flags: StoreFlags & Record<string, unknown>) => {
     const config = loadConfig(process.env, { PRICEALERT_DATA_DIR: flags.data });
     const port = parsePort(flags.port);

@@ -1,9 +1,9 @@
 // Recording trades: validation (CONTRACT §2), deterministic event ids, and exactly-once appends per product stream.
 import {
-  ANY,
   BACKWARDS,
   END,
   jsonEvent,
+  NO_STREAM,
   StreamNotFoundError,
   WrongExpectedVersionError,
   type EventStoreDBClient,
@@ -12,6 +12,13 @@ import { v5 as uuidv5 } from 'uuid';
 import { normalizeDecimal, parseScaled } from './decimal.ts';
 import { badInput, DomainError } from './errors.ts';
 import { parseEvent, type TradeRecorded } from './events.ts';
+import {
+  createTradeIndex,
+  isTradeIndexSnapshot,
+  type TradeIndex,
+  type TradeIndexSnapshot,
+  type TradeLocation,
+} from './tradeIndex.ts';
 import { parseTime } from './time.ts';
 import { TRADE_ID_NAMESPACE, tradeStream, type TradeInput } from './types.ts';
 
@@ -124,11 +131,14 @@ export async function recordTrade(
 ): Promise<RecordTradeOutcome> {
   const decided = decideRecordTrade(input, options.products);
   const stream = tradeStream(decided.data.product);
-  const outcome = await appendExactlyOnce(client, stream, [decided]);
+  // Read what others appended first: appended again at the revision this writer last saw, the very same
+  // trade would be answered as a replay of theirs, and reported as recorded here.
+  const outcome = await appendOnce(client, stream, [decided], { fresh: true });
   if (outcome.recorded === 1) return { trade: decided.data, recorded: true, conflictingFields: [] };
-  // Against a real EventStoreDB the revision of a replayed append need not be the original's; then the
-  // stored trade cannot be found in one read and the caller's values stand in for it.
-  const stored = (await storedTrade(client, stream, decided.id, outcome.revision)) ?? decided.data;
+  const where = outcome.located[0];
+  // Only a stream truncated since ($maxCount, $tb, a scavenge) loses the stored trade: then the caller's
+  // values are all there is to answer with.
+  const stored = (where && (await storedTrade(client, stream, decided.id, where))) ?? decided.data;
   return {
     trade: stored,
     recorded: false,
@@ -136,29 +146,44 @@ export async function recordTrade(
   };
 }
 
-/** The TradeRecorded with this event id at this revision of the stream, if that is where it is. */
+/** The TradeRecorded with this event id, looked for at the location's guesses, then through its revisions. */
 async function storedTrade(
   client: EventStoreDBClient,
   stream: string,
   id: string,
-  revision: bigint,
+  where: TradeLocation,
 ): Promise<TradeRecorded | undefined> {
-  let found: TradeRecorded | undefined;
-  try {
-    // Read to the end (one event) rather than returning from inside: an abandoned read can keep the client from disposing.
-    for await (const resolved of client.readStream(stream, { fromRevision: revision, maxCount: 1 })) {
-      const event = resolved.event;
-      if (!event || event.id !== id) continue;
-      const parsed = parseEvent(event.type, event.data);
-      if (parsed.ok && parsed.event.type === 'TradeRecorded') found = parsed.event.data;
+  const look = async (from: number, count: number): Promise<TradeRecorded | undefined> => {
+    let found: TradeRecorded | undefined;
+    try {
+      // Read to the end rather than returning from inside: an abandoned read can keep the client from disposing.
+      for await (const resolved of client.readStream(stream, {
+        fromRevision: BigInt(from),
+        maxCount: count,
+      })) {
+        const event = resolved.event;
+        if (found || !event || event.id !== id) continue;
+        const parsed = parseEvent(event.type, event.data);
+        if (parsed.ok && parsed.event.type === 'TradeRecorded') found = parsed.event.data;
+      }
+    } catch (error) {
+      if (!(error instanceof StreamNotFoundError)) throw error;
     }
-  } catch (error) {
-    if (!(error instanceof StreamNotFoundError)) throw error;
+    return found;
+  };
+  for (const guess of where.guesses) {
+    const found = await look(guess, 1);
+    if (found) return found;
   }
-  return found;
+  for (let from = where.from; from <= where.to; from += LOOKUP_PAGE) {
+    const found = await look(from, Math.min(LOOKUP_PAGE, where.to - from + 1));
+    if (found) return found;
+  }
+  return undefined;
 }
 
 const MAX_BATCH = 500;
+const LOOKUP_PAGE = 1000;
 
 /**
  * Records many trades (feeds and imports): invalid ones are rejected with their index and reason,
@@ -193,11 +218,7 @@ export async function recordTrades(
   });
   for (const [product, trades] of byProduct) {
     for (let start = 0; start < trades.length; start += MAX_BATCH) {
-      const outcome = await appendExactlyOnce(
-        client,
-        tradeStream(product),
-        trades.slice(start, start + MAX_BATCH),
-      );
+      const outcome = await appendOnce(client, tradeStream(product), trades.slice(start, start + MAX_BATCH));
       summary.recorded += outcome.recorded;
       summary.alreadyPresent += outcome.alreadyPresent;
     }
@@ -205,25 +226,151 @@ export async function recordTrades(
   return summary;
 }
 
-/**
- * The last revision each trade stream was seen at, per client, so the live path costs one round trip
- * per batch rather than two. A stale value only makes appends look newer than they are in the race
- * described at {@link appendExactlyOnce}; it never lets an event in twice.
+/*
+ * Exactly once on EventStoreDB's terms. EventStoreDB recognises a replayed append with expected revision
+ * ANY only while its event ids are in a bounded in-memory cache of recent writes, and then only by the
+ * first id (README, "Idempotency"); so trades are not left to that. Each writer keeps, per product
+ * stream, an index of the trades the stream holds, built from the stream itself (from a snapshot in
+ * `trade-index-{product}` and what came after it), and appends only trades the index lacks, with the
+ * EXACT revision the index was built to. An exact expected revision is never written past another
+ * append: whoever appended in between (another feed connector, an import, the API's recordTrade, this
+ * writer's own append whose answer was lost) makes it WrongExpectedVersion, or, when that append was this
+ * very batch at this very revision, EventStoreDB answers it as the original from the stored events. On
+ * WrongExpectedVersion the writer reads the stream's new tail into its index, drops what is now there,
+ * and tries again. Nothing here depends on the store recognising old event ids.
+ *
+ * The counts can be generous in one race: when a batch is exactly what another writer appended just
+ * before at the revision this writer expects, the store answers it as a replay, and both count those
+ * trades as recorded. The stream holds them once. recordTrade reads the tail first to keep its answer
+ * true but for writers racing within that read's round trip.
  */
-const knownRevisions = new WeakMap<EventStoreDBClient, Map<string, bigint>>();
 
-function revisionsOf(client: EventStoreDBClient): Map<string, bigint> {
-  let revisions = knownRevisions.get(client);
-  if (!revisions) {
-    revisions = new Map();
-    knownRevisions.set(client, revisions);
+interface StreamTrades {
+  readonly index: TradeIndex;
+  /** The revision the index covers the stream up to; -1n before the stream's first event. */
+  revision: bigint;
+  /** The revision of the newest snapshot written or read; -1n for none. */
+  snapshotAt: bigint;
+}
+
+interface StreamWriter {
+  trades?: StreamTrades;
+  /** The appends to this stream from this client run one at a time: they share the index. */
+  tail: Promise<unknown>;
+}
+
+const writers = new WeakMap<EventStoreDBClient, Map<string, StreamWriter>>();
+
+function writerOf(client: EventStoreDBClient, stream: string): StreamWriter {
+  let streams = writers.get(client);
+  if (!streams) {
+    streams = new Map();
+    writers.set(client, streams);
   }
-  return revisions;
+  let writer = streams.get(stream);
+  if (!writer) {
+    writer = { tail: Promise.resolve() };
+    streams.set(stream, writer);
+  }
+  return writer;
+}
+
+/** Another writer may keep winning the race; past this many conflicts in a row the call fails and is retried by its caller. */
+const MAX_CONFLICTS = 50;
+/** A snapshot of the index after this many more events in the stream. */
+const SNAPSHOT_EVERY = 10_000n;
+/** A snapshot larger than this is not written (an index of a million UUID trade ids would not fit an append). */
+const MAX_SNAPSHOT_BYTES = 512 * 1024;
+const SNAPSHOT_TYPE = 'TradeIndexSnapshot';
+
+/** The side stream holding snapshots of a trade stream's index. Not `trades-…`: it holds no trades. */
+export const tradeIndexStream = (stream: string): string => `trade-index-${stream.slice('trades-'.length)}`;
+
+/**
+ * Appends the trades the stream does not hold yet, each exactly once, and says how many were new and
+ * where the others are. See the comment above.
+ */
+async function appendOnce(
+  client: EventStoreDBClient,
+  stream: string,
+  trades: readonly { id: string; data: TradeRecorded }[],
+  options: { fresh?: boolean } = {},
+): Promise<{ recorded: number; alreadyPresent: number; located: (TradeLocation | undefined)[] }> {
+  const writer = writerOf(client, stream);
+  const run = writer.tail.then(async () => {
+    const loaded = writer.trades;
+    const state = (writer.trades = loaded ?? (await loadTrades(client, stream)));
+    if (loaded && options.fresh) await readInto(client, stream, state);
+    const known = (trade: { data: TradeRecorded }) => state.index.has(trade.data.source, trade.data.tradeId);
+    let pending = trades.filter((trade) => !known(trade));
+    let recorded = 0;
+    for (let conflicts = 0; pending.length > 0;) {
+      try {
+        const result = await client.appendToStream(
+          stream,
+          pending.map((trade) => jsonEvent({ id: trade.id, type: 'TradeRecorded', data: trade.data })),
+          { expectedRevision: state.revision < 0n ? NO_STREAM : state.revision },
+        );
+        // The last event's revision; also when the store answers a replay of this batch from the stored events.
+        const first = Number(result.nextExpectedRevision) - pending.length + 1;
+        pending.forEach((trade, at) => state.index.add(trade.data.source, trade.data.tradeId, first + at));
+        state.revision = result.nextExpectedRevision;
+        recorded += pending.length;
+        pending = [];
+      } catch (error) {
+        if (!(error instanceof WrongExpectedVersionError)) throw error;
+        if (++conflicts >= MAX_CONFLICTS) {
+          // Perhaps the stream was deleted and begun again under the index: the next call reads it afresh.
+          writer.trades = undefined;
+          throw error;
+        }
+        await readInto(client, stream, state);
+        pending = pending.filter((trade) => !known(trade));
+      }
+    }
+    await maybeSnapshot(client, stream, state);
+    return {
+      recorded,
+      alreadyPresent: trades.length - recorded,
+      located: trades.map((trade) => state.index.locate(trade.data.source, trade.data.tradeId)),
+    };
+  });
+  writer.tail = run.catch(() => undefined);
+  return run;
+}
+
+/** The stream's trades as of now: the newest usable snapshot, then every event after it. */
+async function loadTrades(client: EventStoreDBClient, stream: string): Promise<StreamTrades> {
+  const end = await lastRevision(client, stream);
+  const saved = await readSnapshot(client, stream);
+  // A snapshot past the stream's end belongs to a stream since deleted and begun again.
+  const usable = saved && saved.revision <= end ? saved : undefined;
+  const state: StreamTrades = usable
+    ? { index: createTradeIndex(usable.snapshot), revision: usable.revision, snapshotAt: usable.revision }
+    : { index: createTradeIndex(), revision: -1n, snapshotAt: -1n };
+  await readInto(client, stream, state);
+  return state;
+}
+
+/** Reads the stream after `state.revision` into the index. */
+async function readInto(client: EventStoreDBClient, stream: string, state: StreamTrades): Promise<void> {
+  try {
+    for await (const resolved of client.readStream(stream, { fromRevision: state.revision + 1n })) {
+      const event = resolved.event;
+      if (!event) continue;
+      if (event.type === 'TradeRecorded') {
+        const parsed = parseEvent(event.type, event.data);
+        if (parsed.ok && parsed.event.type === 'TradeRecorded')
+          state.index.add(parsed.event.data.source, parsed.event.data.tradeId, Number(event.revision));
+      }
+      state.revision = event.revision;
+    }
+  } catch (error) {
+    if (!(error instanceof StreamNotFoundError)) throw error;
+  }
 }
 
 async function lastRevision(client: EventStoreDBClient, stream: string): Promise<bigint> {
-  const known = revisionsOf(client).get(stream);
-  if (known !== undefined) return known;
   let revision = -1n;
   try {
     // Read to the end (one event) rather than returning from inside: an abandoned read can keep the client from disposing.
@@ -240,49 +387,51 @@ async function lastRevision(client: EventStoreDBClient, stream: string): Promise
   return revision;
 }
 
-/**
- * Appends trades so that each ends up in the stream exactly once, and says how many were new and the
- * revision the (last) append answered with: for one trade already there, the revision it is at.
- *
- * The embedded node's rule: an append (expected revision ANY) whose ids are all in the stream as one
- * consecutive run succeeds without writing and answers with the original revision; one where only some
- * are there fails with WrongExpectedVersion. So a whole batch is tried first; on that failure it is
- * halved until every part is all-new or all-present, down to single trades, which never conflict. A
- * success that wrote reports a revision past the stream's end as last seen; a replayed one, the
- * original's. (A concurrent writer racing on the very same trade can make both writers count it as
- * recorded; the stream still holds it once.)
- *
- * Against a real EventStoreDB cluster this is weaker: its idempotency compares only the first event id,
- * and for expected revision ANY only against an in-memory cache of recent writes. Re-recording trades
- * written long ago (an old file imported again, after a restart) appends them a second time there, and
- * the projections would count the duplicates. Exactly-once for old trades needs the embedded node.
- */
-async function appendExactlyOnce(
+async function readSnapshot(
   client: EventStoreDBClient,
   stream: string,
-  trades: readonly { id: string; data: TradeRecorded }[],
-): Promise<{ recorded: number; alreadyPresent: number; revision: bigint }> {
-  if (trades.length === 0) return { recorded: 0, alreadyPresent: 0, revision: -1n };
-  const before = await lastRevision(client, stream);
+): Promise<{ revision: bigint; snapshot: TradeIndexSnapshot } | undefined> {
+  let found: { revision: bigint; snapshot: TradeIndexSnapshot } | undefined;
   try {
-    const result = await client.appendToStream(
-      stream,
-      trades.map((trade) => jsonEvent({ id: trade.id, type: 'TradeRecorded', data: trade.data })),
-      { expectedRevision: ANY },
-    );
-    const revision = result.nextExpectedRevision;
-    if (revision <= before) return { recorded: 0, alreadyPresent: trades.length, revision };
-    revisionsOf(client).set(stream, revision);
-    return { recorded: trades.length, alreadyPresent: 0, revision };
+    for await (const resolved of client.readStream(tradeIndexStream(stream), {
+      direction: BACKWARDS,
+      fromRevision: END,
+      maxCount: 1,
+    })) {
+      const event = resolved.event;
+      if (!event || event.type !== SNAPSHOT_TYPE) continue;
+      const data = event.data as { revision?: unknown; index?: unknown };
+      if (
+        typeof data.revision === 'string' &&
+        /^\d+$/.test(data.revision) &&
+        isTradeIndexSnapshot(data.index)
+      )
+        found = { revision: BigInt(data.revision), snapshot: data.index };
+    }
   } catch (error) {
-    if (!(error instanceof WrongExpectedVersionError) || trades.length === 1) throw error;
-    const half = Math.ceil(trades.length / 2);
-    const first = await appendExactlyOnce(client, stream, trades.slice(0, half));
-    const second = await appendExactlyOnce(client, stream, trades.slice(half));
-    return {
-      recorded: first.recorded + second.recorded,
-      alreadyPresent: first.alreadyPresent + second.alreadyPresent,
-      revision: second.revision,
-    };
+    if (!(error instanceof StreamNotFoundError)) throw error;
+  }
+  return found;
+}
+
+/**
+ * Saves the index every SNAPSHOT_EVERY events, so that a writer starting later reads only the tail. A
+ * snapshot is a shortcut, never the truth: one that cannot be written is simply tried again later.
+ */
+async function maybeSnapshot(client: EventStoreDBClient, stream: string, state: StreamTrades): Promise<void> {
+  if (state.revision - state.snapshotAt < SNAPSHOT_EVERY) return;
+  const revision = state.revision;
+  const data = { revision: revision.toString(), index: state.index.snapshot() };
+  if (JSON.stringify(data).length > MAX_SNAPSHOT_BYTES) {
+    state.snapshotAt = revision;
+    return;
+  }
+  try {
+    const side = tradeIndexStream(stream);
+    if (state.snapshotAt < 0n) await client.setStreamMetadata(side, { maxCount: 2 });
+    await client.appendToStream(side, jsonEvent({ type: SNAPSHOT_TYPE, data }));
+    state.snapshotAt = revision;
+  } catch {
+    // Left for the next append to try again; the trades themselves are recorded.
   }
 }

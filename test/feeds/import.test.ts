@@ -15,57 +15,62 @@ const root = new URL('../../', import.meta.url).pathname;
 const fixtures = join(root, 'test/fixtures');
 const PRODUCTS = ['BTC-USD', 'ETH-USD'];
 
-describe('importing trades into the store', () => {
-  let store: TestStore;
-  beforeAll(async () => {
-    store = await startTestStore();
-  });
-  afterAll(async () => {
-    await store?.stop();
-  });
-
-  const importFile = (
-    name: string,
-    options: { product?: string; strict?: boolean; batchSize?: number } = {},
-  ) => {
-    const bad: string[] = [];
-    return importTrades({
-      lines: readTradeFile(join(fixtures, name), {
-        source: 'coinbase',
-        product: options.product,
-        products: PRODUCTS,
-      }),
-      record: (trades) => recordTrades(store.client, trades, { products: PRODUCTS }),
-      strict: options.strict ?? false,
-      batchSize: options.batchSize ?? 7,
-      onBadLine: (line, reason) => bad.push(`line ${line}: ${reason}`),
-    }).then((summary) => ({ summary, bad }));
-  };
-
-  it('records a file once: importing it again, or the same trades in another format, adds nothing', async () => {
-    const first = await importFile('trades.csv');
-    expect(first.summary).toEqual({ read: 60, recorded: 60, alreadyPresent: 0, rejected: 0 });
-    const again = await importFile('trades.csv', { batchSize: 1000 });
-    expect(again.summary).toEqual({ read: 60, recorded: 0, alreadyPresent: 60, rejected: 0 });
-    const ndjson = await importFile('trades.ndjson', { product: 'BTC-USD' });
-    expect(ndjson.summary).toEqual({ read: 20, recorded: 0, alreadyPresent: 20, rejected: 0 });
-
-    const btc = await storedTrades(store.client, 'BTC-USD');
-    expect(btc).toHaveLength(40);
-    expect(new Set(btc.map((trade) => trade.tradeId)).size).toBe(40);
-    expect(btc.map((trade) => trade.time)).toEqual(btc.map((trade) => trade.time).sort());
-    expect(btc[0]).toEqual({
-      product: 'BTC-USD',
-      tradeId: '741852001',
-      price: '43243.13',
-      size: '0.29143572',
-      side: 'buy',
-      time: '2026-11-26T08:00:00.725015Z',
-      source: 'coinbase',
+// `recent`: the node recognises replays as EventStoreDB does, remembering only a few recent event ids,
+// so a second import of the same file meets none of them there.
+describe.each(['full', 'recent'] as const)(
+  'importing trades into the store (idempotency %s)',
+  (idempotency) => {
+    let store: TestStore;
+    beforeAll(async () => {
+      store = await startTestStore({ idempotency, limits: { idempotencyCacheSize: 8 } });
     });
-    expect(await storedTrades(store.client, 'ETH-USD')).toHaveLength(20);
-  });
-});
+    afterAll(async () => {
+      await store?.stop();
+    });
+
+    const importFile = (
+      name: string,
+      options: { product?: string; strict?: boolean; batchSize?: number } = {},
+    ) => {
+      const bad: string[] = [];
+      return importTrades({
+        lines: readTradeFile(join(fixtures, name), {
+          source: 'coinbase',
+          product: options.product,
+          products: PRODUCTS,
+        }),
+        record: (trades) => recordTrades(store.client, trades, { products: PRODUCTS }),
+        strict: options.strict ?? false,
+        batchSize: options.batchSize ?? 7,
+        onBadLine: (line, reason) => bad.push(`line ${line}: ${reason}`),
+      }).then((summary) => ({ summary, bad }));
+    };
+
+    it('records a file once: importing it again, or the same trades in another format, adds nothing', async () => {
+      const first = await importFile('trades.csv');
+      expect(first.summary).toEqual({ read: 60, recorded: 60, alreadyPresent: 0, rejected: 0 });
+      const again = await importFile('trades.csv', { batchSize: 1000 });
+      expect(again.summary).toEqual({ read: 60, recorded: 0, alreadyPresent: 60, rejected: 0 });
+      const ndjson = await importFile('trades.ndjson', { product: 'BTC-USD' });
+      expect(ndjson.summary).toEqual({ read: 20, recorded: 0, alreadyPresent: 20, rejected: 0 });
+
+      const btc = await storedTrades(store.client, 'BTC-USD');
+      expect(btc).toHaveLength(40);
+      expect(new Set(btc.map((trade) => trade.tradeId)).size).toBe(40);
+      expect(btc.map((trade) => trade.time)).toEqual(btc.map((trade) => trade.time).sort());
+      expect(btc[0]).toEqual({
+        product: 'BTC-USD',
+        tradeId: '741852001',
+        price: '43243.13',
+        size: '0.29143572',
+        side: 'buy',
+        time: '2026-11-26T08:00:00.725015Z',
+        source: 'coinbase',
+      });
+      expect(await storedTrades(store.client, 'ETH-USD')).toHaveLength(20);
+    });
+  },
+);
 
 const exec = promisify(execFile);
 
@@ -76,7 +81,15 @@ async function cli(
   try {
     const { stdout, stderr } = await exec(process.execPath, [join(root, 'bin/pricealert.js'), ...args], {
       cwd: root,
-      env: { ...process.env, PRICEALERT_DATA_DIR: dataDir, LOG_LEVEL: 'warn', EVENTSTORE_URL: '' },
+      // The node the CLI starts recognises replays only as EventStoreDB does (a few recent ids).
+      env: {
+        ...process.env,
+        PRICEALERT_DATA_DIR: dataDir,
+        LOG_LEVEL: 'warn',
+        EVENTSTORE_URL: '',
+        EVENTSTORE_IDEMPOTENCY: 'recent',
+        EVENTSTORE_IDEMPOTENCY_CACHE_SIZE: '4',
+      },
     });
     return { code: 0, stdout, stderr };
   } catch (error) {

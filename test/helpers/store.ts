@@ -24,6 +24,8 @@ export interface TestStoreOptions {
   readonly logLevel?: string;
   /** The node's limits and timeouts, e.g. a short idle timeout. */
   readonly limits?: Partial<NodeLimits>;
+  /** `recent`: the node recognises replayed appends only as EventStoreDB does (recent ids for ANY). */
+  readonly idempotency?: NodeLimits['idempotency'];
 }
 
 export async function startTestStore(options: TestStoreOptions = {}): Promise<TestStore> {
@@ -32,7 +34,10 @@ export async function startTestStore(options: TestStoreOptions = {}): Promise<Te
   const node = await startEmbeddedNode({
     dataDir,
     logLevel: options.logLevel ?? 'warn',
-    ...(options.limits ? { limits: options.limits } : {}),
+    limits: {
+      ...options.limits,
+      ...(options.idempotency ? { idempotency: options.idempotency } : {}),
+    },
   });
   const client = EventStoreDBClient.connectionString(node.connectionString);
   let stopping: Promise<void> | undefined;

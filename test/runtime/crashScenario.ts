@@ -2,6 +2,7 @@
 // kills) and the soak test (many).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { EventStoreDBClient } from '@eventstore/db-client';
 import { createAlert } from '../../src/domain/alerts.ts';
 import type { AlertCreated } from '../../src/domain/events.ts';
 import { formatMicros } from '../../src/domain/time.ts';
@@ -45,9 +46,14 @@ const random = (seed: number) => () => (seed = (seed * 1_103_515_245 + 12_345) %
 export async function crashScenario(
   kills: number,
   seed: number,
+  options: { idempotency?: 'full' | 'recent' } = {},
 ): Promise<{ written: Map<string, string[]>; expected: Map<string, string[]> }> {
   const next = random(seed);
-  const store = await startTestStore();
+  // In `recent` mode the node remembers only the last 64 event ids, as EventStoreDB remembers only recent ones.
+  const store = await startTestStore({
+    ...(options.idempotency ? { idempotency: options.idempotency } : {}),
+    limits: { idempotencyCacheSize: 64 },
+  });
   const children: ChildProcess[] = [];
   try {
     const alerts: AlertCreated[] = [];
@@ -99,6 +105,10 @@ export async function crashScenario(
       child.kill('SIGKILL');
       await sending;
       if (child.exitCode === null && child.signalCode === null) await once(child, 'exit');
+      // The feed restarts too and sends the tape so far again, from a connection of its own.
+      const replay = EventStoreDBClient.connectionString(store.connectionString);
+      await recordTrades(replay, trades.slice(0, sent), { products: ['BTC-USD'] });
+      await replay.dispose();
     }
     const last = startReactorProcess(store.connectionString, store.dataDir);
     children.push(last);

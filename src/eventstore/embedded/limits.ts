@@ -1,6 +1,7 @@
 // The node's limits and timeouts, named after EventStoreDB's options: each is an `EVENTSTORE_*`
 // environment variable and a `pricealert store --kebab-case` flag (flags win), with EventStoreDB's
 // default where it has the same option.
+import type { IdempotencyMode } from './idempotency.ts';
 
 export interface NodeLimits {
   /** Bytes of data and metadata one append may carry (EventStoreDB's MaxAppendSize). */
@@ -17,6 +18,12 @@ export interface NodeLimits {
   readonly keepAliveIntervalMs: number;
   /** and closes it if the ping is not answered within this long (KeepAliveTimeout). */
   readonly keepAliveTimeoutMs: number;
+  /** `full`: a replayed append is recognised against the whole stream. `recent`: as EventStoreDB does
+   *  (idempotency.ts), so that tests show what holds on a real cluster. */
+  readonly idempotency: IdempotencyMode;
+  /** In `recent` mode, the event ids of recent commits remembered for expected revision ANY
+   *  (EventStoreDB's 8 MiB cache holds roughly 100,000). */
+  readonly idempotencyCacheSize: number;
 }
 
 export const DEFAULT_LIMITS: NodeLimits = {
@@ -27,6 +34,8 @@ export const DEFAULT_LIMITS: NodeLimits = {
   connectionIdleTimeoutMs: 60_000,
   keepAliveIntervalMs: 10_000,
   keepAliveTimeoutMs: 10_000,
+  idempotency: 'full',
+  idempotencyCacheSize: 100_000,
 };
 
 /** One option: its flag, its environment variable, and the smallest value that makes sense. */
@@ -36,6 +45,8 @@ export interface LimitOption {
   readonly env: string;
   readonly min: number;
   readonly description: string;
+  /** The words it takes, for an option that is not a number. */
+  readonly choices?: readonly string[];
 }
 
 export const LIMIT_OPTIONS: readonly LimitOption[] = [
@@ -88,13 +99,33 @@ export const LIMIT_OPTIONS: readonly LimitOption[] = [
     min: 1,
     description: 'ms the node waits for a ping answer before closing the connection',
   },
+  {
+    key: 'idempotency',
+    flag: 'idempotency',
+    env: 'EVENTSTORE_IDEMPOTENCY',
+    min: 0,
+    choices: ['full', 'recent'],
+    description: 'full: replays recognised against whole streams; recent: as EventStoreDB (recent ids only)',
+  },
+  {
+    key: 'idempotencyCacheSize',
+    flag: 'idempotency-cache-size',
+    env: 'EVENTSTORE_IDEMPOTENCY_CACHE_SIZE',
+    min: 1,
+    description: 'event ids of recent commits remembered for expected revision ANY (recent mode)',
+  },
 ];
 
 export class LimitError extends Error {
   readonly code = 'LIMIT';
 }
 
-function parseLimit(option: LimitOption, text: string, source: string): number {
+function parseLimit(option: LimitOption, text: string, source: string): number | string {
+  if (option.choices) {
+    if (!option.choices.includes(text))
+      throw new LimitError(`${source}: expected one of ${option.choices.join(', ')}, got ${text}`);
+    return text;
+  }
   const value = Number(text);
   if (text.trim() === '' || !Number.isSafeInteger(value) || value < option.min)
     throw new LimitError(`${source}: expected a whole number of at least ${option.min}, got ${text}`);
@@ -106,14 +137,14 @@ export function resolveLimits(
   env: NodeJS.ProcessEnv,
   flags: Partial<Record<keyof NodeLimits, string>> = {},
 ): NodeLimits {
-  const limits: Record<keyof NodeLimits, number> = { ...DEFAULT_LIMITS };
+  const limits: Record<keyof NodeLimits, number | string> = { ...DEFAULT_LIMITS };
   for (const option of LIMIT_OPTIONS) {
     const fromEnv = env[option.env];
     if (fromEnv !== undefined && fromEnv !== '') limits[option.key] = parseLimit(option, fromEnv, option.env);
     const fromFlag = flags[option.key];
     if (fromFlag !== undefined) limits[option.key] = parseLimit(option, fromFlag, `--${option.flag}`);
   }
-  return limits;
+  return limits as unknown as NodeLimits;
 }
 
 /** The flags' values by option key; `read` looks one up by its flag name (`max-append-size`). */

@@ -28,6 +28,7 @@ export async function runNode({ dataDir, host, port, logger, limits }: NodeOptio
   try {
     storage = await openStorage({
       dataDir,
+      writer: { idempotency: limits.idempotency, idempotencyCacheSize: limits.idempotencyCacheSize },
       onFatal: (error) => {
         // Acknowledged events are safe on disk; what is unsafe is to go on accepting writes.
         logger.fatal({ err: error }, 'the log writer failed; stopping the node');

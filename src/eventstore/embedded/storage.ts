@@ -19,7 +19,7 @@ import {
 } from './schema.ts';
 import type { Chore, ChoreResult } from './sweeper.ts';
 import type { StoredEvent } from './wire.ts';
-import type { BatchResult, WriteOp } from './writer.ts';
+import type { BatchResult, WriteOp, WriterOptions } from './writer.ts';
 import type { FromWriter, ToWriter, WriterData } from './writer-thread.ts';
 
 export {
@@ -64,6 +64,8 @@ export interface StorageOptions {
   readonly synchronous?: 'FULL' | 'NORMAL';
   /** The writer thread died: nothing more can be written safely. */
   readonly onFatal: (error: Error) => void;
+  /** How the writer recognises a replayed append (writer.ts, idempotency.ts); default `full`. */
+  readonly writer?: WriterOptions;
 }
 
 export type CommitListener = (events: readonly StoredEvent[]) => void;
@@ -138,6 +140,7 @@ export async function openStorage({
   dataDir,
   synchronous = 'FULL',
   onFatal,
+  writer = {},
 }: StorageOptions): Promise<Storage> {
   mkdirSync(dataDir, { recursive: true });
   const path = join(dataDir, 'events.sqlite');
@@ -185,7 +188,7 @@ export async function openStorage({
 
   const worker = new Worker(WRITER_BOOT, {
     eval: true,
-    workerData: { path, synchronous } satisfies WriterData,
+    workerData: { path, synchronous, writer } satisfies WriterData,
   });
   const ready = new Promise<void>((resolve, reject) => {
     worker.once('message', (message: FromWriter) =>

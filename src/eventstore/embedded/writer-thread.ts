@@ -4,11 +4,12 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { unpack, type PackedBatch } from './handoff.ts';
 import { openDatabase } from './schema.ts';
 import { createSweeper, type Chore, type ChoreResult } from './sweeper.ts';
-import { createWriter } from './writer.ts';
+import { createWriter, type WriterOptions } from './writer.ts';
 
 export interface WriterData {
   readonly path: string;
   readonly synchronous: 'FULL' | 'NORMAL';
+  readonly writer: WriterOptions;
 }
 
 export type ToWriter =
@@ -24,9 +25,9 @@ export type FromWriter =
   | { readonly type: 'closed' };
 
 const port = parentPort!;
-const { path, synchronous } = workerData as WriterData;
+const { path, synchronous, writer: writerOptions } = workerData as WriterData;
 const db = openDatabase(path, synchronous);
-const writer = createWriter(db);
+const writer = createWriter(db, writerOptions);
 const sweeper = createSweeper(db);
 
 port.on('message', (message: ToWriter) => {

@@ -2,6 +2,7 @@
 // in one transaction (group commit). Runs in the writer thread; synchronous and free of I/O besides SQLite.
 import { randomUUID } from 'node:crypto';
 import type Database from 'better-sqlite3';
+import { createRecentIdempotency, type IdempotencyMode } from './idempotency.ts';
 import {
   STREAM_COLUMNS,
   StreamState,
@@ -57,7 +58,20 @@ export interface Writer {
   write(ops: readonly WriteOp[]): BatchResult;
 }
 
-export function createWriter(db: Database.Database): Writer {
+export interface WriterOptions {
+  /** `full` (the default): the rule at {@link replayed}. `recent`: EventStoreDB's, see idempotency.ts. */
+  readonly idempotency?: IdempotencyMode;
+  /** In `recent` mode, how many event ids of recent commits are remembered for expected revision ANY. */
+  readonly idempotencyCacheSize?: number;
+}
+
+export function createWriter(db: Database.Database, options: WriterOptions = {}): Writer {
+  const recent =
+    options.idempotency === 'recent'
+      ? createRecentIdempotency(db, options.idempotencyCacheSize ?? 100_000)
+      : undefined;
+  /** What to remember once the transaction has committed (recent mode). */
+  let toRemember: (() => void)[] = [];
   const statements = {
     begin: db.prepare('BEGIN IMMEDIATE'),
     commit: db.prepare('COMMIT'),
@@ -210,8 +224,8 @@ export function createWriter(db: Database.Database): Writer {
    * Idempotency. When every id of the append is already in the stream as one consecutive run (right
    * after an exact expected revision, at revision 0 for no_stream, anywhere for any/stream_exists), the
    * append is answered as the original was and nothing is written. When only some ids are there, or all
-   * but not as such a run, it is a WrongExpectedVersion. Stricter than EventStoreDB, which only looks at
-   * the first id ("corrupted idempotency"); the domain relies on an event id never entering a stream twice.
+   * but not as such a run, it is a WrongExpectedVersion. Stricter than EventStoreDB, which for ANY remembers
+   * only recent ids and looks at the first (the `recent` mode, idempotency.ts); pricealert relies on neither.
    */
   const replayed = (
     row: StreamRow,
@@ -253,12 +267,20 @@ export function createWriter(db: Database.Database): Writer {
   ): WriteOutcome => {
     const existing = statements.stream.get(name);
     if (existing?.state === StreamState.Tombstoned) return { kind: 'stream_deleted' };
-    const replay = existing ? replayed(existing, expected, events) : undefined;
+    const replay = existing
+      ? (recent?.check(existing, expected, events) ??
+        (recent ? undefined : replayed(existing, expected, events)))
+      : undefined;
     if (replay) return replay;
     if (!admits(existing, expected))
       return { kind: 'wrong_expected_version', current: currentOf(existing), expected };
     if (events.length === 0) return { kind: 'success', revision: currentOf(existing), position: undefined };
-    const { revision, position } = insert(name, existing ?? streamRow(name), events, written, { op });
+    const row = existing ?? streamRow(name);
+    const { revision, position } = insert(name, row, events, written, { op });
+    if (recent) {
+      const first = written[written.length - 1]!;
+      toRemember.push(() => recent.remember(row.id, events, first.revision, first.position));
+    }
     return { kind: 'success', revision, position };
   };
 
@@ -332,6 +354,7 @@ export function createWriter(db: Database.Database): Writer {
   return {
     write(ops) {
       const headBefore = head;
+      toRemember = [];
       const written: Written[] = [];
       const outcomes: WriteOutcome[] = [];
       try {
@@ -343,6 +366,7 @@ export function createWriter(db: Database.Database): Writer {
           else outcomes.push(tombstone(index, op.stream, op.expected, written));
         }
         statements.commit.run();
+        for (const remember of toRemember) remember();
       } catch (error) {
         if (db.inTransaction) statements.rollback.run();
         head = headBefore;
