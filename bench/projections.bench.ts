@@ -11,6 +11,7 @@ import { createMarket, addAlert, applyTrade } from '../projections/market.ts';
 import { alertKeys, fires, scaledNumerator } from '../src/domain/crossing.ts';
 import type { AlertCreated, TradeRecorded } from '../src/domain/events.ts';
 import { formatMicros } from '../src/domain/time.ts';
+import type { Measure } from '../src/domain/types.ts';
 import { fmt, mib, perItem, QUICK, report } from './stats.ts';
 
 const WINDOWS = ['1m', '10m', '1h', '24h'];
@@ -144,12 +145,16 @@ function bookCost(total: number): void {
     averagePrice.evolve(market.prices, trade);
     const book = product();
     const began = process.hrtime.bigint();
-    changes += alertBook.cross(market.book, 'BTC-USD', (measure, window) =>
-      averagePrice.measureRatio(
-        book,
-        measure,
-        measure === 'LAST' ? 0 : averagePrice.windowIndex(market.prices, window),
-      ),
+    changes += alertBook.cross(
+      market.book,
+      'BTC-USD',
+      (measure, window) =>
+        averagePrice.measureRatio(
+          book,
+          measure as Measure,
+          measure === 'LAST' ? 0 : averagePrice.windowIndex(market.prices, window),
+        ),
+      0,
     ).length;
     nanos += process.hrtime.bigint() - began;
   }
@@ -167,20 +172,24 @@ function bookCost(total: number): void {
   );
 
   // The seed: every alert compared on every trade (here with the same exact comparisons).
-  const keyed = given.map((alert) => ({ alert, key: alertKeys(alert)!.key }));
+  const keyed = given.map((alert) => ({
+    alert,
+    direction: alert.direction!,
+    key: alertKeys({ ...alert, direction: alert.direction!, threshold: alert.threshold! })!.key,
+  }));
   const scanTrades = trades.slice(0, SCAN_TRADES(total));
   const scanBegan = process.hrtime.bigint();
   let scanned = 0;
   for (const trade of scanTrades) {
     averagePrice.evolve(market.prices, trade);
     const book = product();
-    for (const { alert, key } of keyed) {
+    for (const { alert, direction, key } of keyed) {
       const ratio = averagePrice.measureRatio(
         book,
         alert.measure,
         alert.measure === 'LAST' ? 0 : averagePrice.windowIndex(market.prices, alert.window),
       );
-      if (fires(alert.direction, key, ratio, scaledNumerator(ratio))) scanned += 1;
+      if (fires(direction, key, ratio, scaledNumerator(ratio))) scanned += 1;
     }
   }
   if (scanned !== 0) throw new Error('the linear scan found a trigger');

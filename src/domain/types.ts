@@ -3,6 +3,9 @@
 export type Side = 'buy' | 'sell';
 export type Direction = 'ABOVE' | 'BELOW';
 export type Measure = 'LAST' | 'MEAN' | 'VWAP';
+/** What makes an alert fire (README "Conditions"); an AlertCreated without one is LEVEL. */
+export const CONDITIONS = ['LEVEL', 'CROSS', 'MOVE', 'ENTER', 'EXIT'] as const;
+export type Condition = (typeof CONDITIONS)[number];
 export type AlertStatus = 'ACTIVE' | 'TRIGGERED' | 'CANCELLED' | 'EXPIRED';
 export type Role = 'user' | 'feeder' | 'admin';
 
@@ -34,6 +37,7 @@ export const EVENT_TYPES = [
   'AlertTriggered',
   'AlertRearmed',
   'AlertExpired',
+  'AlertDisarmed',
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 
