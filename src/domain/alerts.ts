@@ -170,7 +170,10 @@ const boundedDecimal = (
 };
 
 /** Which of the optional fields each condition uses; any other one given is refused. */
-const USES: Record<Condition, readonly ('direction' | 'threshold' | 'percent' | 'low' | 'high' | 'rearmBy')[]> = {
+const USES: Record<
+  Condition,
+  readonly ('direction' | 'threshold' | 'percent' | 'low' | 'high' | 'rearmBy')[]
+> = {
   LEVEL: ['direction', 'threshold', 'rearmBy'],
   CROSS: ['direction', 'threshold', 'rearmBy'],
   MOVE: ['direction', 'percent'],
@@ -193,10 +196,13 @@ function conditionFields(
   }
   if (uses.includes('direction') && command.direction !== 'ABOVE' && command.direction !== 'BELOW')
     throw badInput('direction', 'must be ABOVE or BELOW');
-  const fields: ReturnType<typeof conditionFields> = { rearmBy: boundedDecimal('rearmBy', command.rearmBy ?? '0', true) };
+  const fields: ReturnType<typeof conditionFields> = {
+    rearmBy: boundedDecimal('rearmBy', command.rearmBy ?? '0', true),
+  };
   if (condition !== 'LEVEL') fields.condition = condition;
   if (command.direction !== undefined) fields.direction = command.direction;
-  if (command.threshold !== undefined) fields.threshold = boundedDecimal('threshold', command.threshold, false);
+  if (command.threshold !== undefined)
+    fields.threshold = boundedDecimal('threshold', command.threshold, false);
   if (command.percent !== undefined)
     fields.percent = boundedDecimal('percent', command.percent, false, MAX_PERCENT_DECIMALS);
   if (command.low !== undefined) fields.low = boundedDecimal('low', command.low, false);

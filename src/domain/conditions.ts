@@ -73,7 +73,11 @@ export function ruleOf(alert: ConditionFields): Rule | undefined {
   if (cooldownMs !== undefined) rule.cooldown = cooldownMs * 1000;
   if (condition === 'LEVEL' || condition === 'CROSS') {
     if (!alert.direction || alert.threshold === undefined) return undefined;
-    const keys = alertKeys({ direction: alert.direction, threshold: alert.threshold, rearmBy: alert.rearmBy });
+    const keys = alertKeys({
+      direction: alert.direction,
+      threshold: alert.threshold,
+      rearmBy: alert.rearmBy,
+    });
     if (!keys) return undefined;
     rule.key = keys.key;
     rule.rearmKey = keys.rearmKey;
@@ -144,7 +148,11 @@ export function step(
 ): Step | undefined {
   if (!phase.armed) return leaves(rule, ratio, numerator) ? 'rearm' : undefined;
   if (!meets(rule, ratio, numerator)) return undefined;
-  if (rule.cooldown !== undefined && phase.lastFired !== undefined && tradeMicros - phase.lastFired < rule.cooldown)
+  if (
+    rule.cooldown !== undefined &&
+    phase.lastFired !== undefined &&
+    tradeMicros - phase.lastFired < rule.cooldown
+  )
     return rule.edge ? 'disarm' : undefined;
   return 'fire';
 }
@@ -154,4 +162,5 @@ export function step(
  * of them): a single threshold and no cooldown. The others are checked one by one with {@link step}.
  */
 export const heapable = (rule: Rule): boolean =>
-  rule.cooldown === undefined && (rule.condition === 'LEVEL' || rule.condition === 'CROSS' || rule.condition === 'MOVE');
+  rule.cooldown === undefined &&
+  (rule.condition === 'LEVEL' || rule.condition === 'CROSS' || rule.condition === 'MOVE');

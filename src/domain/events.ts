@@ -58,7 +58,11 @@ const conditionFields = (
 ): void => {
   for (const field of NEEDS[data.condition ?? 'LEVEL']) {
     if (data[field] === undefined)
-      context.addIssue({ code: 'custom', path: [field], message: `is required for ${data.condition ?? 'LEVEL'}` });
+      context.addIssue({
+        code: 'custom',
+        path: [field],
+        message: `is required for ${data.condition ?? 'LEVEL'}`,
+      });
   }
 };
 

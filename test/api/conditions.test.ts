@@ -121,7 +121,15 @@ describe('createAlert with conditions', () => {
     const created = await gql(
       harness.url,
       CREATE,
-      { input: { product: 'ETH-USD', condition: 'CROSS', direction: 'ABOVE', threshold: '2000', measure: 'LAST' } },
+      {
+        input: {
+          product: 'ETH-USD',
+          condition: 'CROSS',
+          direction: 'ABOVE',
+          threshold: '2000',
+          measure: 'LAST',
+        },
+      },
       frank,
     );
     expect(created.errors).toBeUndefined();

@@ -40,15 +40,46 @@ const at = (offset: number): string => (MID + offset).toFixed(2);
 type AlertInput = Omit<CreateAlertCommand, 'alertId' | 'userId' | 'product' | 'now'>;
 const ALERTS: AlertInput[] = [
   { condition: 'CROSS', direction: 'ABOVE', threshold: at(0), measure: 'LAST', repeat: true },
-  { condition: 'CROSS', direction: 'BELOW', threshold: at(0), measure: 'MEAN', window: '1m', repeat: true, rearmBy: '20' },
-  { condition: 'CROSS', direction: 'ABOVE', threshold: at(0), measure: 'LAST', repeat: true, cooldown: '30s' },
+  {
+    condition: 'CROSS',
+    direction: 'BELOW',
+    threshold: at(0),
+    measure: 'MEAN',
+    window: '1m',
+    repeat: true,
+    rearmBy: '20',
+  },
+  {
+    condition: 'CROSS',
+    direction: 'ABOVE',
+    threshold: at(0),
+    measure: 'LAST',
+    repeat: true,
+    cooldown: '30s',
+  },
   { condition: 'CROSS', direction: 'BELOW', threshold: at(-40), measure: 'VWAP', window: '10m' },
   { condition: 'MOVE', direction: 'ABOVE', percent: '0.05', window: '1m', repeat: true },
   { condition: 'MOVE', direction: 'BELOW', percent: '0.05', window: '1m', repeat: true, cooldown: '2m' },
   { condition: 'MOVE', direction: 'ABOVE', percent: '0.2', window: 'all' },
   { condition: 'ENTER', low: at(-30), high: at(30), measure: 'LAST', repeat: true },
-  { condition: 'EXIT', low: at(-30), high: at(30), measure: 'MEAN', window: '1m', repeat: true, cooldown: '1m' },
-  { condition: 'ENTER', low: at(-30), high: at(30), measure: 'VWAP', window: '10m', repeat: true, cooldown: '5m' },
+  {
+    condition: 'EXIT',
+    low: at(-30),
+    high: at(30),
+    measure: 'MEAN',
+    window: '1m',
+    repeat: true,
+    cooldown: '1m',
+  },
+  {
+    condition: 'ENTER',
+    low: at(-30),
+    high: at(30),
+    measure: 'VWAP',
+    window: '10m',
+    repeat: true,
+    cooldown: '5m',
+  },
   { direction: 'ABOVE', threshold: at(0), measure: 'LAST', repeat: true, cooldown: '1m' },
 ];
 
@@ -151,7 +182,9 @@ describe('backtest ≡ live, for every condition', () => {
     });
     expect(eventTypes.get('AlertRearmed')).toBeGreaterThan(0);
     expect(eventTypes.get('AlertDisarmed')).toBeGreaterThan(0);
-    expect(report.triggers.filter((t) => t.alertIndex === 5).every((t) => t.value.startsWith('-'))).toBe(true);
+    expect(report.triggers.filter((t) => t.alertIndex === 5).every((t) => t.value.startsWith('-'))).toBe(
+      true,
+    );
 
     expect(report.triggers.map(seen).sort(order)).toEqual(live);
   });

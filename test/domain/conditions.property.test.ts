@@ -68,7 +68,10 @@ function naiveFires(alerts: readonly AlertCreated[], trades: readonly TradeRecor
       const above = alert.direction === 'ABOVE';
       const condition = alert.condition ?? 'LEVEL';
       if (condition === 'LEVEL' || condition === 'MOVE') {
-        const level = condition === 'MOVE' ? new Decimal(alert.percent!).times(above ? 1 : -1) : new Decimal(alert.threshold!);
+        const level =
+          condition === 'MOVE'
+            ? new Decimal(alert.percent!).times(above ? 1 : -1)
+            : new Decimal(alert.threshold!);
         const met = above ? v.gte(level) : v.lte(level);
         const band = new Decimal(alert.rearmBy);
         const clear = above ? v.lt(level.minus(band)) : v.gt(level.plus(band));
@@ -143,7 +146,13 @@ const alertArb = fc
       case 'LEVEL':
         return { ...common, direction: r.direction, threshold: r.threshold, rearmBy: r.rearmBy };
       case 'CROSS':
-        return { ...common, condition: 'CROSS', direction: r.direction, threshold: r.threshold, rearmBy: r.rearmBy };
+        return {
+          ...common,
+          condition: 'CROSS',
+          direction: r.direction,
+          threshold: r.threshold,
+          rearmBy: r.rearmBy,
+        };
       case 'MOVE':
         return { ...common, condition: 'MOVE', direction: r.direction, percent: r.percent };
       default:
@@ -164,7 +173,8 @@ describe('conditions against a naive recomputation', () => {
         const expected = naiveFires(alerts, trades);
         const fired = (seen: { kind: string; trade: number; alertId: string; value: string }[]) =>
           seen.filter((s) => s.kind === 'fire').map((s) => `${s.trade} ${s.alertId} ${s.value}`);
-        const key = (s: { kind: string; trade: number; alertId: string }) => `${s.trade} ${s.alertId} ${s.kind}`;
+        const key = (s: { kind: string; trade: number; alertId: string }) =>
+          `${s.trade} ${s.alertId} ${s.kind}`;
         const book = bookChanges(alerts, trades, WINDOWS);
         expect(fired(book).sort()).toEqual([...expected].sort());
         const stream = reactorChanges(alerts, trades, { windows: WINDOWS, everyTrade: true }).seen;

@@ -11,14 +11,7 @@ import {
 import { DomainError } from '../../src/domain/errors.ts';
 import type { AlertCreated, AlertEvent, TradeRecorded } from '../../src/domain/events.ts';
 import { parseEvent } from '../../src/domain/events.ts';
-import {
-  alertOf,
-  bookChanges,
-  lines,
-  reactorChanges,
-  tapeOf,
-  trade,
-} from '../helpers/conditions.ts';
+import { alertOf, bookChanges, lines, reactorChanges, tapeOf, trade } from '../helpers/conditions.ts';
 
 /** Runs one alert both ways, checks they agree, and gives the changes as `kind@trade value`. */
 function run(fields: Partial<AlertCreated>, trades: TradeRecorded[], windows = ['1m']): string[] {
@@ -47,13 +40,16 @@ describe('LEVEL (the default, unchanged)', () => {
 
 describe('CROSS', () => {
   it('given an alert created while above, when the price stays above, then nothing: the first value only sets the side', () => {
-    expect(run({ condition: 'CROSS', direction: 'ABOVE', threshold: '100' }, tapeOf(['101', '102', '100']))).toEqual(
-      [],
-    );
+    expect(
+      run({ condition: 'CROSS', direction: 'ABOVE', threshold: '100' }, tapeOf(['101', '102', '100'])),
+    ).toEqual([]);
   });
   it('given an alert created while above, when the price dips and crosses again, then it fires on the fresh cross', () => {
     expect(
-      run({ condition: 'CROSS', direction: 'ABOVE', threshold: '100' }, tapeOf(['101', '102', '99', '100', '98', '101'])),
+      run(
+        { condition: 'CROSS', direction: 'ABOVE', threshold: '100' },
+        tapeOf(['101', '102', '99', '100', '98', '101']),
+      ),
     ).toEqual(['rearm@2 99', 'fire@3 100']);
   });
   it('given a repeat BELOW alert with rearmBy, when the price chops around the threshold, then only crosses from beyond the band fire', () => {
@@ -65,7 +61,10 @@ describe('CROSS', () => {
   it('given a repeat alert with a cooldown, when it crosses again inside it, then that edge is spent and only the next fresh cross fires', () => {
     const trades = at([0, '99'], [1, '101'], [2, '99'], [3, '101'], [12, '101'], [13, '99'], [14, '101']);
     expect(
-      run({ condition: 'CROSS', direction: 'ABOVE', threshold: '100', repeat: true, cooldown: '10s' }, trades),
+      run(
+        { condition: 'CROSS', direction: 'ABOVE', threshold: '100', repeat: true, cooldown: '10s' },
+        trades,
+      ),
     ).toEqual(['rearm@0 99', 'fire@1 101', 'rearm@2 99', 'disarm@3 101', 'rearm@5 99', 'fire@6 101']);
   });
   it('given equal trade times, when it crosses twice within one timestamp, then each is a cross and a cooldown counts them as inside', () => {
@@ -82,33 +81,36 @@ describe('CROSS', () => {
   it('given a MEAN alert, when a late trade pulls the window’s mean across, then it crosses on that trade', () => {
     // Mean over 1m: 99, then (99 + 99.5) / 2, then a late 103 at 5 s joins: (99 + 103 + 99.5) / 3 = 100.5.
     const trades = at([0, '99'], [10, '99.5'], [5, '103']);
-    expect(run({ condition: 'CROSS', direction: 'ABOVE', threshold: '100', measure: 'MEAN' }, trades)).toEqual([
-      'rearm@0 99',
-      'fire@2 100.5',
-    ]);
+    expect(
+      run({ condition: 'CROSS', direction: 'ABOVE', threshold: '100', measure: 'MEAN' }, trades),
+    ).toEqual(['rearm@0 99', 'fire@2 100.5']);
   });
 });
 
 describe('MOVE', () => {
   it('given up 5 %, when the newest price is 5 % over the window’s oldest, then it fires with the move in percent', () => {
-    expect(run({ condition: 'MOVE', direction: 'ABOVE', percent: '5' }, at([0, '100'], [10, '103'], [20, '105']))).toEqual(
-      ['fire@2 5'],
-    );
+    expect(
+      run({ condition: 'MOVE', direction: 'ABOVE', percent: '5' }, at([0, '100'], [10, '103'], [20, '105'])),
+    ).toEqual(['fire@2 5']);
   });
   it('given down 2 %, when the price falls by 2.5 %, then the value is negative', () => {
-    expect(run({ condition: 'MOVE', direction: 'BELOW', percent: '2' }, tapeOf(['100', '99', '97.5']))).toEqual([
-      'fire@2 -2.5',
-    ]);
+    expect(
+      run({ condition: 'MOVE', direction: 'BELOW', percent: '2' }, tapeOf(['100', '99', '97.5'])),
+    ).toEqual(['fire@2 -2.5']);
   });
   it('given a 1m window, when the old trades slide out, then p0 is the oldest trade still in the window', () => {
     const trades = at([0, '100'], [30, '104'], [70, '106']);
     expect(run({ condition: 'MOVE', direction: 'ABOVE', percent: '5' }, trades)).toEqual([]);
-    expect(run({ condition: 'MOVE', direction: 'ABOVE', percent: '5', window: 'all' }, trades)).toEqual(['fire@2 6']);
+    expect(run({ condition: 'MOVE', direction: 'ABOVE', percent: '5', window: 'all' }, trades)).toEqual([
+      'fire@2 6',
+    ]);
   });
   it('given a late trade older than the window’s oldest, when it arrives, then it becomes p0', () => {
     // At 40 s the 1m window holds 100 (20 s) and 104 (40 s): 4 %. The late 98 at 10 s is older: 6.12244898 %.
     const trades = at([20, '100'], [40, '104'], [10, '98']);
-    expect(run({ condition: 'MOVE', direction: 'ABOVE', percent: '5' }, trades)).toEqual(['fire@2 6.12244898']);
+    expect(run({ condition: 'MOVE', direction: 'ABOVE', percent: '5' }, trades)).toEqual([
+      'fire@2 6.12244898',
+    ]);
   });
   it('given a repeat alert, when the move stops holding and holds again, then it re-arms and fires again', () => {
     const trades = at([0, '100'], [1, '106'], [2, '107'], [3, '104'], [4, '105']);
@@ -128,13 +130,15 @@ describe('MOVE', () => {
 
 describe('ENTER and EXIT', () => {
   it('given ENTER 99..101, when the first value is inside, then it waits for the price to leave and come back', () => {
-    expect(run({ condition: 'ENTER', low: '99', high: '101' }, tapeOf(['100', '100.5', '102', '101']))).toEqual([
-      'rearm@2 102',
-      'fire@3 101',
-    ]);
+    expect(
+      run({ condition: 'ENTER', low: '99', high: '101' }, tapeOf(['100', '100.5', '102', '101'])),
+    ).toEqual(['rearm@2 102', 'fire@3 101']);
   });
   it('given ENTER created outside, when the price reaches the bound, then it fires (the range is inclusive)', () => {
-    expect(run({ condition: 'ENTER', low: '99', high: '101' }, tapeOf(['98', '99']))).toEqual(['rearm@0 98', 'fire@1 99']);
+    expect(run({ condition: 'ENTER', low: '99', high: '101' }, tapeOf(['98', '99']))).toEqual([
+      'rearm@0 98',
+      'fire@1 99',
+    ]);
   });
   it('given a repeat EXIT, when the price leaves on either side, then it fires each time after coming back in', () => {
     const trades = tapeOf(['100', '101', '101.01', '105', '99', '98.99']);
@@ -147,19 +151,20 @@ describe('ENTER and EXIT', () => {
   });
   it('given a repeat ENTER with a cooldown, when it enters again inside it, then the entry is spent', () => {
     const trades = at([0, '98'], [1, '100'], [2, '98'], [3, '100'], [4, '98'], [70, '100']);
-    expect(run({ condition: 'ENTER', low: '99', high: '101', repeat: true, cooldown: '1m' }, trades)).toEqual([
-      'rearm@0 98',
-      'fire@1 100',
-      'rearm@2 98',
-      'disarm@3 100',
-      'rearm@4 98',
-      'fire@5 100',
-    ]);
+    expect(run({ condition: 'ENTER', low: '99', high: '101', repeat: true, cooldown: '1m' }, trades)).toEqual(
+      ['rearm@0 98', 'fire@1 100', 'rearm@2 98', 'disarm@3 100', 'rearm@4 98', 'fire@5 100'],
+    );
   });
 });
 
 describe('deciding from the stream', () => {
-  const cross = alertOf('a', { condition: 'CROSS', direction: 'ABOVE', threshold: '100', repeat: true, cooldown: '10s' });
+  const cross = alertOf('a', {
+    condition: 'CROSS',
+    direction: 'ABOVE',
+    threshold: '100',
+    repeat: true,
+    cooldown: '10s',
+  });
   const trades = at([0, '99'], [1, '101'], [2, '99'], [3, '101'], [4, '99']);
 
   it('given the events written, when the stream is folded again (a restart, a conflict), then the state is the same', () => {
@@ -227,22 +232,44 @@ describe('decideCreateAlert with conditions', () => {
     try {
       decideCreateAlert(command(more), undefined, rules);
     } catch (error) {
-      if (error instanceof DomainError) return { code: error.code, ...(error.field ? { field: error.field } : {}) };
+      if (error instanceof DomainError)
+        return { code: error.code, ...(error.field ? { field: error.field } : {}) };
       throw error;
     }
     throw new Error('expected a DomainError');
   };
 
   it('stores each condition with its own fields only, normalised; LEVEL leaves `condition` out', () => {
-    const create = (more: Partial<CreateAlertCommand>) => decideCreateAlert(command(more), undefined, rules)[0]!;
+    const create = (more: Partial<CreateAlertCommand>) =>
+      decideCreateAlert(command(more), undefined, rules)[0]!;
     expect(create({ direction: 'ABOVE', threshold: '100.0' })).not.toHaveProperty('condition');
-    const move = create({ condition: 'MOVE', direction: 'BELOW', percent: '2.50', repeat: true, cooldown: '5m' });
-    expect(move).toMatchObject({ condition: 'MOVE', direction: 'BELOW', percent: '2.5', cooldown: '5m', rearmBy: '0' });
+    const move = create({
+      condition: 'MOVE',
+      direction: 'BELOW',
+      percent: '2.50',
+      repeat: true,
+      cooldown: '5m',
+    });
+    expect(move).toMatchObject({
+      condition: 'MOVE',
+      direction: 'BELOW',
+      percent: '2.5',
+      cooldown: '5m',
+      rearmBy: '0',
+    });
     expect(move).not.toHaveProperty('threshold');
     const enter = create({ condition: 'ENTER', low: '99.90', high: '101' });
     expect(enter).toMatchObject({ condition: 'ENTER', low: '99.9', high: '101' });
     expect(enter).not.toHaveProperty('direction');
-    expect(create({ condition: 'MOVE', direction: 'ABOVE', percent: '0.00000001', measure: 'LAST', window: 'all' })).toMatchObject({
+    expect(
+      create({
+        condition: 'MOVE',
+        direction: 'ABOVE',
+        percent: '0.00000001',
+        measure: 'LAST',
+        window: 'all',
+      }),
+    ).toMatchObject({
       percent: '0.00000001',
     });
   });
@@ -271,7 +298,10 @@ describe('decideCreateAlert with conditions', () => {
     [{ direction: 'ABOVE', threshold: '100', repeat: true, cooldown: 'soon' }, 'cooldown'],
     [{ direction: 'ABOVE', threshold: '100', repeat: true, cooldown: '0m' }, 'cooldown'],
     [{ direction: 'ABOVE', threshold: '100', repeat: true, cooldown: '-5m' }, 'cooldown'],
-  ] as [Partial<CreateAlertCommand>, string][])('given %o, when created, then BAD_USER_INPUT names %s', (more, field) => {
-    expect(failure(more)).toEqual({ code: 'BAD_USER_INPUT', field });
-  });
+  ] as [Partial<CreateAlertCommand>, string][])(
+    'given %o, when created, then BAD_USER_INPUT names %s',
+    (more, field) => {
+      expect(failure(more)).toEqual({ code: 'BAD_USER_INPUT', field });
+    },
+  );
 });

@@ -52,7 +52,11 @@ export interface Seen {
 const KIND = { AlertTriggered: 'fire', AlertRearmed: 'rearm', AlertDisarmed: 'disarm' } as const;
 
 /** What a backtest sees: the book's changes, trade by trade. */
-export function bookChanges(alerts: readonly AlertCreated[], trades: readonly TradeRecorded[], windows = ['1m']): Seen[] {
+export function bookChanges(
+  alerts: readonly AlertCreated[],
+  trades: readonly TradeRecorded[],
+  windows = ['1m'],
+): Seen[] {
   const market = createMarket(windows);
   for (const alert of alerts) addAlert(market, alert);
   return trades.flatMap((t, index) =>
@@ -119,7 +123,8 @@ export function reactorChanges(
       const next = evolveAlert(state, event, { revision: state.revision + 1n, cause: position })!;
       states.set(alertId, next);
       streams.get(alertId)!.push(event);
-      if (next.status === 'ACTIVE') alertBook.setAlert(market.book, next.created, next.armed, next.lastFiredAt);
+      if (next.status === 'ACTIVE')
+        alertBook.setAlert(market.book, next.created, next.armed, next.lastFiredAt);
       else alertBook.removeAlert(market.book, alertId);
       const kind = KIND[event.type as keyof typeof KIND];
       const value = (event.data as { value: string }).value;

@@ -301,8 +301,7 @@ function alertInput(): Record<string, unknown> {
     repeat: data.get('repeat') !== null,
   };
   if (shown('direction')) input.direction = text('direction');
-  for (const field of ['threshold', 'percent', 'low', 'high'])
-    if (shown(field)) input[field] = text(field);
+  for (const field of ['threshold', 'percent', 'low', 'high']) if (shown(field)) input[field] = text(field);
   if (shown('rearmBy') && text('rearmBy')) input.rearmBy = text('rearmBy');
   if (text('cooldown')) input.cooldown = text('cooldown');
   if (text('note')) input.note = text('note');
