@@ -11,7 +11,7 @@ import {
 import { windowMillis } from '../config.ts';
 import { ruleOf, startsArmed, step } from './conditions.ts';
 import type { Ratio } from './crossing.ts';
-import { normalizeDecimal, parseScaled } from './decimal.ts';
+import { normalizeDecimal, parseScaled, pow10, type Scaled } from './decimal.ts';
 import { badInput, DomainError } from './errors.ts';
 import {
   parseEvent,
@@ -25,6 +25,7 @@ import { parseTime } from './time.ts';
 import {
   ALL_WINDOW,
   alertStream,
+  CONDITION_FIELDS,
   CONDITIONS,
   type AlertStatus,
   type Condition,
@@ -169,32 +170,23 @@ const boundedDecimal = (
   return normalizeDecimal(text!)!;
 };
 
-/** Which of the optional fields each condition uses; any other one given is refused. */
-const USES: Record<
-  Condition,
-  readonly ('direction' | 'threshold' | 'percent' | 'low' | 'high' | 'rearmBy')[]
-> = {
-  LEVEL: ['direction', 'threshold', 'rearmBy'],
-  CROSS: ['direction', 'threshold', 'rearmBy'],
-  MOVE: ['direction', 'percent'],
-  ENTER: ['low', 'high'],
-  EXIT: ['low', 'high'],
-};
-
 /** The condition's fields, checked and normalised, as AlertCreated stores them. */
 function conditionFields(
   command: CreateAlertCommand,
 ): Pick<AlertCreated, 'condition' | 'direction' | 'threshold' | 'percent' | 'low' | 'high' | 'rearmBy'> {
   const condition = command.condition ?? 'LEVEL';
   if (!CONDITIONS.includes(condition)) throw badInput('condition', `must be one of ${CONDITIONS.join(', ')}`);
-  const uses = USES[condition];
-  for (const field of ['direction', 'threshold', 'percent', 'low', 'high', 'rearmBy'] as const) {
-    if (command[field] !== undefined && !uses.includes(field))
-      throw badInput(field, `is not used by ${condition} alerts`);
-    if (command[field] === undefined && uses.includes(field) && field !== 'rearmBy')
+  const needs: readonly string[] = CONDITION_FIELDS[condition];
+  for (const field of ['direction', 'threshold', 'percent', 'low', 'high'] as const) {
+    if (command[field] === undefined && needs.includes(field))
       throw badInput(field, `is required for ${condition} alerts`);
+    if (command[field] !== undefined && !needs.includes(field))
+      throw badInput(field, `is not used by ${condition} alerts`);
   }
-  if (uses.includes('direction') && command.direction !== 'ABOVE' && command.direction !== 'BELOW')
+  // Only the threshold conditions re-arm past a band; the others re-arm as soon as the condition fails.
+  if (command.rearmBy !== undefined && condition !== 'LEVEL' && condition !== 'CROSS')
+    throw badInput('rearmBy', `is not used by ${condition} alerts`);
+  if (needs.includes('direction') && command.direction !== 'ABOVE' && command.direction !== 'BELOW')
     throw badInput('direction', 'must be ABOVE or BELOW');
   const fields: ReturnType<typeof conditionFields> = {
     rearmBy: boundedDecimal('rearmBy', command.rearmBy ?? '0', true),
@@ -210,7 +202,7 @@ function conditionFields(
     fields.high = boundedDecimal('high', command.high, false);
     const [low, high] = [parseScaled(fields.low!)!, parseScaled(fields.high)!];
     const scale = Math.max(low.scale, high.scale);
-    const scaleUp = (value: typeof low) => value.units * 10n ** BigInt(scale - value.scale);
+    const scaleUp = (value: Scaled) => value.units * pow10(scale - value.scale);
     if (scaleUp(low) >= scaleUp(high)) throw badInput('high', 'must be greater than low');
   }
   return fields;

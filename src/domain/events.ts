@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { isDecimalString } from './decimal.ts';
 import { parseTime } from './time.ts';
 import { windowMillis } from '../config.ts';
-import { CONDITIONS, type EventType } from './types.ts';
+import { CONDITION_FIELDS, CONDITIONS, type EventType } from './types.ts';
 
 const decimal = z.string().refine(isDecimalString, 'must be a plain decimal string');
 /** A measure value: a MOVE alert's is a percentage, negative for a fall. */
@@ -43,20 +43,11 @@ const watched = {
   window: id,
 };
 
-/** The fields each condition needs; an event without them is not an alert pricealert can decide. */
-const NEEDS = {
-  LEVEL: ['direction', 'threshold'],
-  CROSS: ['direction', 'threshold'],
-  MOVE: ['direction', 'percent'],
-  ENTER: ['low', 'high'],
-  EXIT: ['low', 'high'],
-} as const;
-
 const conditionFields = (
   data: { condition?: (typeof CONDITIONS)[number] } & Partial<Record<string, unknown>>,
   context: z.RefinementCtx,
 ): void => {
-  for (const field of NEEDS[data.condition ?? 'LEVEL']) {
+  for (const field of CONDITION_FIELDS[data.condition ?? 'LEVEL']) {
     if (data[field] === undefined)
       context.addIssue({
         code: 'custom',
