@@ -19,6 +19,7 @@
 // Pure: no I/O and no clock (expiry arrives as an AlertExpired event). Mutated in place for speed.
 import {
   heapable,
+  levelOf,
   ruleOf,
   startsArmed,
   step,
@@ -331,8 +332,9 @@ export function cross(
         crossings.push({ kind: 'fire', alert: entry.alert, ratio });
       }
     }
+    const value = group.watched.size > 0 ? levelOf(ratio, numerator) : undefined;
     for (const entry of group.watched) {
-      const kind = step(entry.rule, entry, ratio, tradeMicros, numerator);
+      const kind = step(entry.rule, entry, value!, tradeMicros);
       if (!kind) continue;
       entry.armed = kind === 'rearm';
       if (kind === 'fire') {

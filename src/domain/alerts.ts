@@ -9,7 +9,7 @@ import {
   type EventStoreDBClient,
 } from '@eventstore/db-client';
 import { windowMillis } from '../config.ts';
-import { ruleOf, startsArmed, step } from './conditions.ts';
+import { levelOf, ruleOf, startsArmed, step } from './conditions.ts';
 import type { Ratio } from './crossing.ts';
 import { normalizeDecimal, parseScaled, pow10, type Scaled } from './decimal.ts';
 import { badInput, DomainError } from './errors.ts';
@@ -317,8 +317,13 @@ export function decideOnTrade(state: AlertState, cause: TradeCause, now: string)
   const rule = ruleOf(created);
   const { trade } = cause;
   const micros = parseTime(trade.time)?.micros;
-  if (!rule || micros === undefined) return undefined;
-  const decided = step(rule, { armed: state.armed, lastFired: state.lastFiredAt }, cause.ratio, micros);
+  if (!rule || micros === undefined || cause.ratio.den <= 0n) return undefined;
+  const decided = step(
+    rule,
+    { armed: state.armed, lastFired: state.lastFiredAt },
+    levelOf(cause.ratio),
+    micros,
+  );
   if (decided === 'fire') {
     const { alertId, userId, product, measure, window } = created;
     const watched: Partial<AlertCreated> = {};

@@ -10,7 +10,7 @@
 // AlertDisarmed), and the cooldown's start is the time of the last AlertTriggered's trade, so the
 // decision is a pure function of the alert's stream and the trade.
 import { windowMillis } from '../config.ts';
-import { alertKeys, fires, rearms, scaledNumerator, type Ratio } from './crossing.ts';
+import { alertKeys, scaledNumerator, type Ratio } from './crossing.ts';
 import { parseScaled, pow10 } from './decimal.ts';
 import type { AlertCreated } from './events.ts';
 import type { Condition, Direction, Measure } from './types.ts';
@@ -96,32 +96,50 @@ export function ruleOf(alert: ConditionFields): Rule | undefined {
   return rule;
 }
 
-/** `low ≤ value ≤ high`, exactly. */
-function inside(rule: Rule, ratio: Ratio, numerator: bigint): boolean {
-  return numerator >= rule.low * ratio.den && numerator <= rule.high * ratio.den;
+/**
+ * A value as the keys are scaled (×10^18), rounded down and up: computed once per value, after which
+ * every comparison with a key is exact without a multiplication — for an integer key K, `v ≥ K` iff
+ * `floor(v) ≥ K`, and `v ≤ K` iff `ceil(v) ≤ K`.
+ */
+export interface Level {
+  floor: bigint;
+  ceil: bigint;
 }
 
-/** Whether the value meets the condition (what fires an armed alert). */
-export function meets(rule: Rule, ratio: Ratio, numerator = scaledNumerator(ratio)): boolean {
+export function levelOf(ratio: Ratio, numerator = scaledNumerator(ratio)): Level {
+  const quotient = numerator / ratio.den;
+  const remainder = numerator % ratio.den;
+  // BigInt division truncates toward zero; den > 0, so a negative remainder means a negative value.
+  const floor = remainder < 0n ? quotient - 1n : quotient;
+  return { floor, ceil: remainder === 0n ? floor : floor + 1n };
+}
+
+const atLeast = (value: Level, key: bigint): boolean => value.floor >= key;
+const atMost = (value: Level, key: bigint): boolean => value.ceil <= key;
+const inside = (rule: Rule, value: Level): boolean => atLeast(value, rule.low) && atMost(value, rule.high);
+
+/** Whether the value meets the condition (what fires an armed alert): `fires` in crossing.ts, for every condition. */
+export function meets(rule: Rule, value: Level): boolean {
   switch (rule.condition) {
     case 'ENTER':
-      return inside(rule, ratio, numerator);
+      return inside(rule, value);
     case 'EXIT':
-      return !inside(rule, ratio, numerator);
+      return !inside(rule, value);
     default:
-      return fires(rule.direction, rule.key, ratio, numerator);
+      return rule.direction === 'ABOVE' ? atLeast(value, rule.key) : atMost(value, rule.key);
   }
 }
 
-/** Whether the value has left the condition (what re-arms a disarmed alert). */
-export function leaves(rule: Rule, ratio: Ratio, numerator = scaledNumerator(ratio)): boolean {
+/** Whether the value has left the condition (what re-arms a disarmed alert): `rearms` in crossing.ts, for every condition. */
+export function leaves(rule: Rule, value: Level): boolean {
   switch (rule.condition) {
     case 'ENTER':
-      return !inside(rule, ratio, numerator);
+      return !inside(rule, value);
     case 'EXIT':
-      return inside(rule, ratio, numerator);
+      return inside(rule, value);
     default:
-      return rearms(rule.direction, rule.rearmKey, ratio, numerator);
+      // ABOVE: value < rearmKey; BELOW: value > rearmKey.
+      return rule.direction === 'ABOVE' ? !atLeast(value, rule.rearmKey) : !atMost(value, rule.rearmKey);
   }
 }
 
@@ -139,15 +157,9 @@ export type Step = 'fire' | 'rearm' | 'disarm';
  * cooldown after the last firing trade's, when a level (LEVEL, MOVE) waits, still armed, and an edge
  * is spent (disarm). Disarmed and leaving the condition: re-arm.
  */
-export function step(
-  rule: Rule,
-  phase: Phase,
-  ratio: Ratio,
-  tradeMicros: number,
-  numerator = scaledNumerator(ratio),
-): Step | undefined {
-  if (!phase.armed) return leaves(rule, ratio, numerator) ? 'rearm' : undefined;
-  if (!meets(rule, ratio, numerator)) return undefined;
+export function step(rule: Rule, phase: Phase, value: Level, tradeMicros: number): Step | undefined {
+  if (!phase.armed) return leaves(rule, value) ? 'rearm' : undefined;
+  if (!meets(rule, value)) return undefined;
   if (
     rule.cooldown !== undefined &&
     phase.lastFired !== undefined &&
