@@ -157,6 +157,24 @@ describe('ENTER and EXIT', () => {
   });
 });
 
+describe('exactness', () => {
+  it('given ENTER 99..100 on the mean, when the mean is above high by half of 10^-18, then it is outside', () => {
+    // (101 + 99.000000000000000001) / 2 = 100.0000000000000000005: printed 100, yet not ≤ 100.
+    const trades = tapeOf(['101', '99.000000000000000001']);
+    expect(run({ condition: 'ENTER', low: '99', high: '100', measure: 'MEAN' }, trades)).toEqual([
+      'rearm@0 101',
+    ]);
+  });
+  it('given EXIT 100..101 on the mean, when the mean is below low by half of 10^-18, then it fires', () => {
+    // (100.5 + 99.499999999999999999) / 2 = 99.9999999999999999995 < 100, printed 100.
+    const trades = tapeOf(['100.5', '99.499999999999999999']);
+    expect(run({ condition: 'EXIT', low: '100', high: '101', measure: 'MEAN' }, trades)).toEqual([
+      'rearm@0 100.5',
+      'fire@1 100',
+    ]);
+  });
+});
+
 describe('deciding from the stream', () => {
   const cross = alertOf('a', {
     condition: 'CROSS',
