@@ -59,7 +59,7 @@ export function addAlert(market: Market, alert: alertBook.BookAlert): boolean {
  * condition's fields); decimals as plain decimal strings, rearmBy "0" when not given. A window that
  * is not kept (not in `windows`, not `all`) never fires, so validate windows first.
  *
- * The live reactor calls exactly this, then writes AlertTriggered/AlertRearmed for each change.
+ * The live reactor calls exactly this, then writes AlertTriggered/AlertRearmed/AlertDisarmed for each change.
  */
 export function applyTrade(market: Market, trade: TradeRecorded): AlertChange[] {
   averagePrice.evolve(market.prices, trade);
