@@ -286,6 +286,8 @@ describe('alert reactor', () => {
       { condition: 'EXIT', low: '95', high: '105', measure: 'LAST', repeat: true },
       { direction: 'ABOVE', threshold: '106', measure: 'LAST', repeat: true, cooldown: '15s' },
     ];
+    // Only these two race (the earlier tests' reactors would make it a crowd).
+    await Promise.all(reactors.splice(0).map((reactor) => reactor.stop()));
     const alerts: AlertCreated[] = [];
     for (const [index, fields] of conditions.entries())
       alerts.push(await create(store, { ...fields, alertId: `cond-${index}`, product: 'ETH-USD' }));
@@ -312,5 +314,5 @@ describe('alert reactor', () => {
     expect([...kinds].sort()).toEqual(['AlertDisarmed', 'AlertRearmed', 'AlertTriggered']);
     // The reactors raced: changes were refused to one of them and decided again from the stream.
     expect(first!.stats().alertChangeConflicts + second!.stats().alertChangeConflicts).toBeGreaterThan(0);
-  });
+  }, 60_000);
 });
