@@ -35,14 +35,18 @@ import { timeMicros } from '../src/domain/time.ts';
 /** What the book needs of an alert: the fields of AlertCreated that decide when it fires. */
 export type BookAlert = Pick<AlertCreated, 'alertId' | 'product' | 'window' | 'repeat'> & ConditionFields;
 
-interface Entry {
-  alert: BookAlert;
+/** An alert decided one by one: its rule, armed or not, and when it fired last (trade µs). */
+interface Watch {
   rule: Rule;
-  /** In a group's `watched` list rather than a heap: armed or not, and when it fired last (trade µs). */
-  watched: boolean;
   armed: boolean;
   lastFired: number | undefined;
-  /** Threshold × 10^18. */
+}
+
+interface Entry {
+  alert: BookAlert;
+  /** For an alert in its group's `watched` list rather than a heap: its rule and phase. */
+  watch: Watch | undefined;
+  /** Threshold × 10^18 (MOVE: ±percent × 10^18). */
   key: bigint;
   /** (T − rearmBy) × 10^18 for ABOVE, (T + rearmBy) × 10^18 for BELOW. */
   rearmKey: bigint;
@@ -180,7 +184,7 @@ function groupOf(book: AlertBookState, alert: BookAlert): Group {
 }
 
 const heapFor = (entry: Entry, armed: boolean): Heap => {
-  const above = entry.rule.direction === 'ABOVE';
+  const above = entry.alert.direction === 'ABOVE';
   if (armed) return above ? entry.group.aboveArmed : entry.group.belowArmed;
   return above ? entry.group.aboveDisarmed : entry.group.belowDisarmed;
 };
@@ -205,10 +209,7 @@ export function setAlert(
   if (!rule) return false;
   const entry: Entry = {
     alert,
-    rule,
-    watched: !heapable(rule),
-    armed,
-    lastFired,
+    watch: heapable(rule) ? undefined : { rule, armed, lastFired },
     key: rule.key,
     rearmKey: rule.rearmKey,
     group: groupOf(book, alert),
@@ -218,15 +219,17 @@ export function setAlert(
   };
   book.nextSeq += 1;
   book.entries.set(alert.alertId, entry);
-  if (entry.watched) entry.group.watched.add(entry);
+  if (entry.watch) entry.group.watched.add(entry);
   place(entry, armed, lastFired);
   return true;
 }
 
 function place(entry: Entry, armed: boolean, lastFired: number | undefined): void {
-  entry.armed = armed;
-  entry.lastFired = lastFired;
-  if (entry.watched) return;
+  if (entry.watch) {
+    entry.watch.armed = armed;
+    entry.watch.lastFired = lastFired;
+    return;
+  }
   const target = heapFor(entry, armed);
   if (entry.heap !== target) {
     entry.heap?.remove(entry);
@@ -262,7 +265,7 @@ export function evolve(book: AlertBookState, event: AlertEvent): AlertBookState 
     case 'AlertRearmed':
     case 'AlertDisarmed': {
       const entry = book.entries.get(event.data.alertId);
-      if (entry) setAlert(book, entry.alert, event.type === 'AlertRearmed', entry.lastFired);
+      if (entry) setAlert(book, entry.alert, event.type === 'AlertRearmed', entry.watch?.lastFired);
       break;
     }
   }
@@ -310,11 +313,10 @@ export function cross(
     for (const heap of [group.aboveDisarmed, group.belowDisarmed]) {
       for (
         let entry = heap.top();
-        entry && rearms(entry.rule.direction, entry.rearmKey, ratio, numerator);
+        entry && rearms(entry.alert.direction!, entry.rearmKey, ratio, numerator);
         entry = heap.top()
       ) {
         heap.remove(entry);
-        entry.armed = true;
         heapFor(entry, true).push(entry);
         crossings.push({ kind: 'rearm', alert: entry.alert, ratio });
       }
@@ -322,11 +324,10 @@ export function cross(
     for (const heap of [group.aboveArmed, group.belowArmed]) {
       for (
         let entry = heap.top();
-        entry && fires(entry.rule.direction, entry.key, ratio, numerator);
+        entry && fires(entry.alert.direction!, entry.key, ratio, numerator);
         entry = heap.top()
       ) {
         heap.remove(entry);
-        entry.armed = false;
         if (entry.alert.repeat) heapFor(entry, false).push(entry);
         else book.entries.delete(entry.alert.alertId);
         crossings.push({ kind: 'fire', alert: entry.alert, ratio });
@@ -334,11 +335,12 @@ export function cross(
     }
     const value = group.watched.size > 0 ? levelOf(ratio, numerator) : undefined;
     for (const entry of group.watched) {
-      const kind = step(entry.rule, entry, value!, tradeMicros);
+      const watch = entry.watch!;
+      const kind = step(watch.rule, watch, value!, tradeMicros);
       if (!kind) continue;
-      entry.armed = kind === 'rearm';
+      watch.armed = kind === 'rearm';
       if (kind === 'fire') {
-        entry.lastFired = tradeMicros;
+        watch.lastFired = tradeMicros;
         if (!entry.alert.repeat) removeAlert(book, entry.alert.alertId);
       }
       crossings.push({ kind, alert: entry.alert, ratio });
