@@ -119,7 +119,7 @@ const atMost = (value: Level, key: bigint): boolean => value.ceil <= key;
 const inside = (rule: Rule, value: Level): boolean => atLeast(value, rule.low) && atMost(value, rule.high);
 
 /** Whether the value meets the condition (what fires an armed alert): `fires` in crossing.ts, for every condition. */
-export function meets(rule: Rule, value: Level): boolean {
+function meets(rule: Rule, value: Level): boolean {
   switch (rule.condition) {
     case 'ENTER':
       return inside(rule, value);
@@ -131,7 +131,7 @@ export function meets(rule: Rule, value: Level): boolean {
 }
 
 /** Whether the value has left the condition (what re-arms a disarmed alert): `rearms` in crossing.ts, for every condition. */
-export function leaves(rule: Rule, value: Level): boolean {
+function leaves(rule: Rule, value: Level): boolean {
   switch (rule.condition) {
     case 'ENTER':
       return !inside(rule, value);
