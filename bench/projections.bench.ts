@@ -2,7 +2,9 @@
 //   1. averagePrice fold rate with the default windows (1m, 10m, 1h, 24h + all), bytes per trade held;
 //      beside it the seed's batch job: SQLite AVG(price) over the last 10 minutes every 10 s;
 //   2. alert-book cost per trade at 1k / 100k / 1M active alerts that do not trigger, bytes per alert;
-//      beside it the seed's linear scan of every alert per trade (with the same exact comparisons).
+//      beside it the seed's linear scan of every alert per trade (with the same exact comparisons);
+//   3. conditions decided one by one (ENTER/EXIT, cooldowns) at 1k / 10k / 100k alerts, beside as many
+//      CROSS alerts in the heaps.
 // BENCH_QUICK=1 shrinks the sizes; its figures are a smoke test, not the real ones.
 import Database from 'better-sqlite3';
 import * as alertBook from '../projections/alertBook.ts';
@@ -11,6 +13,7 @@ import { createMarket, addAlert, applyTrade } from '../projections/market.ts';
 import { alertKeys, fires, scaledNumerator } from '../src/domain/crossing.ts';
 import type { AlertCreated, TradeRecorded } from '../src/domain/events.ts';
 import { formatMicros } from '../src/domain/time.ts';
+import type { Measure } from '../src/domain/types.ts';
 import { fmt, mib, perItem, QUICK, report } from './stats.ts';
 
 const WINDOWS = ['1m', '10m', '1h', '24h'];
@@ -144,12 +147,16 @@ function bookCost(total: number): void {
     averagePrice.evolve(market.prices, trade);
     const book = product();
     const began = process.hrtime.bigint();
-    changes += alertBook.cross(market.book, 'BTC-USD', (measure, window) =>
-      averagePrice.measureRatio(
-        book,
-        measure,
-        measure === 'LAST' ? 0 : averagePrice.windowIndex(market.prices, window),
-      ),
+    changes += alertBook.cross(
+      market.book,
+      'BTC-USD',
+      (measure, window) =>
+        averagePrice.measureRatio(
+          book,
+          measure as Measure,
+          measure === 'LAST' ? 0 : averagePrice.windowIndex(market.prices, window),
+        ),
+      0,
     ).length;
     nanos += process.hrtime.bigint() - began;
   }
@@ -167,20 +174,24 @@ function bookCost(total: number): void {
   );
 
   // The seed: every alert compared on every trade (here with the same exact comparisons).
-  const keyed = given.map((alert) => ({ alert, key: alertKeys(alert)!.key }));
+  const keyed = given.map((alert) => ({
+    alert,
+    direction: alert.direction!,
+    key: alertKeys({ ...alert, direction: alert.direction!, threshold: alert.threshold! })!.key,
+  }));
   const scanTrades = trades.slice(0, SCAN_TRADES(total));
   const scanBegan = process.hrtime.bigint();
   let scanned = 0;
   for (const trade of scanTrades) {
     averagePrice.evolve(market.prices, trade);
     const book = product();
-    for (const { alert, key } of keyed) {
+    for (const { alert, direction, key } of keyed) {
       const ratio = averagePrice.measureRatio(
         book,
         alert.measure,
         alert.measure === 'LAST' ? 0 : averagePrice.windowIndex(market.prices, alert.window),
       );
-      if (fires(alert.direction, key, ratio, scaledNumerator(ratio))) scanned += 1;
+      if (fires(direction, key, ratio, scaledNumerator(ratio))) scanned += 1;
     }
   }
   if (scanned !== 0) throw new Error('the linear scan found a trigger');
@@ -190,8 +201,48 @@ function bookCost(total: number): void {
   report(`  heap after (${fmt(total, 0)} alerts)`, mib(process.memoryUsage().heapUsed));
 }
 
+/**
+ * Alerts the book decides one by one (README "Conditions": ENTER/EXIT and cooldowns; O(n) per trade)
+ * against as many CROSS alerts kept in the heaps, none of them firing: µs per trade through applyTrade.
+ */
+function conditionCost(total: number): void {
+  const trades = [...tape(QUICK ? 5_000 : 20_000)].flat();
+  const [base] = alerts(1);
+  const run = (make: (index: number) => Partial<AlertCreated>): number => {
+    const market = createMarket(WINDOWS);
+    for (let index = 0; index < total; index += 1) {
+      addAlert(market, {
+        ...base!,
+        alertId: `c-${index}`,
+        direction: undefined,
+        threshold: undefined,
+        repeat: true,
+        ...make(index),
+      } as AlertCreated);
+    }
+    // The first trade sets the edge alerts' sides (a re-arm each); after it nothing changes.
+    applyTrade(market, trades[0]!);
+    let changes = 0;
+    const began = process.hrtime.bigint();
+    for (const trade of trades.slice(1)) changes += applyTrade(market, trade).length;
+    const micros = Number(process.hrtime.bigint() - began) / (trades.length - 1) / 1000;
+    if (changes !== 0) throw new Error(`expected no changes, got ${changes}`);
+    return micros;
+  };
+  const measure = (index: number): Measure => (['MEAN', 'VWAP', 'LAST'] as const)[index % 3]!;
+  const oneByOne = run((index) =>
+    index % 2 === 0
+      ? { condition: 'ENTER', low: '1000000', high: String(1_000_001 + index), measure: measure(index) }
+      : { ...far(index, total), cooldown: '5m', measure: measure(index) },
+  );
+  const heaps = run((index) => ({ condition: 'CROSS', ...far(index, total), measure: measure(index) }));
+  report(`conditions one by one, ${fmt(total, 0)} ENTER/cooldown alerts: µs per trade`, fmt(oneByOne, 2));
+  report(`  as many CROSS alerts in the heaps: µs per trade`, fmt(heaps, 3));
+}
+
 process.stdout.write(QUICK ? '(BENCH_QUICK=1: small sizes, figures are a smoke test)\n' : '');
 const fold = foldRate();
 const batch = batchJobRate();
 report('  fold vs batch job (per trade, and always exact and current)', `${fmt(fold / batch, 1)}×`);
 for (const total of BOOK_SIZES) bookCost(total);
+for (const total of QUICK ? [1_000, 10_000] : [1_000, 10_000, 100_000]) conditionCost(total);

@@ -11,20 +11,42 @@
 // cross-multiplications against the measure's ratio (never a rounded mean): value = num / den, and
 // `value ≥ T` is `num × 10^18 ≥ T·10^18 × den`.
 //
+// LEVEL, CROSS and MOVE alerts without a cooldown live in the heaps (a MOVE group's value is the move
+// in percent, its key ±percent; a CROSS alert starts disarmed). ENTER/EXIT alerts and alerts with a
+// cooldown are decided one by one with `step` (src/domain/conditions.ts) in a group's `watched` list,
+// in the order they were added: O(n) in those alerts per trade of their product.
+//
 // Pure: no I/O and no clock (expiry arrives as an AlertExpired event). Mutated in place for speed.
-import { alertKeys, fires, rearms, scaledNumerator, type Ratio } from '../src/domain/crossing.ts';
+import {
+  heapable,
+  levelOf,
+  ruleOf,
+  startsArmed,
+  step,
+  watchedValue,
+  type ConditionFields,
+  type Rule,
+  type Watched,
+} from '../src/domain/conditions.ts';
+import { fires, rearms, scaledNumerator, type Ratio } from '../src/domain/crossing.ts';
 import type { AlertCreated, AlertEvent } from '../src/domain/events.ts';
-import type { Measure } from '../src/domain/types.ts';
+import { timeMicros } from '../src/domain/time.ts';
 
 /** What the book needs of an alert: the fields of AlertCreated that decide when it fires. */
-export type BookAlert = Pick<
-  AlertCreated,
-  'alertId' | 'product' | 'direction' | 'threshold' | 'measure' | 'window' | 'repeat' | 'rearmBy'
->;
+export type BookAlert = Pick<AlertCreated, 'alertId' | 'product' | 'window' | 'repeat'> & ConditionFields;
+
+/** An alert decided one by one: its rule, armed or not, and when it fired last (trade µs). */
+interface Watch {
+  rule: Rule;
+  armed: boolean;
+  lastFired: number | undefined;
+}
 
 interface Entry {
   alert: BookAlert;
-  /** Threshold × 10^18. */
+  /** For an alert in its group's `watched` list rather than a heap: its rule and phase. */
+  watch: Watch | undefined;
+  /** Threshold × 10^18 (MOVE: ±percent × 10^18). */
   key: bigint;
   /** (T − rearmBy) × 10^18 for ABOVE, (T + rearmBy) × 10^18 for BELOW. */
   rearmKey: bigint;
@@ -115,12 +137,14 @@ class Heap {
 
 interface Group {
   product: string;
-  measure: Measure;
+  measure: Watched;
   window: string;
   aboveArmed: Heap;
   belowArmed: Heap;
   aboveDisarmed: Heap;
   belowDisarmed: Heap;
+  /** Alerts decided one by one (see the file's opening), in the order they were added. */
+  watched: Set<Entry>;
 }
 
 export interface AlertBookState {
@@ -135,22 +159,21 @@ export function initialState(): AlertBookState {
   return { entries: new Map(), groups: new Map(), byProduct: new Map(), nextSeq: 0 };
 }
 
-const groupWindow = (alert: Pick<BookAlert, 'measure' | 'window'>): string =>
-  alert.measure === 'LAST' ? '' : alert.window;
-
 function groupOf(book: AlertBookState, alert: BookAlert): Group {
-  const window = groupWindow(alert);
-  const name = `${alert.product}\u0000${alert.measure}\u0000${window}`;
+  const measure = watchedValue(alert);
+  const window = measure === 'LAST' ? '' : alert.window;
+  const name = `${alert.product}\u0000${measure}\u0000${window}`;
   let group = book.groups.get(name);
   if (!group) {
     group = {
       product: alert.product,
-      measure: alert.measure,
+      measure,
       window,
       aboveArmed: new Heap(true, false),
       belowArmed: new Heap(false, false),
       aboveDisarmed: new Heap(false, true),
       belowDisarmed: new Heap(true, true),
+      watched: new Set(),
     };
     book.groups.set(name, group);
     const list = book.byProduct.get(alert.product) ?? [];
@@ -167,25 +190,28 @@ const heapFor = (entry: Entry, armed: boolean): Heap => {
 };
 
 /**
- * Puts an alert in the book (armed or not), or moves it there if it is already in. Returns false, and
- * leaves the book as it was, when the threshold or rearmBy is not a decimal with at most 18 places.
+ * Puts an alert in the book (armed or not, with the trade time of its last firing for a cooldown), or
+ * moves it there if it is already in. Returns false, and leaves the book as it was, when its decimals
+ * are not plain ones with at most 18 places.
  */
-export function setAlert(book: AlertBookState, alert: BookAlert, armed: boolean): boolean {
+export function setAlert(
+  book: AlertBookState,
+  alert: BookAlert,
+  armed: boolean,
+  lastFired?: number,
+): boolean {
   const existing = book.entries.get(alert.alertId);
   if (existing) {
-    const target = heapFor(existing, armed);
-    if (existing.heap !== target) {
-      existing.heap?.remove(existing);
-      target.push(existing);
-    }
+    place(existing, armed, lastFired);
     return true;
   }
-  const keys = alertKeys(alert);
-  if (!keys) return false;
+  const rule = ruleOf(alert);
+  if (!rule) return false;
   const entry: Entry = {
     alert,
-    key: keys.key,
-    rearmKey: keys.rearmKey,
+    watch: heapable(rule) ? undefined : { rule, armed, lastFired },
+    key: rule.key,
+    rearmKey: rule.rearmKey,
     group: groupOf(book, alert),
     heap: undefined,
     position: 0,
@@ -193,8 +219,22 @@ export function setAlert(book: AlertBookState, alert: BookAlert, armed: boolean)
   };
   book.nextSeq += 1;
   book.entries.set(alert.alertId, entry);
-  heapFor(entry, armed).push(entry);
+  if (entry.watch) entry.group.watched.add(entry);
+  place(entry, armed, lastFired);
   return true;
+}
+
+function place(entry: Entry, armed: boolean, lastFired: number | undefined): void {
+  if (entry.watch) {
+    entry.watch.armed = armed;
+    entry.watch.lastFired = lastFired;
+    return;
+  }
+  const target = heapFor(entry, armed);
+  if (entry.heap !== target) {
+    entry.heap?.remove(entry);
+    target.push(entry);
+  }
 }
 
 /** Takes an alert out of the book (cancelled, expired, or triggered for good). */
@@ -202,6 +242,7 @@ export function removeAlert(book: AlertBookState, alertId: string): void {
   const entry = book.entries.get(alertId);
   if (!entry) return;
   entry.heap?.remove(entry);
+  entry.group.watched.delete(entry);
   book.entries.delete(alertId);
 }
 
@@ -209,7 +250,7 @@ export function removeAlert(book: AlertBookState, alertId: string): void {
 export function evolve(book: AlertBookState, event: AlertEvent): AlertBookState {
   switch (event.type) {
     case 'AlertCreated':
-      setAlert(book, event.data, true);
+      setAlert(book, event.data, startsArmed(event.data));
       break;
     case 'AlertCancelled':
     case 'AlertExpired':
@@ -217,38 +258,41 @@ export function evolve(book: AlertBookState, event: AlertEvent): AlertBookState 
       break;
     case 'AlertTriggered': {
       const entry = book.entries.get(event.data.alertId);
-      if (entry?.alert.repeat) setAlert(book, entry.alert, false);
+      if (entry?.alert.repeat) setAlert(book, entry.alert, false, timeMicros(event.data.trade.time));
       else removeAlert(book, event.data.alertId);
       break;
     }
-    case 'AlertRearmed': {
+    case 'AlertRearmed':
+    case 'AlertDisarmed': {
       const entry = book.entries.get(event.data.alertId);
-      if (entry) setAlert(book, entry.alert, true);
+      if (entry) setAlert(book, entry.alert, event.type === 'AlertRearmed', entry.watch?.lastFired);
       break;
     }
   }
   return book;
 }
 
-/** A change one trade makes to one alert. */
+/** A change one trade makes to one alert (`disarm`: an edge spent inside the cooldown). */
 export interface Crossing {
-  kind: 'fire' | 'rearm';
+  kind: 'fire' | 'rearm' | 'disarm';
   alert: BookAlert;
   /** The measure's exact value at this trade. */
   ratio: Ratio;
 }
 
 /**
- * Finds and applies the crossings of one product's alerts after a trade: `measureOf` gives the exact
- * value of a group's measure (undefined: the window is not kept, the group never fires). Re-arms are
- * looked for before fires; an alert changes at most once per call because a value that re-arms an
- * alert (value < T − rearmBy) cannot fire it (value ≥ T), and the other way round. Fired once-alerts
- * leave the book, fired repeat alerts disarm, re-armed ones arm.
+ * Finds and applies the crossings of one product's alerts after a trade at `tradeMicros`: `measureOf`
+ * gives the exact value of a group's measure (undefined: the window is not kept, the group never fires).
+ * Re-arms are looked for before fires; an alert changes at most once per call because a value that
+ * re-arms an alert (value < T − rearmBy) cannot fire it (value ≥ T), and the other way round. Fired
+ * once-alerts leave the book, fired repeat alerts disarm, re-armed ones arm. The watched alerts follow,
+ * each decided by `step`.
  */
 export function cross(
   book: AlertBookState,
   product: string,
-  measureOf: (measure: Measure, window: string) => Ratio | undefined,
+  measureOf: (measure: Watched, window: string) => Ratio | undefined,
+  tradeMicros: number,
 ): Crossing[] {
   const groups = book.byProduct.get(product);
   const crossings: Crossing[] = [];
@@ -258,7 +302,8 @@ export function cross(
       group.aboveArmed.items.length +
         group.belowArmed.items.length +
         group.aboveDisarmed.items.length +
-        group.belowDisarmed.items.length ===
+        group.belowDisarmed.items.length +
+        group.watched.size ===
       0
     )
       continue;
@@ -268,7 +313,7 @@ export function cross(
     for (const heap of [group.aboveDisarmed, group.belowDisarmed]) {
       for (
         let entry = heap.top();
-        entry && rearms(entry.alert.direction, entry.rearmKey, ratio, numerator);
+        entry && rearms(entry.alert.direction!, entry.rearmKey, ratio, numerator);
         entry = heap.top()
       ) {
         heap.remove(entry);
@@ -279,7 +324,7 @@ export function cross(
     for (const heap of [group.aboveArmed, group.belowArmed]) {
       for (
         let entry = heap.top();
-        entry && fires(entry.alert.direction, entry.key, ratio, numerator);
+        entry && fires(entry.alert.direction!, entry.key, ratio, numerator);
         entry = heap.top()
       ) {
         heap.remove(entry);
@@ -287,6 +332,18 @@ export function cross(
         else book.entries.delete(entry.alert.alertId);
         crossings.push({ kind: 'fire', alert: entry.alert, ratio });
       }
+    }
+    const value = group.watched.size > 0 ? levelOf(ratio, numerator) : undefined;
+    for (const entry of group.watched) {
+      const watch = entry.watch!;
+      const kind = step(watch.rule, watch, value!, tradeMicros);
+      if (!kind) continue;
+      watch.armed = kind === 'rearm';
+      if (kind === 'fire') {
+        watch.lastFired = tradeMicros;
+        if (!entry.alert.repeat) removeAlert(book, entry.alert.alertId);
+      }
+      crossings.push({ kind, alert: entry.alert, ratio });
     }
   }
   return crossings;

@@ -1,15 +1,20 @@
 // alertsView: every alert by id and by user, as the API shows it. Pure fold over alert stream events.
 import { evolveAlert, type AlertEventMeta, type AlertState } from '../src/domain/alerts.ts';
 import type { AlertEvent } from '../src/domain/events.ts';
-import type { AlertStatus, Direction, Measure } from '../src/domain/types.ts';
+import type { AlertStatus, Condition, Direction, Measure } from '../src/domain/types.ts';
 
-/** An alert as the API's `Alert` type shows it. */
+/** An alert as the API's `Alert` type shows it; each condition has only the fields it uses. */
 export interface AlertView {
   id: string;
   userId: string;
   product: string;
-  direction: Direction;
-  threshold: string;
+  condition: Condition;
+  direction?: Direction;
+  threshold?: string;
+  percent?: string;
+  low?: string;
+  high?: string;
+  cooldown?: string;
   measure: Measure;
   window: string;
   repeat: boolean;
@@ -108,6 +113,7 @@ export function toAlertView(state: AlertState): AlertView {
   const view: AlertView = {
     id: alertId,
     ...created,
+    condition: created.condition ?? 'LEVEL',
     status: state.status,
     armed: state.status === 'ACTIVE' && state.armed,
     triggerCount: state.triggerCount,

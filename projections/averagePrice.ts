@@ -59,6 +59,9 @@ interface SlidingWindow extends Sums {
 interface AllWindow extends Sums {
   high: bigint;
   low: bigint;
+  /** The oldest trade by time (of equal times the first applied): a MOVE alert's p0 over `all`. */
+  firstPrice: bigint;
+  firstTime: number;
 }
 
 export interface ProductPrices {
@@ -121,7 +124,7 @@ function newProduct(state: AveragePriceState, product: string, price: Scaled, si
       highs: new IndexDeque(),
       lows: new IndexDeque(),
     })),
-    all: { ...sums(), high: 0n, low: 0n },
+    all: { ...sums(), high: 0n, low: 0n, firstPrice: 0n, firstTime: Number.POSITIVE_INFINITY },
   };
 }
 
@@ -146,6 +149,10 @@ export function evolve(state: AveragePriceState, trade: TradeRecorded): AverageP
   const all = book.all;
   if (all.count === 0 || p > all.high) all.high = p;
   if (all.count === 0 || p < all.low) all.low = p;
+  if (time < all.firstTime) {
+    all.firstTime = time;
+    all.firstPrice = p;
+  }
   addTo(all, p, s, notional);
 
   if (time >= book.lastTime) applyInOrder(book, time, p, s, notional);
@@ -292,6 +299,7 @@ function rescalePrices(book: ProductPrices, scale: number): void {
   book.lastPrice *= factor;
   book.all.high *= factor;
   book.all.low *= factor;
+  book.all.firstPrice *= factor;
   for (const sums of [...book.sliding, book.all]) {
     sums.sumPrice *= factor;
     sums.sumNotional *= factor;
@@ -318,6 +326,16 @@ export function measureRatio(book: ProductPrices, measure: Measure, window: numb
   const sums: Sums = book.sliding[window] ?? book.all;
   if (measure === 'MEAN') return { num: sums.sumPrice, den: BigInt(sums.count) * unit };
   return { num: sums.sumNotional, den: sums.sumSize * unit };
+}
+
+/**
+ * A MOVE alert's value over a window: the move in percent from p0, the price of the window's oldest
+ * trade (of equal times the first applied), to p, the newest (LAST): `(p − p0) × 100 / p0`, exact.
+ */
+export function moveRatio(book: ProductPrices, window: number): Ratio {
+  const sliding = book.sliding[window];
+  const first = sliding ? book.prices.get(sliding.start) : book.all.firstPrice;
+  return { num: (book.lastPrice - first) * 100n, den: first };
 }
 
 /** The API's view of one product and window (`all` or a configured one); `undefined` before its first trade or for an unknown window. */

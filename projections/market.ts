@@ -1,7 +1,9 @@
 // The one function that turns a trade into alert changes, shared by the live reactor and the backtest.
 import { formatRatio } from '../src/domain/decimal.ts';
+import { startsArmed } from '../src/domain/conditions.ts';
 import type { Ratio } from '../src/domain/crossing.ts';
 import type { TradeRecorded } from '../src/domain/events.ts';
+import { timeMicros } from '../src/domain/time.ts';
 import * as alertBook from './alertBook.ts';
 import * as averagePrice from './averagePrice.ts';
 
@@ -11,9 +13,9 @@ export interface Market {
   book: alertBook.AlertBookState;
 }
 
-/** A fire or re-arm one trade causes. `value` is the measure printed by CONTRACT §3's output rule. */
+/** A fire, re-arm or spent edge one trade causes. `value` is the alert's value printed by CONTRACT §3's output rule. */
 export interface AlertChange {
-  kind: 'fire' | 'rearm';
+  kind: 'fire' | 'rearm' | 'disarm';
   /** The very object given to {@link addAlert} (or the AlertCreated data the reactor folded). */
   alert: alertBook.BookAlert;
   value: string;
@@ -27,11 +29,12 @@ export function createMarket(windows: readonly string[]): Market {
 }
 
 /**
- * Adds an alert, armed, as if its AlertCreated came now: only trades applied after this can fire it.
- * Returns false (and ignores it) when its threshold or rearmBy has more than 18 decimal places.
+ * Adds an alert as if its AlertCreated came now (armed, or for an edge condition waiting for the first
+ * value to set its side): only trades applied after this can fire it. Returns false (and ignores it)
+ * when one of its decimals has more than 18 decimal places.
  */
 export function addAlert(market: Market, alert: alertBook.BookAlert): boolean {
-  return alertBook.setAlert(market.book, alert, true);
+  return alertBook.setAlert(market.book, alert, startsArmed(alert));
 }
 
 /**
@@ -52,20 +55,29 @@ export function addAlert(market: Market, alert: alertBook.BookAlert): boolean {
  *
  * Adding the alerts at the first trade at or after `from` gives warm-up for free: earlier trades fill
  * the windows but cannot fire, exactly as for a live alert created at that point. Hypothetical alerts
- * need only the `BookAlert` fields (alertId, product, direction, threshold, measure, window, repeat,
- * rearmBy); threshold and rearmBy as plain decimal strings, rearmBy "0" when not given. A window that
+ * need only the `BookAlert` fields (alertId, product, measure, window, repeat, rearmBy and the
+ * condition's fields); decimals as plain decimal strings, rearmBy "0" when not given. A window that
  * is not kept (not in `windows`, not `all`) never fires, so validate windows first.
  *
- * The live reactor calls exactly this, then writes AlertTriggered/AlertRearmed for each change.
+ * The live reactor calls exactly this, then writes AlertTriggered/AlertRearmed/AlertDisarmed for each change.
  */
 export function applyTrade(market: Market, trade: TradeRecorded): AlertChange[] {
   averagePrice.evolve(market.prices, trade);
   const product = market.prices.products.get(trade.product);
-  if (!product) return [];
-  const crossings = alertBook.cross(market.book, trade.product, (measure, window) => {
-    const index = measure === 'LAST' ? 0 : averagePrice.windowIndex(market.prices, window);
-    return index < 0 ? undefined : averagePrice.measureRatio(product, measure, index);
-  });
+  const micros = timeMicros(trade.time);
+  if (!product || micros === undefined) return [];
+  const crossings = alertBook.cross(
+    market.book,
+    trade.product,
+    (measure, window) => {
+      const index = measure === 'LAST' ? 0 : averagePrice.windowIndex(market.prices, window);
+      if (index < 0) return undefined;
+      return measure === 'MOVE'
+        ? averagePrice.moveRatio(product, index)
+        : averagePrice.measureRatio(product, measure, index);
+    },
+    micros,
+  );
   return crossings.map((crossing) => ({
     ...crossing,
     value: formatRatio(crossing.ratio.num, crossing.ratio.den),

@@ -291,7 +291,7 @@ export function createMetrics(): Metrics {
   );
   collectedCounter(
     'pricealert_reactor_alert_changes_written_total',
-    'AlertTriggered, AlertRearmed and AlertExpired events the reactor wrote.',
+    'AlertTriggered, AlertRearmed, AlertDisarmed and AlertExpired events the reactor wrote.',
     [],
     fromReactor((stats) => stats.alertChangesWritten),
   );

@@ -1,17 +1,27 @@
 // The hypothetical alerts of a backtest: BacktestAlertInput (CONTRACT §4), checked by the same decision
 // that creates live alerts, so a backtest accepts exactly the alerts createAlert would.
 import { decideCreateAlert } from '../domain/alerts.ts';
+import type { ConditionFields } from '../domain/conditions.ts';
 import { badInput, DomainError } from '../domain/errors.ts';
 import type { AlertCreated } from '../domain/events.ts';
 
 /** One alert as the replay uses it: the fields of AlertCreated that decide when it fires, defaults filled in. */
-export type BacktestAlert = Pick<
-  AlertCreated,
-  'direction' | 'threshold' | 'measure' | 'window' | 'repeat' | 'rearmBy'
->;
+export type BacktestAlert = Pick<AlertCreated, 'window' | 'repeat'> & ConditionFields;
 
-const FIELDS = ['direction', 'threshold', 'measure', 'window', 'repeat', 'rearmBy'] as const;
-const STRING_FIELDS = ['direction', 'measure', 'window'] as const;
+const FIELDS = [
+  'condition',
+  'direction',
+  'threshold',
+  'percent',
+  'low',
+  'high',
+  'measure',
+  'window',
+  'repeat',
+  'rearmBy',
+  'cooldown',
+] as const;
+const STRING_FIELDS = ['condition', 'direction', 'measure', 'window', 'cooldown'] as const;
 /** A backtest needs no wall clock; AlertCreated's createdAt is not part of a BacktestAlert. */
 const NO_TIME = '1970-01-01T00:00:00.000000Z';
 
@@ -44,10 +54,6 @@ function parseAlert(
       throw badInput(`${at}.${key}`, `unknown field (expected one of ${FIELDS.join(', ')})`);
     }
   }
-  if (fields.direction === undefined || fields.direction === null)
-    throw badInput(`${at}.direction`, 'is required (ABOVE or BELOW)');
-  if (fields.threshold === undefined || fields.threshold === null)
-    throw badInput(`${at}.threshold`, 'is required');
   for (const key of STRING_FIELDS) {
     const value = fields[key];
     if (value !== undefined && value !== null && typeof value !== 'string')
@@ -62,8 +68,13 @@ function parseAlert(
         alertId: at,
         userId: 'backtest',
         product: rules.product,
-        direction: fields.direction as BacktestAlert['direction'],
-        threshold: decimalText(fields.threshold)!,
+        condition: (fields.condition ?? undefined) as BacktestAlert['condition'],
+        direction: (fields.direction ?? undefined) as BacktestAlert['direction'],
+        threshold: decimalText(fields.threshold),
+        percent: decimalText(fields.percent),
+        low: decimalText(fields.low),
+        high: decimalText(fields.high),
+        cooldown: (fields.cooldown ?? undefined) as string | undefined,
         measure: (fields.measure ?? undefined) as BacktestAlert['measure'] | undefined,
         window: (fields.window ?? undefined) as string | undefined,
         repeat,
@@ -73,8 +84,8 @@ function parseAlert(
       undefined,
       { products: [rules.product], windows: rules.windows, activeCount: 0 },
     );
-    const { direction, threshold, measure, window, rearmBy } = created!;
-    return { direction, threshold, measure, window, repeat, rearmBy };
+    const { alertId: _id, userId: _user, product: _product, createdAt: _at, ...alert } = created!;
+    return alert;
   } catch (error) {
     if (error instanceof DomainError && error.field) {
       throw badInput(`${at}.${error.field}`, error.message.slice(error.field.length + 2));

@@ -134,7 +134,9 @@ function windowsUsed(alerts: readonly BacktestAlert[]): string[] {
   return [
     ...new Set(
       alerts
-        .filter((alert) => alert.measure !== 'LAST' && alert.window !== ALL_WINDOW)
+        .filter(
+          (alert) => (alert.measure !== 'LAST' || alert.condition === 'MOVE') && alert.window !== ALL_WINDOW,
+        )
         .map((alert) => alert.window),
     ),
   ];

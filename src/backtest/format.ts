@@ -5,11 +5,25 @@ import type { BacktestReport } from './report.ts';
 
 const count = (value: number): string => value.toLocaleString('en-US');
 
-/** `#0 ABOVE 43000 MEAN 10m repeat (rearm by 5)` — the alert as the user wrote it, defaults filled in. */
+/**
+ * `#0 ABOVE 43000 MEAN 10m repeat (rearm by 5)`, `#1 MOVE BELOW 2% 1h`, `#2 ENTER 42000..43000 LAST` —
+ * the alert as the user wrote it, defaults filled in.
+ */
 export function describeAlert(alert: BacktestAlert, index: number): string {
-  const window = alert.measure === 'LAST' ? '' : ` ${alert.window}`;
-  const repeat = alert.repeat ? ` repeat${alert.rearmBy === '0' ? '' : ` (rearm by ${alert.rearmBy})`}` : '';
-  return `#${index} ${alert.direction} ${alert.threshold} ${alert.measure}${window}${repeat}`;
+  const condition = alert.condition ?? 'LEVEL';
+  const move = condition === 'MOVE';
+  const window = alert.measure === 'LAST' && !move ? '' : ` ${alert.window}`;
+  const measure = move ? '' : ` ${alert.measure}`;
+  const what =
+    condition === 'ENTER' || condition === 'EXIT'
+      ? `${condition} ${alert.low}..${alert.high}`
+      : `${condition === 'LEVEL' ? '' : `${condition} `}${alert.direction} ${move ? `${alert.percent}%` : alert.threshold}`;
+  const extras = [
+    alert.rearmBy === '0' ? '' : `rearm by ${alert.rearmBy}`,
+    alert.cooldown === undefined ? '' : `cooldown ${alert.cooldown}`,
+  ].filter(Boolean);
+  const repeat = alert.repeat ? ` repeat${extras.length > 0 ? ` (${extras.join(', ')})` : ''}` : '';
+  return `#${index} ${what}${measure}${window}${repeat}`;
 }
 
 export function formatReport(report: BacktestReport, alerts: readonly BacktestAlert[]): string {

@@ -25,8 +25,12 @@ interface BacktestFlags {
 const HELP = `
 The alerts file is a JSON array of BacktestAlertInput objects (the GraphQL input), e.g.
   [{"direction":"ABOVE","threshold":"43000","measure":"MEAN","window":"10m"},
-   {"direction":"BELOW","threshold":"41000","measure":"LAST","repeat":true,"rearmBy":"50"}]
-Defaults: measure MEAN, window 10m (a configured window or "all"; ignored for LAST), repeat false, rearmBy 0.
+   {"direction":"BELOW","threshold":"41000","measure":"LAST","repeat":true,"rearmBy":"50"},
+   {"condition":"MOVE","direction":"ABOVE","percent":"5","window":"1h","repeat":true,"cooldown":"30m"},
+   {"condition":"ENTER","low":"42000","high":"43000","measure":"LAST"}]
+Defaults: condition LEVEL, measure MEAN, window 10m (a configured window or "all"; ignored for LAST
+but by MOVE), repeat false, rearmBy 0. CROSS takes direction and threshold, MOVE direction and percent,
+ENTER and EXIT low and high; cooldown is for repeat alerts (README "Conditions").
 
 Rules:
   - Every alert counts as created just before the first trade at or after --from (or the first

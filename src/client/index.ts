@@ -34,8 +34,17 @@ export interface Trade {
 export interface Alert {
   id: string;
   product: string;
-  direction: 'ABOVE' | 'BELOW';
-  threshold: string;
+  condition: 'LEVEL' | 'CROSS' | 'MOVE' | 'ENTER' | 'EXIT';
+  /** Null for ENTER and EXIT. */
+  direction: 'ABOVE' | 'BELOW' | null;
+  /** Null but for LEVEL and CROSS. */
+  threshold: string | null;
+  /** MOVE only. */
+  percent: string | null;
+  /** ENTER and EXIT only. */
+  low: string | null;
+  high: string | null;
+  cooldown: string | null;
   measure: 'LAST' | 'MEAN' | 'VWAP';
   window: string;
   repeat: boolean;
@@ -102,7 +111,7 @@ export interface PriceAlertClient {
 }
 
 const TRIGGER_FIELDS = `cursor value triggeredAt
-  alert { id product direction threshold measure window repeat status armed triggerCount lastTriggeredAt note }
+  alert { id product condition direction threshold percent low high cooldown measure window repeat status armed triggerCount lastTriggeredAt note }
   trade { product tradeId price size side time }`;
 const TRIGGERED = `subscription PriceAlertTriggers($after: String) { alertTriggered(after: $after) { ${TRIGGER_FIELDS} } }`;
 const PRICE = `subscription PriceAlertPrice($product: String!, $window: String) {

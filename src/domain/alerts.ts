@@ -8,8 +8,10 @@ import {
   WrongExpectedVersionError,
   type EventStoreDBClient,
 } from '@eventstore/db-client';
-import { alertKeys, fires, rearms, type Ratio } from './crossing.ts';
-import { normalizeDecimal, parseScaled } from './decimal.ts';
+import { windowMillis } from '../config.ts';
+import { levelOf, ruleOf, startsArmed, step } from './conditions.ts';
+import type { Ratio } from './crossing.ts';
+import { normalizeDecimal, parseScaled, pow10, type Scaled } from './decimal.ts';
 import { badInput, DomainError } from './errors.ts';
 import {
   parseEvent,
@@ -20,16 +22,30 @@ import {
 } from './events.ts';
 import { parsePosition, positionOrder } from './position.ts';
 import { parseTime } from './time.ts';
-import { ALL_WINDOW, alertStream, type AlertStatus, type Direction, type Measure } from './types.ts';
+import {
+  ALL_WINDOW,
+  alertStream,
+  CONDITION_FIELDS,
+  CONDITIONS,
+  type AlertStatus,
+  type Condition,
+  type Direction,
+  type Measure,
+} from './types.ts';
 
 /** An alert as its stream says it is now. */
 export interface AlertState {
   created: AlertCreated;
   status: AlertStatus;
-  /** A repeat alert disarms when it fires and re-arms when the measure is back past `rearmBy`. */
+  /**
+   * A repeat alert disarms when it fires and re-arms when the value leaves the condition; an edge
+   * alert (CROSS, ENTER, EXIT) starts disarmed and is disarmed by an edge spent inside its cooldown.
+   */
   armed: boolean;
   triggerCount: number;
   lastTriggeredAt?: string;
+  /** Time (µs) of the trade that fired it last: where its cooldown starts. */
+  lastFiredAt?: number;
   /** Revision of the last event folded in: the expected revision for the next append. */
   revision: bigint;
   /** `$all` order (see position.ts) of the trade behind the newest AlertTriggered/AlertRearmed, from its metadata. */
@@ -64,7 +80,7 @@ export function evolveAlert(
     const created: AlertState = {
       created: event.data,
       status: 'ACTIVE',
-      armed: true,
+      armed: startsArmed(event.data),
       triggerCount: 0,
       revision: meta.revision,
     };
@@ -84,11 +100,17 @@ export function evolveAlert(
       next.triggerCount += 1;
       next.lastTriggeredAt = event.data.triggeredAt;
       next.armed = false;
+      next.lastFiredAt = parseTime(event.data.trade.time)?.micros;
+      if (next.lastFiredAt === undefined) delete next.lastFiredAt;
       if (!next.created.repeat) next.status = 'TRIGGERED';
       if (meta.cause !== undefined) next.lastCause = meta.cause;
       break;
     case 'AlertRearmed':
       next.armed = true;
+      if (meta.cause !== undefined) next.lastCause = meta.cause;
+      break;
+    case 'AlertDisarmed':
+      next.armed = false;
       if (meta.cause !== undefined) next.lastCause = meta.cause;
       break;
   }
@@ -98,13 +120,25 @@ export function evolveAlert(
 export const MAX_ACTIVE_ALERTS_PER_USER = 1000;
 export const MAX_NOTE_LENGTH = 280;
 export const MAX_THRESHOLD_DECIMALS = 18;
+export const MAX_PERCENT_DECIMALS = 8;
 
 export interface CreateAlertCommand {
   alertId: string;
   userId: string;
   product: string;
-  direction: Direction;
-  threshold: string;
+  /** Default LEVEL. */
+  condition?: Condition;
+  /** LEVEL, CROSS, MOVE. */
+  direction?: Direction;
+  /** LEVEL, CROSS. */
+  threshold?: string;
+  /** MOVE: the move in percent, > 0. */
+  percent?: string;
+  /** ENTER, EXIT: the range, low < high. */
+  low?: string;
+  high?: string;
+  /** Repeat alerts: a duration such as `5m`. */
+  cooldown?: string;
   measure?: Measure;
   window?: string;
   repeat?: boolean;
@@ -123,14 +157,56 @@ export interface AlertRules {
   activeCount: number;
 }
 
-const boundedDecimal = (field: string, text: string | undefined, allowZero: boolean): string => {
+const boundedDecimal = (
+  field: string,
+  text: string | undefined,
+  allowZero: boolean,
+  maxDecimals = MAX_THRESHOLD_DECIMALS,
+): string => {
   const scaled = text === undefined ? undefined : parseScaled(text);
   if (!scaled) throw badInput(field, 'must be a plain decimal number such as 43250.5');
   if (scaled.units === 0n && !allowZero) throw badInput(field, 'must be greater than 0');
-  if (scaled.scale > MAX_THRESHOLD_DECIMALS)
-    throw badInput(field, `must have at most ${MAX_THRESHOLD_DECIMALS} decimal places`);
+  if (scaled.scale > maxDecimals) throw badInput(field, `must have at most ${maxDecimals} decimal places`);
   return normalizeDecimal(text!)!;
 };
+
+/** The condition's fields, checked and normalised, as AlertCreated stores them. */
+function conditionFields(
+  command: CreateAlertCommand,
+): Pick<AlertCreated, 'condition' | 'direction' | 'threshold' | 'percent' | 'low' | 'high' | 'rearmBy'> {
+  const condition = command.condition ?? 'LEVEL';
+  if (!CONDITIONS.includes(condition)) throw badInput('condition', `must be one of ${CONDITIONS.join(', ')}`);
+  const needs: readonly string[] = CONDITION_FIELDS[condition];
+  for (const field of ['direction', 'threshold', 'percent', 'low', 'high'] as const) {
+    if (command[field] === undefined && needs.includes(field))
+      throw badInput(field, `is required for ${condition} alerts`);
+    if (command[field] !== undefined && !needs.includes(field))
+      throw badInput(field, `is not used by ${condition} alerts`);
+  }
+  // Only the threshold conditions re-arm past a band; the others re-arm as soon as the condition fails.
+  if (command.rearmBy !== undefined && condition !== 'LEVEL' && condition !== 'CROSS')
+    throw badInput('rearmBy', `is not used by ${condition} alerts`);
+  if (needs.includes('direction') && command.direction !== 'ABOVE' && command.direction !== 'BELOW')
+    throw badInput('direction', 'must be ABOVE or BELOW');
+  const fields: ReturnType<typeof conditionFields> = {
+    rearmBy: boundedDecimal('rearmBy', command.rearmBy ?? '0', true),
+  };
+  if (condition !== 'LEVEL') fields.condition = condition;
+  if (command.direction !== undefined) fields.direction = command.direction;
+  if (command.threshold !== undefined)
+    fields.threshold = boundedDecimal('threshold', command.threshold, false);
+  if (command.percent !== undefined)
+    fields.percent = boundedDecimal('percent', command.percent, false, MAX_PERCENT_DECIMALS);
+  if (command.low !== undefined) fields.low = boundedDecimal('low', command.low, false);
+  if (command.high !== undefined) {
+    fields.high = boundedDecimal('high', command.high, false);
+    const [low, high] = [parseScaled(fields.low!)!, parseScaled(fields.high)!];
+    const scale = Math.max(low.scale, high.scale);
+    const scaleUp = (value: Scaled) => value.units * pow10(scale - value.scale);
+    if (scaleUp(low) >= scaleUp(high)) throw badInput('high', 'must be greater than low');
+  }
+  return fields;
+}
 
 /** decide(createAlert): one AlertCreated, or a DomainError naming the field (CONTRACT §4 limits). */
 export function decideCreateAlert(
@@ -144,17 +220,21 @@ export function decideCreateAlert(
       'product',
       `${command.product} is not a configured product (${rules.products.join(', ')})`,
     );
-  if (command.direction !== 'ABOVE' && command.direction !== 'BELOW')
-    throw badInput('direction', 'must be ABOVE or BELOW');
+  const fields = conditionFields(command);
   const measure = command.measure ?? 'MEAN';
   if (!['LAST', 'MEAN', 'VWAP'].includes(measure)) throw badInput('measure', 'must be LAST, MEAN or VWAP');
   const window = command.window ?? '10m';
-  // LAST ignores the window, so any name is harmless there.
-  if (measure !== 'LAST' && window !== ALL_WINDOW && !rules.windows.includes(window)) {
+  // LAST ignores the window, so any name is harmless there; MOVE measures over it whatever the measure.
+  const windowed = measure !== 'LAST' || fields.condition === 'MOVE';
+  if (windowed && window !== ALL_WINDOW && !rules.windows.includes(window)) {
     throw badInput('window', `must be one of ${[...rules.windows, ALL_WINDOW].join(', ')}`);
   }
-  const threshold = boundedDecimal('threshold', command.threshold, false);
-  const rearmBy = boundedDecimal('rearmBy', command.rearmBy ?? '0', true);
+  const repeat = command.repeat ?? false;
+  if (command.cooldown !== undefined) {
+    if (!repeat) throw badInput('cooldown', 'is only for repeat alerts');
+    if (windowMillis(command.cooldown) === undefined)
+      throw badInput('cooldown', 'must be a positive duration such as 30s, 5m or 1h');
+  }
   let expiresAt: string | undefined;
   if (command.expiresAt !== undefined) {
     const parsed = parseTime(command.expiresAt);
@@ -172,14 +252,13 @@ export function decideCreateAlert(
     alertId: command.alertId,
     userId: command.userId,
     product: command.product,
-    direction: command.direction,
-    threshold,
+    ...fields,
     measure,
     window,
-    repeat: command.repeat ?? false,
-    rearmBy,
+    repeat,
     createdAt: command.now,
   };
+  if (command.cooldown !== undefined) created.cooldown = command.cooldown;
   if (expiresAt !== undefined) created.expiresAt = expiresAt;
   if (command.note !== undefined) created.note = command.note;
   return [created];
@@ -235,19 +314,28 @@ export function decideOnTrade(state: AlertState, cause: TradeCause, now: string)
   const expires = created.expiresAt === undefined ? undefined : parseTime(created.expiresAt);
   if (expires && expires.micros <= cause.recordedAt)
     return { type: 'AlertExpired', data: { alertId: created.alertId, expiredAt: now } };
-  const keys = alertKeys(created);
-  if (!keys) return undefined;
+  const rule = ruleOf(created);
   const { trade } = cause;
-  if (state.armed && fires(created.direction, keys.key, cause.ratio)) {
-    const { alertId, userId, product, direction, threshold, measure, window } = created;
+  const micros = parseTime(trade.time)?.micros;
+  if (!rule || micros === undefined || cause.ratio.den <= 0n) return undefined;
+  const decided = step(
+    rule,
+    { armed: state.armed, lastFired: state.lastFiredAt },
+    levelOf(cause.ratio),
+    micros,
+  );
+  if (decided === 'fire') {
+    const { alertId, userId, product, measure, window } = created;
+    const watched: Partial<AlertCreated> = {};
+    for (const field of ['condition', 'direction', 'threshold', 'percent', 'low', 'high'] as const)
+      if (created[field] !== undefined) Object.assign(watched, { [field]: created[field] });
     return {
       type: 'AlertTriggered',
       data: {
         alertId,
         userId,
         product,
-        direction,
-        threshold,
+        ...watched,
         measure,
         window,
         value: cause.value,
@@ -262,10 +350,16 @@ export function decideOnTrade(state: AlertState, cause: TradeCause, now: string)
       },
     };
   }
-  if (!state.armed && rearms(created.direction, keys.rearmKey, cause.ratio)) {
+  if (decided === 'rearm') {
     return {
       type: 'AlertRearmed',
       data: { alertId: created.alertId, value: cause.value, tradeId: trade.tradeId, rearmedAt: now },
+    };
+  }
+  if (decided === 'disarm') {
+    return {
+      type: 'AlertDisarmed',
+      data: { alertId: created.alertId, value: cause.value, tradeId: trade.tradeId, disarmedAt: now },
     };
   }
   return undefined;

@@ -3,6 +3,18 @@
 export type Side = 'buy' | 'sell';
 export type Direction = 'ABOVE' | 'BELOW';
 export type Measure = 'LAST' | 'MEAN' | 'VWAP';
+/** What makes an alert fire (README "Conditions"); an AlertCreated without one is LEVEL. */
+export const CONDITIONS = ['LEVEL', 'CROSS', 'MOVE', 'ENTER', 'EXIT'] as const;
+export type Condition = (typeof CONDITIONS)[number];
+/** The fields each condition needs, all of them (`rearmBy`, optional, is LEVEL's and CROSS's alone). */
+export const CONDITION_FIELDS = {
+  LEVEL: ['direction', 'threshold'],
+  CROSS: ['direction', 'threshold'],
+  MOVE: ['direction', 'percent'],
+  ENTER: ['low', 'high'],
+  EXIT: ['low', 'high'],
+} as const satisfies Record<Condition, readonly ConditionField[]>;
+export type ConditionField = 'direction' | 'threshold' | 'percent' | 'low' | 'high';
 export type AlertStatus = 'ACTIVE' | 'TRIGGERED' | 'CANCELLED' | 'EXPIRED';
 export type Role = 'user' | 'feeder' | 'admin';
 
@@ -34,6 +46,7 @@ export const EVENT_TYPES = [
   'AlertTriggered',
   'AlertRearmed',
   'AlertExpired',
+  'AlertDisarmed',
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 

@@ -315,7 +315,7 @@ export async function startReactor(options: ReactorOptions): Promise<Reactor> {
   const syncBook = (alertId: string): void => {
     const state = current(alertId);
     if (state?.status === 'ACTIVE') {
-      if (!alertBook.setAlert(market.book, state.created, state.armed))
+      if (!alertBook.setAlert(market.book, state.created, state.armed, state.lastFiredAt))
         log.warn({ alertId }, 'alert has an unusable threshold; it cannot fire');
       const expires = state.created.expiresAt === undefined ? undefined : parseTime(state.created.expiresAt);
       if (expires) expiring.set(alertId, expires.micros);

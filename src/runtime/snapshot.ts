@@ -17,7 +17,8 @@ import type { TriggerLogSnapshot } from '../../projections/triggerLog.ts';
 import type { AlertState } from '../domain/alerts.ts';
 import { orderPosition } from '../domain/position.ts';
 
-const VERSION = 3;
+/** 4: `all` keeps its oldest trade (MOVE alerts), alerts their phase for conditions. */
+const VERSION = 4;
 /**
  * Alerts per serialized record. Serializing 100k alerts at once held the event loop for ~150 ms, and
  * every trigger with it; records of this size take a few ms each, with the loop free between them.

@@ -159,6 +159,34 @@ it('shows a toast and marks the chart when a trade crosses the alert', async () 
   expect(pageErrors).toEqual([]);
 }, 90_000);
 
+it('creates an ENTER alert with the condition’s own fields, shows a bad range beside its field, and draws both bounds', async () => {
+  await page.select('#alert-form [name="condition"]', 'ENTER');
+  const hidden = (name: string) =>
+    page.$eval(`#alert-form [name="${name}"]`, (input) => (input.closest('label') as HTMLElement).hidden);
+  expect([
+    await hidden('threshold'),
+    await hidden('direction'),
+    await hidden('low'),
+    await hidden('high'),
+  ]).toEqual([true, true, false, false]);
+  await page.type('#alert-form [name="low"]', '1100');
+  await page.type('#alert-form [name="high"]', '1000');
+  await page.click('#alert-form button[type="submit"]');
+  await page.waitForFunction(() => document.querySelector('[data-error-for="high"]')?.textContent !== '');
+  expect(await page.$eval('[data-error-for="high"]', (error) => error.textContent)).toContain(
+    'greater than low',
+  );
+
+  await page.$eval('[name="low"]', (input) => ((input as HTMLInputElement).value = '1000'));
+  await page.$eval('[name="high"]', (input) => ((input as HTMLInputElement).value = '1100'));
+  await page.click('#alert-form button[type="submit"]');
+  await waitForText(page, '#alert-table tbody tr', 'ENTER 1000..1100 (LAST)');
+  expect(await page.$eval('#chart', (chart) => chart.getAttribute('data-thresholds'))).toBe('1000 1100');
+  await page.select('#alert-form [name="condition"]', 'LEVEL');
+  expect(await hidden('threshold')).toBe(false);
+  expect(pageErrors).toEqual([]);
+}, 90_000);
+
 it('loses no trigger across a server restart, nor across a page reload, and repeats none', async () => {
   for (const threshold of ['200', '300']) {
     await page.$eval('[name="threshold"]', (input) => ((input as HTMLInputElement).value = ''));

@@ -27,7 +27,7 @@ const created = (a: BookAlert): AlertEvent => ({
 });
 const at = (value: Ratio) => () => value;
 const changes = (book: ReturnType<typeof initialState>, value: Ratio) =>
-  cross(book, 'BTC-USD', at(value)).map((c) => `${c.kind} ${c.alert.alertId}`);
+  cross(book, 'BTC-USD', at(value), 0).map((c) => `${c.kind} ${c.alert.alertId}`);
 
 describe('alertBook', () => {
   it('given ABOVE and BELOW alerts, when the mean reaches a threshold exactly, then those fire and no others', () => {
@@ -121,7 +121,7 @@ describe('alertBook', () => {
           for (const v of values) {
             const ratioOf = (measure: string): Ratio =>
               measure === 'MEAN' ? v.mean : measure === 'VWAP' ? v.vwap : v.last;
-            const got = cross(book, 'BTC-USD', (measure) => ratioOf(measure))
+            const got = cross(book, 'BTC-USD', (measure) => ratioOf(measure), 0)
               .map((c) => `${c.kind} ${c.alert.alertId}`)
               .sort();
             const expected: string[] = [];
@@ -129,7 +129,7 @@ describe('alertBook', () => {
               if (n.gone) continue;
               const r = ratioOf(n.a.measure);
               const m = new Decimal(r.num.toString()).div(r.den.toString());
-              const t = new Decimal(n.a.threshold);
+              const t = new Decimal(n.a.threshold!);
               const above = n.a.direction === 'ABOVE';
               if (n.armed && (above ? m.gte(t) : m.lte(t))) {
                 expected.push(`fire ${n.a.alertId}`);

@@ -30,6 +30,8 @@ export async function changesOf(client: EventStoreDBClient, alertId: string): Pr
   return lines;
 }
 
+const CHANGE_EVENT = { fire: 'AlertTriggered', rearm: 'AlertRearmed', disarm: 'AlertDisarmed' } as const;
+
 /** What a single, never-interrupted reactor writes for alerts created before the tape. */
 export function expectedChanges(
   alerts: readonly AlertCreated[],
@@ -40,9 +42,7 @@ export function expectedChanges(
   for (const alert of alerts) addAlert(market, alert);
   for (const trade of trades) {
     for (const change of applyTrade(market, trade)) {
-      expected
-        .get(change.alert.alertId)!
-        .push(`${change.kind === 'fire' ? 'AlertTriggered' : 'AlertRearmed'} ${trade.tradeId}`);
+      expected.get(change.alert.alertId)!.push(`${CHANGE_EVENT[change.kind]} ${trade.tradeId}`);
     }
   }
   return expected;

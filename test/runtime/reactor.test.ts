@@ -268,4 +268,51 @@ describe('alert reactor', () => {
     expect(await changesOf(store.client, 'short-lived')).toEqual(['AlertExpired']);
     expect(reactor.views.activeAlertCount('user-2')).toBe(0);
   });
+
+  it('given two reactors at once, when trades cross alerts of every condition, then every change is written once, decided again after each conflict', async () => {
+    const conditions: Omit<CreateAlertCommand, 'userId' | 'now' | 'alertId' | 'product'>[] = [
+      { condition: 'CROSS', direction: 'ABOVE', threshold: '104', measure: 'LAST', repeat: true },
+      {
+        condition: 'CROSS',
+        direction: 'BELOW',
+        threshold: '96',
+        measure: 'LAST',
+        repeat: true,
+        cooldown: '30s',
+      },
+      { condition: 'MOVE', direction: 'ABOVE', percent: '3', window: '1m', repeat: true, cooldown: '5s' },
+      { condition: 'MOVE', direction: 'BELOW', percent: '4', window: '1m', repeat: true },
+      { condition: 'ENTER', low: '98', high: '102', measure: 'LAST', repeat: true, cooldown: '15s' },
+      { condition: 'EXIT', low: '95', high: '105', measure: 'LAST', repeat: true },
+      { direction: 'ABOVE', threshold: '106', measure: 'LAST', repeat: true, cooldown: '15s' },
+    ];
+    // Only these two race (the earlier tests' reactors would make it a crowd).
+    await Promise.all(reactors.splice(0).map((reactor) => reactor.stop()));
+    const alerts: AlertCreated[] = [];
+    for (const [index, fields] of conditions.entries())
+      alerts.push(await create(store, { ...fields, alertId: `cond-${index}`, product: 'ETH-USD' }));
+    const [first, second] = [await start(), await start()];
+    const prices = Array.from({ length: 80 }, (_, index) =>
+      String(100 + Math.round(12 * Math.sin(index / 3))),
+    );
+    // Long after every other test's trades, so none of them is in these alerts' windows.
+    const trades = tape('c', prices, 'ETH-USD', 6000);
+    await recordTrades(store.client, trades, { products: rules.products });
+    const end = await lastPosition(store.client);
+    await Promise.all([first!.caughtUpTo(end), second!.caughtUpTo(end)]);
+    const expected = expectedChanges(alerts, asRecorded(trades));
+    const kinds = new Set<string>();
+    for (const alert of alerts) {
+      const written = await changesOf(store.client, alert.alertId);
+      expect(written, alert.alertId).toEqual(expected.get(alert.alertId));
+      expect(
+        written.some((line) => line.startsWith('AlertTriggered')),
+        alert.alertId,
+      ).toBe(true);
+      for (const line of written) kinds.add(line.split(' ')[0]!);
+    }
+    expect([...kinds].sort()).toEqual(['AlertDisarmed', 'AlertRearmed', 'AlertTriggered']);
+    // The reactors raced: changes were refused to one of them and decided again from the stream.
+    expect(first!.stats().alertChangeConflicts + second!.stats().alertChangeConflicts).toBeGreaterThan(0);
+  }, 60_000);
 });

@@ -4,7 +4,7 @@ import { toAlertView, type AlertView } from '../../../projections/alertsView.ts'
 import type { TriggerEntry } from '../../../projections/triggerLog.ts';
 import { cancelAlert, createAlert, readAlert } from '../../domain/alerts.ts';
 import { dateToIso } from '../../domain/time.ts';
-import type { AlertStatus, Direction, Measure } from '../../domain/types.ts';
+import type { AlertStatus, Condition, Direction, Measure } from '../../domain/types.ts';
 import { requireViewer, type ApiContext } from '../context.ts';
 import { decodeCursor, encodeCursor } from '../cursor.ts';
 import { badInput, userError } from '../errors.ts';
@@ -14,8 +14,13 @@ import type { ApiServices } from './services.ts';
 
 interface CreateAlertInput {
   product: string;
-  direction: Direction;
-  threshold: string;
+  condition: Condition;
+  direction?: Direction | null;
+  threshold?: string | null;
+  percent?: string | null;
+  low?: string | null;
+  high?: string | null;
+  cooldown?: string | null;
   measure: Measure;
   window: string;
   repeat: boolean;
@@ -124,8 +129,13 @@ export function alertResolvers(services: ApiServices) {
           alertId: randomUUID(),
           userId,
           product: input.product,
-          direction: input.direction,
-          threshold: input.threshold,
+          condition: input.condition,
+          direction: orUndefined(input.direction),
+          threshold: orUndefined(input.threshold),
+          percent: orUndefined(input.percent),
+          low: orUndefined(input.low),
+          high: orUndefined(input.high),
+          cooldown: orUndefined(input.cooldown),
           measure: input.measure,
           window: input.window,
           repeat: input.repeat,

@@ -26,8 +26,13 @@ import { priceChart, type Point } from './chart.ts';
 interface AlertRow {
   id: string;
   product: string;
-  direction: 'ABOVE' | 'BELOW';
-  threshold: string;
+  condition: 'LEVEL' | 'CROSS' | 'MOVE' | 'ENTER' | 'EXIT';
+  direction: 'ABOVE' | 'BELOW' | null;
+  threshold: string | null;
+  percent: string | null;
+  low: string | null;
+  high: string | null;
+  cooldown: string | null;
   measure: 'LAST' | 'MEAN' | 'VWAP';
   window: string;
   repeat: boolean;
@@ -41,7 +46,7 @@ interface AlertRow {
 
 const $ = <T extends HTMLElement = HTMLElement>(selector: string): T => document.querySelector<T>(selector)!;
 const ALERT_FIELDS =
-  'id product direction threshold measure window repeat rearmBy status armed triggerCount lastTriggeredAt note';
+  'id product condition direction threshold percent low high cooldown measure window repeat rearmBy status armed triggerCount lastTriggeredAt note';
 /** Windows the dashboard asks the server about (it keeps those it answers for, plus `all`). */
 const CANDIDATE_WINDOWS = ['30s', '1m', '5m', '10m', '15m', '30m', '1h', '4h', '24h', '7d'];
 const HOUR = 3600;
@@ -65,8 +70,21 @@ let connectionRun = 0;
 
 const errorText = (error: unknown): string => (error instanceof Error ? error.message : String(error));
 const shortTime = (iso: string): string => new Date(iso).toLocaleString();
-const describe = (alert: Pick<AlertRow, 'direction' | 'threshold' | 'measure' | 'window'>): string =>
-  `${alert.direction} ${alert.threshold} (${alert.measure}${alert.measure === 'LAST' ? '' : ` ${alert.window}`})`;
+type Described = Pick<
+  AlertRow,
+  'condition' | 'direction' | 'threshold' | 'percent' | 'low' | 'high' | 'measure' | 'window'
+>;
+/** `ABOVE 43000`, `CROSS BELOW 42000`, `MOVE ABOVE 5%`, `ENTER 42000..43000`: what an alert watches for. */
+const condition = (alert: Partial<Described>): string => {
+  const kind = alert.condition ?? 'LEVEL';
+  if (kind === 'ENTER' || kind === 'EXIT') return `${kind} ${alert.low}..${alert.high}`;
+  if (kind === 'MOVE') return `MOVE ${alert.direction} ${alert.percent}%`;
+  return `${kind === 'LEVEL' ? '' : `${kind} `}${alert.direction} ${alert.threshold}`;
+};
+const describe = (alert: Described): string =>
+  alert.condition === 'MOVE'
+    ? `${condition(alert)} (${alert.window})`
+    : `${condition(alert)} (${alert.measure}${alert.measure === 'LAST' ? '' : ` ${alert.window}`})`;
 
 function fillSelect(select: HTMLSelectElement, values: string[], chosen: string): void {
   select.replaceChildren(...values.map((value) => new Option(value, value, false, value === chosen)));
@@ -124,7 +142,11 @@ function drawOverlays(): void {
   chart.thresholds(
     alerts
       .filter((alert) => alert.product === product && alert.status === 'ACTIVE')
-      .map((alert) => ({ price: Number(alert.threshold), title: describe(alert) })),
+      .flatMap((alert) =>
+        [alert.threshold, alert.low, alert.high]
+          .filter((price): price is string => price !== null && price !== undefined)
+          .map((price) => ({ price: Number(price), title: describe(alert) })),
+      ),
   );
   chart.markers(marks.get(product) ?? []);
 }
@@ -259,18 +281,29 @@ function prepareAlertForm(): void {
   }
 }
 
+/** The condition's own fields show; the others hide and are not sent. */
+function showConditionFields(): void {
+  const chosen = String(new FormData(alertForm).get('condition') ?? 'LEVEL');
+  for (const label of alertForm.querySelectorAll<HTMLElement>('label[data-for]'))
+    label.hidden = !label.dataset.for!.split(' ').includes(chosen);
+}
+
 function alertInput(): Record<string, unknown> {
   const data = new FormData(alertForm);
   const text = (name: string): string => String(data.get(name) ?? '').trim();
+  const shown = (name: string): boolean =>
+    !alertForm.querySelector<HTMLInputElement>(`[name="${name}"]`)!.closest('label')!.hidden;
   const input: Record<string, unknown> = {
     product: text('product'),
-    direction: text('direction'),
-    threshold: text('threshold'),
+    condition: text('condition') || 'LEVEL',
     measure: text('measure'),
     window: text('window'),
     repeat: data.get('repeat') !== null,
   };
-  if (text('rearmBy')) input.rearmBy = text('rearmBy');
+  if (shown('direction')) input.direction = text('direction');
+  for (const field of ['threshold', 'percent', 'low', 'high']) if (shown(field)) input[field] = text(field);
+  if (shown('rearmBy') && text('rearmBy')) input.rearmBy = text('rearmBy');
+  if (text('cooldown')) input.cooldown = text('cooldown');
   if (text('note')) input.note = text('note');
   if (text('expiresAt')) {
     const time = new Date(text('expiresAt'));
@@ -289,7 +322,7 @@ async function createAlert(event: SubmitEvent): Promise<void> {
   event.preventDefault();
   clearFormErrors();
   const input = alertInput();
-  const malformed = ['threshold', 'rearmBy'].filter(
+  const malformed = ['threshold', 'percent', 'low', 'high', 'rearmBy'].filter(
     (field) => input[field] !== undefined && !DECIMAL.test(String(input[field])),
   );
   for (const field of malformed) showFormError(field, `${field}: a plain decimal number such as 43250.1`);
@@ -356,7 +389,7 @@ function showTrigger(trigger: AlertTrigger): void {
   const productMarks = marks.get(trigger.alert.product) ?? [];
   productMarks.push({
     time: secondsOf(trigger.trade.time),
-    text: `${trigger.alert.direction} ${trigger.alert.threshold}`,
+    text: condition(trigger.alert),
   });
   marks.set(trigger.alert.product, productMarks);
   drawOverlays();
@@ -523,14 +556,19 @@ async function runBacktest(event: SubmitEvent): Promise<void> {
       product,
       ...(from ? { from } : {}),
       ...(to ? { to } : {}),
-      alerts: chosen.map(({ direction, threshold, measure, window, repeat, rearmBy }) => ({
-        direction,
-        threshold,
-        measure,
-        window,
-        repeat,
-        rearmBy,
-      })),
+      alerts: chosen.map((alert) => {
+        const fields: Record<string, unknown> = {
+          condition: alert.condition,
+          measure: alert.measure,
+          window: alert.window,
+          repeat: alert.repeat,
+        };
+        // Each condition takes only its own fields (the API refuses the others).
+        for (const key of ['direction', 'threshold', 'percent', 'low', 'high', 'cooldown'] as const)
+          if (alert[key] !== null) fields[key] = alert[key];
+        if (alert.condition === 'LEVEL' || alert.condition === 'CROSS') fields.rearmBy = alert.rearmBy;
+        return fields;
+      }),
     };
     const [{ backtest }, { trades }] = await Promise.all([
       gql<{
@@ -571,9 +609,7 @@ async function runBacktest(event: SubmitEvent): Promise<void> {
     backtestChart.markers(
       backtest.triggers.map((trigger) => ({
         time: secondsOf(trigger.trade.time),
-        text: chosen[trigger.alertIndex]
-          ? `${chosen[trigger.alertIndex]!.direction} ${chosen[trigger.alertIndex]!.threshold}`
-          : '',
+        text: chosen[trigger.alertIndex] ? condition(chosen[trigger.alertIndex]!) : '',
       })),
     );
   } catch (error) {
@@ -592,6 +628,7 @@ async function start(): Promise<void> {
   prepareAlertForm();
   setUpAccount();
   alertForm.addEventListener('submit', (event) => void createAlert(event));
+  alertForm.querySelector('[name="condition"]')!.addEventListener('change', showConditionFields);
   $<HTMLFormElement>('#backtest-form').addEventListener('submit', (event) => void runBacktest(event));
   const { products } = await gql<{ products: string[] }>('{ products }');
   product = products[0] ?? '';
