@@ -46,7 +46,11 @@ async function sendMetrics(response: ServerResponse, metrics: Metrics, logger: L
 }
 
 /** Answers `path` when it is one of the three; false when it is not. */
-export function answerHealth(path: string | undefined, response: ServerResponse, routes: HealthRoutes): boolean {
+export function answerHealth(
+  path: string | undefined,
+  response: ServerResponse,
+  routes: HealthRoutes,
+): boolean {
   if (path === '/health') {
     sendJson(response, 200, { status: 'ok' });
     return true;

@@ -160,6 +160,8 @@ async function serve(config: Config): Promise<void> {
 function inUse(config: Config) {
   return (error: unknown): never => {
     if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw error;
-    throw new UsageError(`${config.HOST}:${config.PORT} is already in use; choose another with --port or PORT`);
+    throw new UsageError(
+      `${config.HOST}:${config.PORT} is already in use; choose another with --port or PORT`,
+    );
   };
 }

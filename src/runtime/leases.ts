@@ -104,11 +104,19 @@ async function newest(
 ): Promise<{ type: string; revision: bigint; holder: string | undefined }[]> {
   const events: { type: string; revision: bigint; holder: string | undefined }[] = [];
   try {
-    for await (const resolved of client.readStream(stream, { direction: BACKWARDS, fromRevision: END, maxCount })) {
+    for await (const resolved of client.readStream(stream, {
+      direction: BACKWARDS,
+      fromRevision: END,
+      maxCount,
+    })) {
       const event = resolved.event;
       if (!event) continue;
       const holder = event.isJson ? (event.data as { holder?: unknown }).holder : undefined;
-      events.push({ type: event.type, revision: event.revision, holder: typeof holder === 'string' ? holder : undefined });
+      events.push({
+        type: event.type,
+        revision: event.revision,
+        holder: typeof holder === 'string' ? holder : undefined,
+      });
     }
   } catch (error) {
     if (!(error instanceof StreamNotFoundError)) throw error;
@@ -156,10 +164,19 @@ export async function startLeases(options: LeaseOptions): Promise<Leases> {
     }
   };
 
-  const write = async (stream: string, type: string, expectedRevision: bigint | typeof NO_STREAM, product?: string) =>
-    client.appendToStream(stream, jsonEvent({ type, data: { holder, ...(product ? { product, ttlMs: ttl } : {}) } }), {
-      expectedRevision,
-    });
+  const write = async (
+    stream: string,
+    type: string,
+    expectedRevision: bigint | typeof NO_STREAM,
+    product?: string,
+  ) =>
+    client.appendToStream(
+      stream,
+      jsonEvent({ type, data: { holder, ...(product ? { product, ttlMs: ttl } : {}) } }),
+      {
+        expectedRevision,
+      },
+    );
 
   const announce = async (): Promise<void> => {
     if (now() - announcedAt < renewEvery) return;
@@ -177,7 +194,9 @@ export async function startLeases(options: LeaseOptions): Promise<Leases> {
       if (known?.revision !== event.revision)
         members.set(event.holder, { revision: event.revision, seenAt: at, left: event.type === MEMBER_LEFT });
     }
-    const live = [...members].filter(([, member]) => !member.left && at - member.seenAt < ttl).map(([id]) => id);
+    const live = [...members]
+      .filter(([, member]) => !member.left && at - member.seenAt < ttl)
+      .map(([id]) => id);
     return live.includes(holder) ? live : [...live, holder];
   };
 

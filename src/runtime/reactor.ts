@@ -722,7 +722,8 @@ export async function startReactor(options: ReactorOptions): Promise<Reactor> {
         subscription = client.subscribeToAll({ fromPosition, filter: EVENT_FILTER() });
         if (target === null) subscription.once('caughtUp', () => becomeReady());
         for await (const resolved of subscription) {
-          if (waitingChanges >= maxWaiting && watchers.size === 0) await new Promise<void>((resolve) => (resumeTaking = resolve));
+          if (waitingChanges >= maxWaiting && watchers.size === 0)
+            await new Promise<void>((resolve) => (resumeTaking = resolve));
           if (stopped) break;
           handle(resolved);
         }

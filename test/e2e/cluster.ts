@@ -22,6 +22,8 @@ export interface Cluster {
   reactors: Served[];
   feeds: Served[];
   token(userId: string): Promise<string>;
+  /** Starts one more `serve --role <role>` process on the same store and feed. */
+  add(role: 'api' | 'reactor' | 'feed'): Promise<Served>;
   /** Kills (SIGKILL) whatever still runs and removes the data dirs. */
   stop(): Promise<void>;
 }
@@ -54,16 +56,20 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
     ...(process.env.ROLES_LOG ? { LOG_LEVEL: process.env.ROLES_LOG } : {}),
     ...options.env,
   };
-  const start = (role: string, count: number, extra: Record<string, string> = {}) =>
-    Promise.all(
-      Array.from({ length: count }, () => serve(dir(role), { ...env, ...extra }, ['--role', role])),
-    );
+  const add = (role: 'api' | 'reactor' | 'feed'): Promise<Served> =>
+    serve(dir(role), { ...env, ...(role === 'feed' ? { PRICEALERT_FEED: 'coinbase' } : {}) }, [
+      '--role',
+      role,
+    ]);
+  const start = (role: 'api' | 'reactor' | 'feed', count: number) =>
+    Promise.all(Array.from({ length: count }, () => add(role)));
   // Reactors first, so that the API replicas find the products led.
   const reactors = await start('reactor', options.reactors ?? 2);
   const [apis, feeds] = await Promise.all([
     start('api', options.apis ?? 2),
-    start('feed', options.feeds ?? 2, { PRICEALERT_FEED: 'coinbase' }),
+    start('feed', options.feeds ?? 2),
   ]);
+  const added: Served[] = [];
   const secret = new TextEncoder().encode(SECRET);
   return {
     coinbase,
@@ -73,8 +79,13 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
     reactors,
     feeds,
     token: (userId) => signToken(secret, { userId, role: 'user' }, 3600),
+    async add(role) {
+      const served = await add(role);
+      added.push(served);
+      return served;
+    },
     async stop() {
-      const all = [...apis, ...reactors, ...feeds, store].filter(
+      const all = [...apis, ...reactors, ...feeds, ...added, store].filter(
         (served) => served.process.exitCode === null && served.process.signalCode === null,
       );
       for (const served of all) served.process.kill('SIGKILL');
@@ -113,7 +124,8 @@ export async function leaseHolders(client: EventStoreDBClient): Promise<Map<stri
           holders.set(product, { type: event.type, holder, pid, takenAt: undefined });
         }
         const lease = holders.get(product)!;
-        if (lease.holder === holder && !lease.takenAt && event.type === LEASE_TAKEN) lease.takenAt = event.created;
+        if (lease.holder === holder && !lease.takenAt && event.type === LEASE_TAKEN)
+          lease.takenAt = event.created;
       }
     } catch (error) {
       if (!(error instanceof StreamNotFoundError)) throw error;

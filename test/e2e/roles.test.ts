@@ -44,10 +44,20 @@ it('one store, two APIs, two reactors, two feeds: kill -9 a reactor and a feed m
     return holders.size === PRODUCTS.length && pids.size === 2 ? holders : undefined;
   }, 20_000);
   const reactorPids = reactors.map((reactor) => reactor.process.pid);
+  // Processes without the API still answer a container's probes on PORT.
+  for (const served of [...reactors, ...feeds]) {
+    const base = served.url.replace(/\/health$/, '');
+    expect((await fetch(`${base}/health`)).status).toBe(200);
+    expect(await (await fetch(`${base}/ready`)).json()).toMatchObject({ status: 'ready' });
+    expect((await fetch(`${base}/metrics`)).status).toBe(200);
+    expect((await fetch(`${base}/graphql`)).status).toBe(404);
+  }
   for (const lease of split.values()) expect(reactorPids).toContain(lease.pid);
 
   // Each user's alerts, half created through each API: repeat alerts that fire and re-arm often.
-  const tokens = new Map(await Promise.all(USERS.map(async (user) => [user, await cluster!.token(user)] as const)));
+  const tokens = new Map(
+    await Promise.all(USERS.map(async (user) => [user, await cluster!.token(user)] as const)),
+  );
   let created = 0;
   for (const user of USERS) {
     for (const product of PRODUCTS) {
@@ -68,7 +78,11 @@ it('one store, two APIs, two reactors, two feeds: kill -9 a reactor and a feed m
   const received = new Map<string, AlertTrigger[]>();
   for (const user of USERS) {
     for (const [index, api] of apis.entries()) {
-      const consumer = createPriceAlertClient({ url: api.url, token: tokens.get(user)!, webSocketImpl: WebSocket });
+      const consumer = createPriceAlertClient({
+        url: api.url,
+        token: tokens.get(user)!,
+        webSocketImpl: WebSocket,
+      });
       consumers.push(consumer);
       const list: AlertTrigger[] = [];
       received.set(`${user}@api${index + 1}`, list);
@@ -82,7 +96,9 @@ it('one store, two APIs, two reactors, two feeds: kill -9 a reactor and a feed m
   // Both APIs list each user's alerts alike.
   for (const user of USERS) {
     const lists = await Promise.all(
-      apis.map((api) => gql<{ alerts: { id: string }[] }>(api.url, '{ alerts { id status } }', {}, tokens.get(user))),
+      apis.map((api) =>
+        gql<{ alerts: { id: string }[] }>(api.url, '{ alerts { id status } }', {}, tokens.get(user)),
+      ),
     );
     expect(lists[0]!.data!.alerts).toHaveLength(6);
     expect(lists[1]!.data).toEqual(lists[0]!.data);
@@ -92,7 +108,9 @@ it('one store, two APIs, two reactors, two feeds: kill -9 a reactor and a feed m
   const connections = await Promise.all(feeds.map((_, index) => coinbase.connection(index + 1)));
   const tapes = PRODUCTS.map((product) => tape(product, 1, TRADES_PER_PRODUCT));
   const victim = reactors[0]!;
-  const victimProducts = [...split].filter(([, lease]) => lease.pid === victim.process.pid).map(([product]) => product);
+  const victimProducts = [...split]
+    .filter(([, lease]) => lease.pid === victim.process.pid)
+    .map(([product]) => product);
   expect(victimProducts.length).toBeGreaterThan(0);
   let killedAt = 0;
   for (let index = 0; index < TRADES_PER_PRODUCT; index += 1) {
@@ -110,7 +128,9 @@ it('one store, two APIs, two reactors, two feeds: kill -9 a reactor and a feed m
   const takeover = await eventually(async () => {
     const holders = await leaseHolders(client);
     const taken = victimProducts.map((product) => holders.get(product));
-    return taken.every((lease) => lease?.pid === reactors[1]!.process.pid && lease?.takenAt) ? taken : undefined;
+    return taken.every((lease) => lease?.pid === reactors[1]!.process.pid && lease?.takenAt)
+      ? taken
+      : undefined;
   }, 20_000);
   const takeoverMs = Math.max(...takeover.map((lease) => lease!.takenAt!.getTime() - killedAt));
   process.stdout.write(`takeover after kill -9: ${takeoverMs} ms (${victimProducts.join(', ')})\n`);
@@ -127,32 +147,48 @@ it('one store, two APIs, two reactors, two feeds: kill -9 a reactor and a feed m
   // Every alert change written once, as a naive replay of the recorded trades says.
   const alerts: AlertCreated[] = [];
   const trades: TradeRecorded[] = [];
-  for (const product of PRODUCTS) trades.push(...(await eventsOf<TradeRecorded>(`trades-${product}`, 'TradeRecorded')));
+  for (const product of PRODUCTS)
+    trades.push(...(await eventsOf<TradeRecorded>(`trades-${product}`, 'TradeRecorded')));
   for await (const { event } of client.readAll()) {
     if (event?.type === 'AlertCreated') alerts.push(event.data as unknown as AlertCreated);
   }
   expect(alerts).toHaveLength(12);
   const expected = expectedChanges(alerts, trades);
-  const written = async () => new Map(await Promise.all(alerts.map(async (alert) => [alert.alertId, await changesOf(client, alert.alertId)] as const)));
+  const written = async () =>
+    new Map(
+      await Promise.all(
+        alerts.map(async (alert) => [alert.alertId, await changesOf(client, alert.alertId)] as const),
+      ),
+    );
   await eventually(async () => {
     const now = await written();
-    return alerts.every((alert) => now.get(alert.alertId)!.length >= expected.get(alert.alertId)!.length) ? true : undefined;
+    return alerts.every((alert) => now.get(alert.alertId)!.length >= expected.get(alert.alertId)!.length)
+      ? true
+      : undefined;
   }, 30_000).catch(() => undefined);
   await sleep(500);
   const final = await written();
-  for (const alert of alerts) expect(final.get(alert.alertId), alert.alertId).toEqual(expected.get(alert.alertId));
+  for (const alert of alerts)
+    expect(final.get(alert.alertId), alert.alertId).toEqual(expected.get(alert.alertId));
 
   // Every consumer on either API got its user's triggers in firing order, each once, with the same cursors.
   for (const user of USERS) {
     const inOrder = await triggersInFiringOrder(client, user);
     expect(inOrder.length).toBeGreaterThan(20);
     const lists = apis.map((_, index) => received.get(`${user}@api${index + 1}`)!);
-    await eventually(() => (lists.every((list) => list.length >= inOrder.length) ? true : undefined), 30_000).catch(
-      () => undefined,
-    );
+    await eventually(
+      () => (lists.every((list) => list.length >= inOrder.length) ? true : undefined),
+      30_000,
+    ).catch(() => undefined);
     await sleep(300);
     for (const list of lists) {
-      expect(list.map((trigger) => ({ alertId: trigger.alert.id, tradeId: trigger.trade.tradeId, value: trigger.value }))).toEqual(inOrder);
+      expect(
+        list.map((trigger) => ({
+          alertId: trigger.alert.id,
+          tradeId: trigger.trade.tradeId,
+          value: trigger.value,
+        })),
+      ).toEqual(inOrder);
       expect(new Set(list.map((trigger) => trigger.cursor)).size).toBe(list.length);
     }
     expect(lists[1]!.map((trigger) => trigger.cursor)).toEqual(lists[0]!.map((trigger) => trigger.cursor));

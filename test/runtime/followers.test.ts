@@ -122,7 +122,10 @@ it('given one reactor per product and an API replica, every change is written on
   await Promise.all([btcReactor, ethReactor, replica].map((reactor) => reactor.caughtUpTo(middle)));
 
   // BTC's reactor goes away: nobody leads BTC, so the followers wait for its changes…
-  const expected = expectedChanges(alerts, tape.map((trade) => ({ ...trade })));
+  const expected = expectedChanges(
+    alerts,
+    tape.map((trade) => ({ ...trade })),
+  );
   const later = new Set(tape.slice(40).map((trade) => trade.tradeId));
   const btcPending = alerts.some(
     (alert) =>
@@ -163,5 +166,6 @@ it('given one reactor per product and an API replica, every change is written on
   expect(fired.length).toBeGreaterThan(10);
   expect(triggersOf(ethReactor)).toEqual(fired);
   expect(triggersOf(replica)).toEqual(fired);
-  for (const alert of alerts) expect(replica.views.alert(alert.alertId)).toEqual(btcReactor.views.alert(alert.alertId));
+  for (const alert of alerts)
+    expect(replica.views.alert(alert.alertId)).toEqual(btcReactor.views.alert(alert.alertId));
 }, 60_000);

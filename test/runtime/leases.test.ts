@@ -57,7 +57,8 @@ function watchOverlaps(reactors: Leases[]): { overlaps: string[]; stop: () => vo
   const timer = setInterval(() => {
     for (const product of PRODUCTS) {
       const leaders = reactors.filter((leases) => leases.leads(product));
-      if (leaders.length > 1) overlaps.push(`${product}: ${leaders.map((leases) => leases.holder).join(', ')}`);
+      if (leaders.length > 1)
+        overlaps.push(`${product}: ${leaders.map((leases) => leases.holder).join(', ')}`);
     }
   }, 5);
   return { overlaps, stop: () => clearInterval(timer) };
@@ -76,7 +77,9 @@ it('given a lone reactor, it takes every lease at once and keeps renewing them',
   expect(leases.held()).toEqual(PRODUCTS);
   expect(PRODUCTS.every((product) => leases.leads(product))).toBe(true);
   const first = await holders();
-  expect([...first.values()].every((lease) => lease.holder === 'r1' && lease.type === LEASE_TAKEN)).toBe(true);
+  expect([...first.values()].every((lease) => lease.holder === 'r1' && lease.type === LEASE_TAKEN)).toBe(
+    true,
+  );
   await eventually(async () =>
     [...(await holders()).values()].every((lease) => lease.type === 'ReactorLeaseRenewed') ? true : undefined,
   );
@@ -104,13 +107,24 @@ it('given a reactor killed -9 holding leases, the survivor takes them over once 
   const { leases: one } = await reactor('r1');
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', HOLDER, store.connectionString, 'r2', ...[FAST.ttlMs, FAST.renewEveryMs, FAST.tickMs].map(String), ...PRODUCTS],
+    [
+      '--import',
+      'tsx',
+      HOLDER,
+      store.connectionString,
+      'r2',
+      ...[FAST.ttlMs, FAST.renewEveryMs, FAST.tickMs].map(String),
+      ...PRODUCTS,
+    ],
     { stdio: ['ignore', 'pipe', 'inherit'] },
   );
   const exited = new Promise((resolve) => child.once('exit', resolve));
   let output = '';
   child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  await eventually(() => (one.held().length === 2 && /held \S+,\S+\n$/.test(output) ? true : undefined), 20_000);
+  await eventually(
+    () => (one.held().length === 2 && /held \S+,\S+\n$/.test(output) ? true : undefined),
+    20_000,
+  );
   const orphaned = PRODUCTS.filter((product) => !one.held().includes(product));
   const watch = watchOverlaps([one]);
   child.kill('SIGKILL');
