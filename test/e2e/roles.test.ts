@@ -192,5 +192,21 @@ it('one store, two APIs, two reactors, two feeds: kill -9 a reactor and a feed m
       expect(new Set(list.map((trigger) => trigger.cursor)).size).toBe(list.length);
     }
     expect(lists[1]!.map((trigger) => trigger.cursor)).toEqual(lists[0]!.map((trigger) => trigger.cursor));
+    // …and both APIs answer queries alike: the alerts' state, the trigger history and its cursors.
+    const answers = await Promise.all(
+      apis.map((api) =>
+        gql(
+          api.url,
+          '{ alerts { id status armed triggerCount lastTriggeredAt } triggers(first: 1000) { cursor alert { id } trade { tradeId } } }',
+          {},
+          tokens.get(user),
+        ),
+      ),
+    );
+    expect(answers[0]!.errors).toBeUndefined();
+    expect(answers[1]).toEqual(answers[0]);
+    expect(
+      (answers[0]!.data as { triggers: { cursor: string }[] }).triggers.map((trigger) => trigger.cursor),
+    ).toEqual(lists[0]!.map((trigger) => trigger.cursor));
   }
 }, 240_000);
