@@ -71,7 +71,9 @@ export const configSchema = z.object({
   // Which parts `serve` runs; `all` keeps them in one process deciding every product, without leases.
   PRICEALERT_ROLE: list(
     'PRICEALERT_ROLE',
-    z.enum(['all', ...ROLES], { error: `roles are ${ROLES.join(', ')} or all` }),
+    z.enum(['all', ...ROLES], {
+      error: (issue) => `"${String(issue.input)}" is not a role; roles are ${ROLES.join(', ')} or all`,
+    }),
   ).default(['all']),
   PRICEALERT_FEED: z.enum(['coinbase', 'simulated', 'none']).default('coinbase'),
   COINBASE_WS_URL: z.string().url().default('wss://ws-feed.exchange.coinbase.com'),

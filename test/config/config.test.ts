@@ -39,7 +39,7 @@ describe('PRICEALERT_ROLE', () => {
 
   it('refuses an unknown role, naming the ones there are', () => {
     expect(() => loadConfig({ PRICEALERT_ROLE: 'api,worker' })).toThrow(
-      /^PRICEALERT_ROLE\.1: roles are api, reactor, feed or all$/,
+      /^PRICEALERT_ROLE\.1: "worker" is not a role; roles are api, reactor, feed or all$/,
     );
   });
 });
