@@ -86,7 +86,10 @@ async function serve(config: Config): Promise<void> {
         runs('reactor') && !all
           ? await startLeases({ client, products: config.PRICEALERT_PRODUCTS, logger })
           : undefined;
-      if (leases) stops.push(() => leases.stop());
+      if (leases) {
+        stops.push(() => leases.stop());
+        metrics.watchLeases(leases);
+      }
       reactor = await startReactor({
         client,
         config,

@@ -42,6 +42,8 @@ export const everyProduct: Leadership = { leads: () => true, onChange: () => () 
 export interface Leases extends Leadership {
   /** This reactor's id in the lease streams: `host:pid:random`. */
   readonly holder: string;
+  /** The products it has leases for, sorted. */
+  readonly products: readonly string[];
   /** The products whose lease this reactor holds now, sorted. */
   held(): string[];
   /** Releases every lease held and says this reactor left, so the others take over at once. */
@@ -288,6 +290,7 @@ export async function startLeases(options: LeaseOptions): Promise<Leases> {
   let stopping: Promise<void> | undefined;
   return {
     holder,
+    products,
     leads,
     onChange(listener) {
       listeners.add(listener);

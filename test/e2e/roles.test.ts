@@ -49,7 +49,12 @@ it('one store, two APIs, two reactors, two feeds: kill -9 a reactor and a feed m
     const base = served.url.replace(/\/health$/, '');
     expect((await fetch(`${base}/health`)).status).toBe(200);
     expect(await (await fetch(`${base}/ready`)).json()).toMatchObject({ status: 'ready' });
-    expect((await fetch(`${base}/metrics`)).status).toBe(200);
+    const metrics = await fetch(`${base}/metrics`);
+    expect(metrics.status).toBe(200);
+    // A reactor shows which product it decides: one each, once the split is balanced.
+    const held =
+      (await metrics.text()).match(/^pricealert_reactor_lease_held\{product="[A-Z-]+"\} 1$/gm) ?? [];
+    expect(held).toHaveLength(reactors.includes(served) ? 1 : 0);
     expect((await fetch(`${base}/graphql`)).status).toBe(404);
   }
   for (const lease of split.values()) expect(reactorPids).toContain(lease.pid);
