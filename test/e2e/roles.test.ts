@@ -3,6 +3,10 @@
 // consumers on both APIs. One reactor and one feed are killed -9 mid-tape. Every trade must be recorded
 // once, every alert change written once and as a naive recomputation says, and every consumer on
 // either API must get its user's triggers in firing order, with no gap and no repeat.
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { EventStoreDBClient } from '@eventstore/db-client';
 import { createPriceAlertClient, type AlertTrigger, type PriceAlertClient } from 'pricealert/client';
 import { afterAll, expect, it } from 'vitest';
 import WebSocket from 'ws';
@@ -12,6 +16,7 @@ import { tape } from '../feeds/fakeCoinbase.ts';
 import { triggersInFiringOrder } from '../helpers/firingOrder.ts';
 import { changesOf, expectedChanges } from '../runtime/helpers.ts';
 import { leaseHolders, PRODUCTS, startCluster, type Cluster } from './cluster.ts';
+import { killAllServes, serve, token } from './process.ts';
 
 const USERS = ['alice', 'bob'];
 const TRADES_PER_PRODUCT = 400;
@@ -215,3 +220,62 @@ it('one store, two APIs, two reactors, two feeds: kill -9 a reactor and a feed m
     ).toEqual(lists[0]!.map((trigger) => trigger.cursor));
   }
 }, 240_000);
+
+it('without EVENTSTORE_URL, roles on one data dir share its node; a reactor stopped with SIGTERM releases its leases', async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'pricealert-roles-embedded-'));
+  try {
+    const env = { PRICEALERT_PRODUCTS: 'BTC-USD', PRICEALERT_JWT_SECRET: '' };
+    // The API starts the data dir's node; the reactor finds it running and uses it.
+    const api = await serve(dataDir, env, ['--role', 'api']);
+    const reactor = await serve(dataDir, env, ['--role', 'reactor']);
+    const [[alice = ''], [feeder = '']] = await Promise.all([
+      token(dataDir, 'alice'),
+      token(dataDir, 'feeder-1', '--role', 'feeder'),
+    ]);
+    const created = await gql(
+      api.url,
+      'mutation { createAlert(input: { product: "BTC-USD", direction: ABOVE, threshold: "100", measure: LAST }) { id } }',
+      {},
+      alice,
+    );
+    expect(created.errors).toBeUndefined();
+    const recorded = await gql(
+      api.url,
+      'mutation { recordTrade(input: { product: "BTC-USD", tradeId: "e1", price: "150", size: "1", side: "buy", time: "2026-11-26T09:00:00Z" }) { tradeId } }',
+      {},
+      feeder,
+    );
+    expect(recorded.errors).toBeUndefined();
+    // The reactor process decides; the API process shows it.
+    const fired = await eventually(async () => {
+      const answer = await gql<{ triggers: { trade: { tradeId: string } }[] }>(
+        api.url,
+        '{ triggers { trade { tradeId } } }',
+        {},
+        alice,
+      );
+      return answer.data?.triggers.length ? answer.data.triggers : undefined;
+    });
+    expect(fired).toEqual([{ trade: { tradeId: 'e1' } }]);
+
+    const { connectionString } = JSON.parse(readFileSync(join(dataDir, 'node.lock'), 'utf8')) as {
+      connectionString: string;
+    };
+    const client = EventStoreDBClient.connectionString(connectionString);
+    try {
+      const held = (await leaseHolders(client)).get('BTC-USD');
+      expect(held?.pid).toBe(reactor.process.pid);
+      reactor.process.kill('SIGTERM');
+      expect(await reactor.exited).toBe(0);
+      const after = (await leaseHolders(client)).get('BTC-USD');
+      expect(after).toMatchObject({ type: 'ReactorLeaseReleased', holder: held!.holder });
+    } finally {
+      await client.dispose();
+    }
+    api.process.kill('SIGTERM');
+    expect(await api.exited).toBe(0);
+  } finally {
+    await killAllServes();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}, 120_000);
