@@ -24,9 +24,15 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 let cluster: Cluster | undefined;
 const consumers: PriceAlertClient[] = [];
-afterAll(async () => {
-  await Promise.all(consumers.map((consumer) => consumer.dispose()));
+/** Consumers first, so that none is left retrying against a process that is gone. */
+async function stopCluster(): Promise<void> {
+  await Promise.all(consumers.splice(0).map((consumer) => consumer.dispose()));
   await cluster?.stop();
+  cluster = undefined;
+}
+afterAll(async () => {
+  await stopCluster();
+  await killAllServes();
 });
 
 /** The events of a stream, oldest first. */
@@ -219,6 +225,7 @@ it('one store, two APIs, two reactors, two feeds: kill -9 a reactor and a feed m
       (answers[0]!.data as { triggers: { cursor: string }[] }).triggers.map((trigger) => trigger.cursor),
     ).toEqual(lists[0]!.map((trigger) => trigger.cursor));
   }
+  await stopCluster();
 }, 240_000);
 
 it('without EVENTSTORE_URL, roles on one data dir share its node; a reactor stopped with SIGTERM releases its leases', async () => {
@@ -275,7 +282,6 @@ it('without EVENTSTORE_URL, roles on one data dir share its node; a reactor stop
     api.process.kill('SIGTERM');
     expect(await api.exited).toBe(0);
   } finally {
-    await killAllServes();
     rmSync(dataDir, { recursive: true, force: true });
   }
 }, 120_000);
