@@ -44,6 +44,10 @@ const rate = z
     'needs a rate above 0 and a burst of at least 1',
   );
 
+/** The parts `serve` can run; `all` names every one. */
+export const ROLES = ['api', 'reactor', 'feed'] as const;
+export type Role = (typeof ROLES)[number];
+
 export const configSchema = z.object({
   HOST: z.string().min(1).default('127.0.0.1'),
   PORT: port.default(4000),
@@ -64,6 +68,13 @@ export const configSchema = z.object({
     'PRICEALERT_WINDOWS',
     z.string().refine((name) => windowMillis(name) !== undefined, 'windows look like 30s, 10m, 1h or 7d'),
   ).default(['1m', '10m', '1h', '24h']),
+  // Which parts `serve` runs; `all` keeps them in one process deciding every product, without leases.
+  PRICEALERT_ROLE: list(
+    'PRICEALERT_ROLE',
+    z.enum(['all', ...ROLES], {
+      error: (issue) => `"${String(issue.input)}" is not a role; roles are ${ROLES.join(', ')} or all`,
+    }),
+  ).default(['all']),
   PRICEALERT_FEED: z.enum(['coinbase', 'simulated', 'none']).default('coinbase'),
   COINBASE_WS_URL: z.string().url().default('wss://ws-feed.exchange.coinbase.com'),
   PRICEALERT_JWT_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),

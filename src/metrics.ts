@@ -7,6 +7,7 @@
 import { WrongExpectedVersionError, type EventStoreDBClient } from '@eventstore/db-client';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { FeedStats } from './feeds/index.ts';
+import type { Leases } from './runtime/leases.ts';
 import type { Reactor, ReactorObserver, ReactorStats } from './runtime/reactor.ts';
 
 /** Product/source pairs counted apart; past this many, further sources are counted as `other`. */
@@ -43,6 +44,8 @@ export interface Metrics {
   /** The same client with every append timed: give it to whatever appends (reactor, API, feed). */
   timeAppends(client: EventStoreDBClient): EventStoreDBClient;
   watchReactor(reactor: Reactor): void;
+  /** A reactor's product leases (`serve --role reactor`). */
+  watchLeases(leases: Pick<Leases, 'products' | 'leads'>): void;
   watchFeed(feed: { stats(): FeedStats }): void;
   watchApi(gauges: ApiGauges): void;
   /** The registry in Prometheus' text format, and its content type. */
@@ -115,6 +118,7 @@ export function createMetrics(): Metrics {
   let reactor: Reactor | undefined;
   let feed: { stats(): FeedStats } | undefined;
   let api: ApiGauges | undefined;
+  let leases: Pick<Leases, 'products' | 'leads'> | undefined;
 
   // Store appends.
   const appendSeconds = new Histogram({
@@ -308,6 +312,13 @@ export function createMetrics(): Metrics {
     fromReactor((stats) => stats.alertChangeFailures),
   );
 
+  collectedGauge(
+    'pricealert_reactor_lease_held',
+    '1 for each product whose lease this reactor holds (and so decides), 0 for those it follows.',
+    ['product'],
+    () => (leases ? leases.products.map((product) => [{ product }, leases!.leads(product) ? 1 : 0]) : []),
+  );
+
   // API.
   const triggersDelivered = new Counter({
     name: 'pricealert_triggers_delivered_total',
@@ -404,6 +415,9 @@ export function createMetrics(): Metrics {
     },
     watchReactor(watched) {
       reactor = watched;
+    },
+    watchLeases(watched) {
+      leases = watched;
     },
     watchFeed(watched) {
       feed = watched;

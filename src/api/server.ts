@@ -1,6 +1,6 @@
 // The GraphQL server: yoga over HTTP (GraphiQL included) and graphql-ws on the same /graphql path.
 import { readFile } from 'node:fs/promises';
-import { createServer, type ServerResponse } from 'node:http';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { EventStoreDBClient } from '@eventstore/db-client';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
@@ -13,12 +13,12 @@ import type { Reactor } from '../runtime/reactor.ts';
 import { loadSecret } from './auth.ts';
 import { createContext, type ApiContext } from './context.ts';
 import { dashboardRoutes } from './dashboard.ts';
+import { answerHealth, reactorReadiness } from './health.ts';
 import { isGraphQLError } from './errors.ts';
 import { answerClientErrors } from './httpErrors.ts';
 import { DEFAULT_LIMITS, type ApiLimits } from './limits.ts';
 import { armorPlugins, useBodyErrors, useErrorCodes, useRateLimits, useRequestLog } from './plugins.ts';
 import { startPriceHub } from './priceHub.ts';
-import { sendJson } from './sendJson.ts';
 import { createResolvers } from './resolvers/index.ts';
 import { notReady, useReadiness } from './readiness.ts';
 import { startTriggerFeed } from './triggerFeed.ts';
@@ -64,18 +64,6 @@ function maskError(error: unknown, message: string): Error {
     path: graphQLError?.path,
     extensions: { code: 'INTERNAL_SERVER_ERROR' },
   });
-}
-
-/** Prometheus' text format; a collect that throws is a 500, logged, rather than a crashed server. */
-async function sendMetrics(response: ServerResponse, metrics: Metrics, logger: Logger): Promise<void> {
-  try {
-    const { contentType, body } = await metrics.scrape();
-    response.writeHead(200, { 'content-type': contentType, 'cache-control': 'no-store' });
-    response.end(body);
-  } catch (error) {
-    logger.error({ err: error }, 'collecting metrics failed');
-    sendJson(response, 500, { status: 'error', reason: 'collecting metrics failed' });
-  }
 }
 
 /** The limits the environment sets (mutation rates, connections per address); the others keep their defaults. */
@@ -144,23 +132,12 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
   });
 
   const dashboard = dashboardRoutes(config, secret, logger);
+  const health = { readiness: reactorReadiness(reactor), metrics, logger };
   const httpServer = createServer((request, response) => {
     response.once('finish', () => metrics.api.httpResponse(response.statusCode));
     const path = request.url?.split('?')[0];
     if (path !== undefined && dashboard.handles(path)) return void dashboard.answer(request, response, path);
-    if (path === '/health') return sendJson(response, 200, { status: 'ok' });
-    if (path === '/metrics') return void sendMetrics(response, metrics, logger);
-    if (path === '/ready') {
-      const status = reactor.status();
-      return status.ready
-        ? sendJson(response, 200, { status: 'ready', position: status.position })
-        : sendJson(response, 503, {
-            status: 'starting',
-            reason: 'the projections are catching up with the store',
-            position: status.position,
-            target: status.target,
-          });
-    }
+    if (answerHealth(path, response, health)) return;
     return yoga(request, response);
   });
   answerClientErrors(httpServer);

@@ -10,6 +10,13 @@ import {
 import { formatPosition, orderPosition, parsePosition, positionOrder } from '../domain/position.ts';
 
 export const CHECKPOINT_STREAM = 'pricealert-reactor-checkpoint';
+export const CHECKPOINT_EVENT = 'ReactorCheckpoint';
+
+/** The position a checkpoint event's data names, as an order; `undefined` when it names none. */
+export function checkpointOf(data: unknown): bigint | undefined {
+  const parsed = parsePosition((data as { position?: unknown } | undefined)?.position);
+  return parsed && positionOrder(parsed);
+}
 
 /** The settled position as an order (see src/domain/position.ts). */
 export async function readCheckpoint(
@@ -23,8 +30,7 @@ export async function readCheckpoint(
       fromRevision: END,
       maxCount: 1,
     })) {
-      const parsed = parsePosition((resolved.event?.data as { position?: unknown } | undefined)?.position);
-      if (parsed) position = positionOrder(parsed);
+      position = checkpointOf(resolved.event?.data) ?? position;
     }
   } catch (error) {
     if (!(error instanceof StreamNotFoundError)) throw error;
@@ -52,6 +58,6 @@ export async function writeCheckpoint(
 ): Promise<void> {
   await client.appendToStream(
     stream,
-    jsonEvent({ type: 'ReactorCheckpoint', data: { position: formatPosition(orderPosition(position)) } }),
+    jsonEvent({ type: CHECKPOINT_EVENT, data: { position: formatPosition(orderPosition(position)) } }),
   );
 }

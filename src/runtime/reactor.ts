@@ -27,6 +27,18 @@
 //   once the changes of that event and of every event before it are settled (written, or decided
 //   away), so a crash or a stop never leaves the checkpoint past an unwritten change. At most
 //   `maxWaitingChanges` wait; beyond that the reactor takes no more events until some settle.
+//
+// Following, for replicas (see leases.ts): a reactor decides only the products its `leadership` gives
+// it, and an API replica (`readOnly`) none. For the others it does everything above but the append: it
+// decides each change the same way and then waits to see the alert's stream move past the expected
+// revision in `$all` — the same change written by the product's reactor, or another event (a cancel)
+// that decides it away; either way it decides the waiting changes again against what it saw. So a
+// follower's `processed`, firing-order release and `caughtUpTo` move as a deciding reactor's do, and
+// when it takes a product over, its waiting changes are simply appended: those already written meet
+// WrongExpectedVersion and are decided away. Should the product's reactor decide otherwise (the wall
+// clock's expiry is judged by each reactor's own timer), a checkpoint seen in `$all` at or past the
+// change's trade settles it: the trade's changes are all in the store by then. A follower waiting in
+// this way keeps taking events past `maxWaitingChanges`, since only `$all` can settle what it waits for.
 import { join } from 'node:path';
 import {
   eventTypeFilter,
@@ -67,7 +79,15 @@ import { formatPosition, orderPosition, positionOrder } from '../domain/position
 import { dateToIso, parseTime } from '../domain/time.ts';
 import { alertStream } from '../domain/types.ts';
 import type { Logger } from '../logger.ts';
-import { CHECKPOINT_STREAM, prepareCheckpointStream, readCheckpoint, writeCheckpoint } from './checkpoint.ts';
+import {
+  CHECKPOINT_EVENT,
+  CHECKPOINT_STREAM,
+  checkpointOf,
+  prepareCheckpointStream,
+  readCheckpoint,
+  writeCheckpoint,
+} from './checkpoint.ts';
+import { everyProduct, type Leadership } from './leases.ts';
 import { loadSnapshot, saveSnapshot, storeIdentity } from './snapshot.ts';
 
 /** What the API reads. */
@@ -167,10 +187,20 @@ export interface ReactorOptions {
   /** Triggers kept per user for `triggers` and `alertTriggered(after:)`; older cursors are refused. Default 10000. */
   triggersPerUser?: number;
   observer?: ReactorObserver;
+  /** Which products this reactor decides; it follows the others. Default: every product. */
+  leadership?: Leadership;
+  /**
+   * Writes nothing to the store — no alert change, no checkpoint — and follows every product: the
+   * read models of an API replica. Default false.
+   */
+  readOnly?: boolean;
 }
 
-/** pricealert's event types, filtered on the server; `Alert` as a prefix covers the alert events and AlertClaimed. */
-const EVENT_FILTER = () => eventTypeFilter({ prefixes: ['TradeRecorded', 'Alert'] });
+/**
+ * pricealert's event types, filtered on the server; `Alert` as a prefix covers the alert events and
+ * AlertClaimed; checkpoints settle what a follower waits for.
+ */
+const EVENT_FILTER = () => eventTypeFilter({ prefixes: ['TradeRecorded', 'Alert', CHECKPOINT_EVENT] });
 const RETRY_MS = 250;
 const ALERT_STREAM_PREFIX = alertStream('');
 const MAX_DECISIONS = 20;
@@ -228,6 +258,8 @@ export async function startReactor(options: ReactorOptions): Promise<Reactor> {
   const checkpointStream = options.checkpointStream ?? CHECKPOINT_STREAM;
   const now = options.now ?? (() => new Date());
   const maxWaiting = options.maxWaitingChanges ?? 1000;
+  const readOnly = options.readOnly ?? false;
+  const leadership = options.leadership ?? everyProduct;
   const market = createMarket(options.config.PRICEALERT_WINDOWS);
   const view = alertsView.initialState();
   const triggersPerUser = options.triggersPerUser ?? 10_000;
@@ -277,12 +309,14 @@ export async function startReactor(options: ReactorOptions): Promise<Reactor> {
   const observer = options.observer;
   const counts = { alertChangesWritten: 0, alertChangeConflicts: 0, alertChangeFailures: 0 };
 
-  await prepareCheckpointStream(client, checkpointStream);
+  if (!readOnly) await prepareCheckpointStream(client, checkpointStream);
   const checkpoint = (await readCheckpoint(client, checkpointStream)) ?? -1n;
   // A snapshot is taken only of settled positions, so it settles too.
   const settledUpTo = checkpoint > processed ? checkpoint : processed;
   const target = await lastRelevantPosition(client);
   let checkpointed = settledUpTo;
+  /** The newest checkpoint seen in `$all`: every trade up to it has all its changes in the store. */
+  let observedCheckpoint = settledUpTo;
   let lastCheckpointAt = Date.now();
   let stopped = false;
   let subscription: AllStreamSubscription | undefined;
@@ -306,6 +340,26 @@ export async function startReactor(options: ReactorOptions): Promise<Reactor> {
     markReady();
   };
   if (target === undefined || (typeof target === 'bigint' && target <= processed)) becomeReady();
+
+  /** Whether this reactor writes the alert's changes, or follows them (see the header). */
+  const decides = (state: AlertState): boolean => !readOnly && leadership.leads(state.created.product);
+
+  /** Writers following an alert, woken when its stream, the checkpoint seen or the leadership moves. */
+  const watchers = new Map<string, () => void>();
+  const nextOutcome = (alertId: string): Promise<void> => {
+    const outcome = new Promise<void>((resolve) => watchers.set(alertId, resolve));
+    // Only `$all` can settle what a follower waits for, so the subscription must not wait for room.
+    resumeTaking?.();
+    resumeTaking = undefined;
+    return outcome;
+  };
+  const wake = (alertId: string): void => {
+    const watcher = watchers.get(alertId);
+    watchers.delete(alertId);
+    watcher?.();
+  };
+  const wakeAll = (): void => [...watchers.keys()].forEach(wake);
+  const unwatchLeadership = leadership.onChange(wakeAll);
 
   /** The alert as it will be once its waiting changes are written: what the next decision must see. */
   const current = (alertId: string): AlertState | undefined =>
@@ -335,6 +389,7 @@ export async function startReactor(options: ReactorOptions): Promise<Reactor> {
       triggerLog.add(triggers, { key: { cause, created: after.createdOrder ?? 0n }, event: event.data });
     }
     syncBook(alertId);
+    wake(alertId);
     for (const listener of alertListeners) {
       try {
         listener(alertId);
@@ -427,6 +482,11 @@ export async function startReactor(options: ReactorOptions): Promise<Reactor> {
       queue.changes.shift();
       settle(head);
     }
+    redecide(alertId, queue);
+  };
+
+  /** Decides every change still waiting for the alert again, in order, against the alert as folded. */
+  const redecide = (alertId: string, queue: AlertQueue): void => {
     const waiting = queue.changes;
     queue.changes = [];
     let state = view.byId.get(alertId);
@@ -452,6 +512,21 @@ export async function startReactor(options: ReactorOptions): Promise<Reactor> {
   const writeQueue = async (alertId: string, queue: AlertQueue): Promise<void> => {
     let deleted = false;
     for (let change = queue.changes[0]; change; change = queue.changes[0]) {
+      if (!decides(queue.tip)) {
+        if (stopped) break;
+        const seen = view.byId.get(alertId);
+        if (seen && seen.revision > change.expectedRevision) {
+          redecide(alertId, queue);
+        } else if (change.cause !== undefined && change.cause <= observedCheckpoint) {
+          // The trade is settled in the store without this change: its reactor decided otherwise.
+          queue.changes.shift();
+          settle(change);
+          redecide(alertId, queue);
+        } else {
+          await nextOutcome(alertId);
+        }
+        continue;
+      }
       try {
         await append(alertId, change);
         queue.changes.shift();
@@ -551,6 +626,16 @@ export async function startReactor(options: ReactorOptions): Promise<Reactor> {
     if (!recorded) return;
     const position = positionOrder(recorded.position);
     const seq = handled.seq + 1;
+    if (recorded.type === CHECKPOINT_EVENT) {
+      const settled = recorded.streamId === checkpointStream ? checkpointOf(recorded.data) : undefined;
+      if (settled !== undefined && settled > observedCheckpoint) {
+        observedCheckpoint = settled;
+        wakeAll();
+      }
+      handled = { position, eventId: recorded.id, seq };
+      if (unsettled.length === 0) advance(handled);
+      return;
+    }
     if (recorded.type === ALERT_CLAIMED) {
       const claimed = parseAlertClaimed(recorded.streamId, recorded.data);
       if (claimed) alertsView.claim(view, { ...claimed, at: recorded.created.getTime() * 1000 });
@@ -620,7 +705,7 @@ export async function startReactor(options: ReactorOptions): Promise<Reactor> {
 
   const saveCheckpoint = async (): Promise<void> => {
     lastCheckpointAt = Date.now();
-    if (processed <= checkpointed) return;
+    if (readOnly || processed <= checkpointed) return;
     const position = processed;
     try {
       await writeCheckpoint(client, position, checkpointStream);
@@ -637,7 +722,8 @@ export async function startReactor(options: ReactorOptions): Promise<Reactor> {
         subscription = client.subscribeToAll({ fromPosition, filter: EVENT_FILTER() });
         if (target === null) subscription.once('caughtUp', () => becomeReady());
         for await (const resolved of subscription) {
-          if (waitingChanges >= maxWaiting) await new Promise<void>((resolve) => (resumeTaking = resolve));
+          if (waitingChanges >= maxWaiting && watchers.size === 0)
+            await new Promise<void>((resolve) => (resumeTaking = resolve));
           if (stopped) break;
           handle(resolved);
         }
@@ -655,7 +741,9 @@ export async function startReactor(options: ReactorOptions): Promise<Reactor> {
   const expireDue = (): void => {
     const nowMicros = now().getTime() * 1000;
     for (const [alertId, micros] of expiring) {
-      if (micros > nowMicros) continue;
+      const state = current(alertId);
+      // A follower leaves the clock to the product's reactor, whose timer may tick on either side of it.
+      if (micros > nowMicros || !state || !decides(state)) continue;
       queueChange(alertId, {
         decide: (state) =>
           state.status === 'ACTIVE'
@@ -718,6 +806,8 @@ export async function startReactor(options: ReactorOptions): Promise<Reactor> {
       stopping ??= (async () => {
         stopped = true;
         clearInterval(expiryTimer);
+        unwatchLeadership();
+        wakeAll();
         resumeTaking?.();
         await subscription?.unsubscribe().catch(() => undefined);
         // Writers finish what the store takes and leave the rest unsettled at the first failure.

@@ -29,3 +29,17 @@ describe('PRICEALERT_ADDR_CONNECTIONS', () => {
     expect(() => loadConfig({ PRICEALERT_ADDR_CONNECTIONS: '2.5' })).toThrow(/whole number/);
   });
 });
+
+describe('PRICEALERT_ROLE', () => {
+  it('is all by default, and takes a comma-separated list of api, reactor and feed', () => {
+    expect(loadConfig({}).PRICEALERT_ROLE).toEqual(['all']);
+    expect(loadConfig({ PRICEALERT_ROLE: 'api, reactor' }).PRICEALERT_ROLE).toEqual(['api', 'reactor']);
+    expect(loadConfig({}, { PRICEALERT_ROLE: 'feed' }).PRICEALERT_ROLE).toEqual(['feed']);
+  });
+
+  it('refuses an unknown role, naming the ones there are', () => {
+    expect(() => loadConfig({ PRICEALERT_ROLE: 'api,worker' })).toThrow(
+      /^PRICEALERT_ROLE\.1: "worker" is not a role; roles are api, reactor, feed or all$/,
+    );
+  });
+});

@@ -9,16 +9,16 @@ const run = promisify(execFile);
 
 export interface Served {
   process: ChildProcess;
-  /** Where GraphiQL is, as `serve` printed it. */
+  /** Where GraphiQL is, as `serve` printed it; for a process without the API, its /health address. */
   url: string;
   /** The exit code once the process has exited. */
   exited: Promise<number | null>;
 }
 
-/** Every `serve` child started here, also those that never printed their address. */
+/** Every `serve` and `store` child started here, also those that never printed their address. */
 const started = new Set<ChildProcess>();
 
-/** Kills (SIGKILL) every `serve` started by this module that still runs: for afterAll. */
+/** Kills (SIGKILL) every `serve` and `store` started by this module that still runs: for afterAll. */
 export async function killAllServes(): Promise<void> {
   const running = [...started].filter((child) => child.exitCode === null && child.signalCode === null);
   await Promise.all(
@@ -31,11 +31,16 @@ export async function killAllServes(): Promise<void> {
 }
 
 /**
- * Starts `pricealert serve` on `dataDir` (any free port, no feed, its own embedded node unless `env`
- * says otherwise) and waits for its GraphiQL line, printed once it is ready.
+ * Starts `pricealert serve [...args]` on `dataDir` (any free port, no feed, its own embedded node unless
+ * `env` says otherwise) and waits for its GraphiQL (or, without the API, /health) line, printed once
+ * it is ready.
  */
-export async function serve(dataDir: string, env: Record<string, string> = {}): Promise<Served> {
-  const child = spawn(process.execPath, [BIN, 'serve'], {
+export async function serve(
+  dataDir: string,
+  env: Record<string, string> = {},
+  args: string[] = [],
+): Promise<Served> {
+  const child = spawn(process.execPath, [BIN, 'serve', ...args], {
     env: {
       ...process.env,
       PORT: '0',
@@ -53,10 +58,30 @@ export async function serve(dataDir: string, env: Record<string, string> = {}): 
     let output = '';
     child.stdout!.on('data', (chunk: Buffer) => {
       output += chunk.toString();
-      const match = /GraphiQL at (\S+)/.exec(output);
+      const match = /(?:GraphiQL|health) at (\S+)/.exec(output);
       if (match) resolve(match[1]!);
     });
     void exited.then((code) => reject(new Error(`serve exited with ${code} before listening: ${output}`)));
+  });
+  return { process: child, url, exited };
+}
+
+/** `pricealert store --port 0` on `dataDir`, once it has printed its connection string. */
+export async function storeProcess(dataDir: string): Promise<Served> {
+  const child = spawn(process.execPath, [BIN, 'store', '--port', '0', '--data', dataDir], {
+    env: { ...process.env, LOG_LEVEL: 'warn' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  started.add(child);
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const url = await new Promise<string>((resolve, reject) => {
+    let output = '';
+    child.stdout!.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+      const match = /^(esdb:\/\/\S+)$/m.exec(output);
+      if (match) resolve(match[1]!);
+    });
+    void exited.then((code) => reject(new Error(`store exited with ${code}: ${output}`)));
   });
   return { process: child, url, exited };
 }
