@@ -8,6 +8,7 @@ import { startFeed } from '../feeds/index.ts';
 import { createLogger } from '../logger.ts';
 import { createMetrics } from '../metrics.ts';
 import { startReactor } from '../runtime/reactor.ts';
+import { startWebhookWorker } from '../webhooks/worker.ts';
 import { UsageError } from './errors.ts';
 
 interface ServeOptions {
@@ -67,6 +68,9 @@ async function serve(config: ReturnType<typeof loadConfig>): Promise<void> {
     const client = metrics.timeAppends(store.client);
     const reactor = await startReactor({ client, config, logger, observer: metrics.reactor });
     stops.push(() => reactor.stop());
+    // Webhook deliveries run beside the reactor (several processes may run them: see README, Webhooks).
+    const webhooks = startWebhookWorker({ client, config, logger });
+    stops.push(() => webhooks.stop());
     const api = await startApiServer({
       config,
       store: { client, connectionString: store.connectionString },
