@@ -473,15 +473,17 @@ export async function readDeliveries(client: EventStoreDBClient, webhookId: stri
 
 /** The `$all` commit position of an endpoint stream's last event, to wait for a fold to reach it. */
 export async function lastCommitOf(client: EventStoreDBClient, webhookId: string): Promise<bigint | undefined> {
+  let commit: bigint | undefined;
   try {
+    // Read to the end (one event) rather than return from inside: an abandoned read stays open on the node.
     for await (const resolved of client.readStream(webhookStream(webhookId), {
       direction: BACKWARDS,
       fromRevision: END,
       maxCount: 1,
     }))
-      return resolved.event?.position?.commit;
+      commit = resolved.event?.position?.commit;
   } catch (error) {
     if (!(error instanceof StreamNotFoundError)) throw error;
   }
-  return undefined;
+  return commit;
 }

@@ -104,7 +104,7 @@ export function startWebhookWorker(options: WebhookWorkerOptions): WebhookWorker
 
   /** Resolves once the fold has taken in every event up to this commit position. */
   const caughtUpTo = (commit: bigint): Promise<void> =>
-    commit <= processed ? Promise.resolve() : new Promise((resolve) => waiters.push({ commit, resolve }));
+    commit <= processed || stopped ? Promise.resolve() : new Promise((resolve) => waiters.push({ commit, resolve }));
 
   const kick = (endpoint: Endpoint): void => {
     if (!live || stopped) return;
