@@ -60,7 +60,10 @@ async function postFloor(): Promise<number[]> {
 /** Append → the event arriving on a filtered catch-up subscription of `$all`, one at a time. */
 async function subscriptionFloor(store: EventStoreDBClient): Promise<number[]> {
   const samples: number[] = [];
-  const subscription = store.subscribeToAll({ fromPosition: START, filter: eventTypeFilter({ prefixes: ['FloorProbe'] }) });
+  const subscription = store.subscribeToAll({
+    fromPosition: START,
+    filter: eventTypeFilter({ prefixes: ['FloorProbe'] }),
+  });
   const waiting = new Map<string, number>();
   let arrived: (() => void) | undefined;
   subscription.on('data', (resolved) => {
@@ -96,7 +99,13 @@ for (let user = 0; user < ENDPOINTS; user += 1) {
   const path = user < HANGING ? `/hang/${user}` : `/ok/${user}`;
   await createWebhook(
     client,
-    { webhookId: randomUUID(), userId: `user-${user}`, url: `${receiver.origin}${path}`, description: '', now: new Date().toISOString() },
+    {
+      webhookId: randomUUID(),
+      userId: `user-${user}`,
+      url: `${receiver.origin}${path}`,
+      description: '',
+      now: new Date().toISOString(),
+    },
     { maxPerUser: 10, checkUrl: async () => undefined, ownsAlert: async () => true },
   );
   await client.appendToStream(
@@ -135,7 +144,8 @@ for (let index = 0; index < TRIGGERS; index += 1) {
   const wait = due - performance.now();
   if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
   // Every 100th trigger goes to a hanging endpoint; the rest to healthy ones.
-  const user = index % 100 === 0 ? (index / 100) % HANGING : HANGING + Math.floor(Math.random() * (ENDPOINTS - HANGING));
+  const user =
+    index % 100 === 0 ? (index / 100) % HANGING : HANGING + Math.floor(Math.random() * (ENDPOINTS - HANGING));
   if (user < HANGING) hangingTriggers += 1;
   const tradeId = `t${index}`;
   const now = new Date().toISOString();
@@ -145,14 +155,20 @@ for (let index = 0; index < TRIGGERS; index += 1) {
       `alert-bench-${user}`,
       jsonEvent({
         type: 'AlertTriggered',
-        data: { ...alertOf(user), value: '120', trade: { tradeId, price: '120', size: '1', side: 'buy', time: now }, triggeredAt: now },
+        data: {
+          ...alertOf(user),
+          value: '120',
+          trade: { tradeId, price: '120', size: '1', side: 'buy', time: now },
+          triggeredAt: now,
+        },
       }),
     ),
   );
 }
 await Promise.all(appends);
 const deadline = performance.now() + 30_000;
-while (sentAt.size > 0 && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+while (sentAt.size > 0 && performance.now() < deadline)
+  await new Promise((resolve) => setTimeout(resolve, 50));
 
 report('healthy endpoints: trigger appended → webhook received', pctl(healthy), 'p99 ≤ 20 ms');
 report('  delivered / sent to healthy endpoints', `${healthy.length} / ${healthy.length + sentAt.size}`);

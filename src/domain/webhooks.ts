@@ -62,8 +62,14 @@ export type WebhookEvent =
   | { type: 'WebhookDisabled'; data: { webhookId: string; reason: string; disabledAt: string } }
   | { type: 'WebhookDeliveryStarted'; data: WebhookDeliveryStarted }
   | { type: 'WebhookDeliveryAttempted'; data: WebhookDeliveryAttempted }
-  | { type: 'WebhookDelivered'; data: { webhookId: string; messageId: string; attempts: number; deliveredAt: string } }
-  | { type: 'WebhookDeliveryFailed'; data: { webhookId: string; messageId: string; attempts: number; failedAt: string } };
+  | {
+      type: 'WebhookDelivered';
+      data: { webhookId: string; messageId: string; attempts: number; deliveredAt: string };
+    }
+  | {
+      type: 'WebhookDeliveryFailed';
+      data: { webhookId: string; messageId: string; attempts: number; failedAt: string };
+    };
 
 export const WEBHOOK_EVENT_PREFIX = 'Webhook';
 export const webhookStream = (webhookId: string): string => `webhook-${webhookId}`;
@@ -197,7 +203,10 @@ export const checkWebhookId = (id: string, field: string): void => {
 export const newSecret = (): string => `whsec_${randomBytes(24).toString('base64')}`;
 
 /** Reads an endpoint's stream and folds it; undefined when it does not exist. */
-export async function readWebhook(client: EventStoreDBClient, webhookId: string): Promise<WebhookState | undefined> {
+export async function readWebhook(
+  client: EventStoreDBClient,
+  webhookId: string,
+): Promise<WebhookState | undefined> {
   let state: WebhookState | undefined;
   for await (const { event, revision } of readWebhookEvents(client, webhookId))
     state = evolveWebhook(state, event, revision);
@@ -221,7 +230,11 @@ async function* readWebhookEvents(
 }
 
 /** The user's endpoint, else NOT_FOUND (another user's endpoint, too: existence is not leaked). */
-export async function ownWebhook(client: EventStoreDBClient, userId: string, webhookId: string): Promise<WebhookState> {
+export async function ownWebhook(
+  client: EventStoreDBClient,
+  userId: string,
+  webhookId: string,
+): Promise<WebhookState> {
   checkWebhookId(webhookId, 'id');
   const state = await readWebhook(client, webhookId);
   if (!state || state.created.userId !== userId || state.status === 'DELETED')
@@ -259,7 +272,8 @@ export async function listWebhooks(client: EventStoreDBClient, userId: string): 
   const { live } = await readClaims(client, userId);
   const states = await Promise.all([...live.keys()].map((webhookId) => readWebhook(client, webhookId)));
   return states.filter(
-    (state): state is WebhookState => state !== undefined && state.status !== 'DELETED' && state.created.userId === userId,
+    (state): state is WebhookState =>
+      state !== undefined && state.status !== 'DELETED' && state.created.userId === userId,
   );
 }
 
@@ -285,8 +299,10 @@ export function checkWebhookInput(command: CreateWebhookCommand): void {
   if ([...command.description].length > MAX_DESCRIPTION_LENGTH)
     throw badInput('description', `must be at most ${MAX_DESCRIPTION_LENGTH} characters`);
   if (command.alertIds !== undefined) {
-    if (command.alertIds.length === 0) throw badInput('alertIds', 'must name at least one alert, or be left out');
-    if (command.alertIds.length > MAX_ALERT_IDS) throw badInput('alertIds', `must name at most ${MAX_ALERT_IDS} alerts`);
+    if (command.alertIds.length === 0)
+      throw badInput('alertIds', 'must name at least one alert, or be left out');
+    if (command.alertIds.length > MAX_ALERT_IDS)
+      throw badInput('alertIds', `must name at most ${MAX_ALERT_IDS} alerts`);
   }
 }
 
@@ -330,7 +346,10 @@ export async function createWebhook(
     } catch (error) {
       if (!(error instanceof WrongExpectedVersionError)) throw error;
       if (attempt + 1 >= MAX_CLAIM_ATTEMPTS)
-        throw new DomainError('CONFLICT', 'too many webhooks are being created at once for this user; try again');
+        throw new DomainError(
+          'CONFLICT',
+          'too many webhooks are being created at once for this user; try again',
+        );
     }
   }
   const created: WebhookCreated = {
@@ -342,9 +361,13 @@ export async function createWebhook(
     createdAt: command.now,
   };
   if (command.alertIds !== undefined) created.alertIds = [...new Set(command.alertIds)];
-  await client.appendToStream(webhookStream(command.webhookId), jsonEvent({ type: 'WebhookCreated', data: created }), {
-    expectedRevision: NO_STREAM,
-  });
+  await client.appendToStream(
+    webhookStream(command.webhookId),
+    jsonEvent({ type: 'WebhookCreated', data: created }),
+    {
+      expectedRevision: NO_STREAM,
+    },
+  );
   return evolveWebhook(undefined, { type: 'WebhookCreated', data: created }, 0n)!;
 }
 
@@ -360,7 +383,9 @@ export function decideChange(state: WebhookState, change: WebhookChange, now: st
         throw new DomainError('CONFLICT', `webhook ${webhookId} is DISABLED; resume it to deliver again`);
       return [{ type: 'WebhookPaused', data: { webhookId, pausedAt: now } }];
     case 'resume':
-      return state.status === 'ACTIVE' ? [] : [{ type: 'WebhookResumed', data: { webhookId, resumedAt: now } }];
+      return state.status === 'ACTIVE'
+        ? []
+        : [{ type: 'WebhookResumed', data: { webhookId, resumedAt: now } }];
     case 'delete':
       return [{ type: 'WebhookDeleted', data: { webhookId, deletedAt: now } }];
   }
@@ -429,7 +454,12 @@ export async function readDeliveries(client: EventStoreDBClient, webhookId: stri
   const deliveryOf = (messageId: string): DeliveryView => {
     let view = deliveries.get(messageId);
     if (!view) {
-      view = { messageId, kind: messageId.startsWith(PING_PREFIX) ? 'PING' : 'TRIGGER', outcome: 'PENDING', attempts: [] };
+      view = {
+        messageId,
+        kind: messageId.startsWith(PING_PREFIX) ? 'PING' : 'TRIGGER',
+        outcome: 'PENDING',
+        attempts: [],
+      };
       deliveries.set(messageId, view);
     }
     return view;
@@ -451,7 +481,12 @@ export async function readDeliveries(client: EventStoreDBClient, webhookId: stri
         break;
       case 'WebhookDeliveryAttempted': {
         const { attempt, ok, status, error, ms: took, attemptedAt, nextAttemptAt } = event.data;
-        Object.assign(attemptOf(view, attempt), { ok, attemptedAt, ms: took }, status === undefined ? {} : { statusCode: status }, error === undefined ? {} : { error });
+        Object.assign(
+          attemptOf(view, attempt),
+          { ok, attemptedAt, ms: took },
+          status === undefined ? {} : { statusCode: status },
+          error === undefined ? {} : { error },
+        );
         if (nextAttemptAt !== undefined) view.nextAttemptAt = nextAttemptAt;
         else delete view.nextAttemptAt;
         if (view.kind === 'PING') {
@@ -472,7 +507,10 @@ export async function readDeliveries(client: EventStoreDBClient, webhookId: stri
 }
 
 /** The `$all` commit position of an endpoint stream's last event, to wait for a fold to reach it. */
-export async function lastCommitOf(client: EventStoreDBClient, webhookId: string): Promise<bigint | undefined> {
+export async function lastCommitOf(
+  client: EventStoreDBClient,
+  webhookId: string,
+): Promise<bigint | undefined> {
   let commit: bigint | undefined;
   try {
     // Read to the end (one event) rather than return from inside: an abandoned read stays open on the node.

@@ -31,7 +31,11 @@ export interface AttemptResult {
   at: Date;
 }
 
-export function decideOutcome(result: AttemptResult, schedule: RetrySchedule, random: number): WebhookEvent[] {
+export function decideOutcome(
+  result: AttemptResult,
+  schedule: RetrySchedule,
+  random: number,
+): WebhookEvent[] {
   const { state, messageId, open, attempt, outcome, at } = result;
   const webhookId = state.created.webhookId;
   const attemptedAt = at.toISOString();
@@ -42,18 +46,34 @@ export function decideOutcome(result: AttemptResult, schedule: RetrySchedule, ra
   if (outcome.status !== undefined) attempted.data.status = outcome.status;
   if (outcome.error !== undefined) attempted.data.error = outcome.error;
   if (outcome.ok)
-    return [attempted, { type: 'WebhookDelivered', data: { webhookId, messageId, attempts: attempt, deliveredAt: attemptedAt } }];
+    return [
+      attempted,
+      {
+        type: 'WebhookDelivered',
+        data: { webhookId, messageId, attempts: attempt, deliveredAt: attemptedAt },
+      },
+    ];
 
   const events: WebhookEvent[] = [attempted];
   const firstAttemptAt = open.firstAttemptAt ?? result.startedAt.getTime();
   if (at.getTime() - firstAttemptAt >= schedule.giveUpMs)
-    events.push({ type: 'WebhookDeliveryFailed', data: { webhookId, messageId, attempts: attempt, failedAt: attemptedAt } });
-  else attempted.data.nextAttemptAt = new Date(at.getTime() + retryDelay(attempt, schedule, random)).toISOString();
+    events.push({
+      type: 'WebhookDeliveryFailed',
+      data: { webhookId, messageId, attempts: attempt, failedAt: attemptedAt },
+    });
+  else
+    attempted.data.nextAttemptAt = new Date(
+      at.getTime() + retryDelay(attempt, schedule, random),
+    ).toISOString();
   const failingSince = state.failingSince === undefined ? at.getTime() : Date.parse(state.failingSince);
   if (state.status === 'ACTIVE' && at.getTime() - failingSince >= schedule.giveUpMs)
     events.push({
       type: 'WebhookDisabled',
-      data: { webhookId, reason: `every delivery failed for ${formatSpan(schedule.giveUpMs)}`, disabledAt: attemptedAt },
+      data: {
+        webhookId,
+        reason: `every delivery failed for ${formatSpan(schedule.giveUpMs)}`,
+        disabledAt: attemptedAt,
+      },
     });
   return events;
 }

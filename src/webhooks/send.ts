@@ -85,7 +85,11 @@ export function createSender(options: SendOptions) {
             finish(
               status >= 200 && status < 300
                 ? { ok: true, status }
-                : { ok: false, status, error: status >= 300 && status < 400 ? 'redirect not followed' : `HTTP ${status}` },
+                : {
+                    ok: false,
+                    status,
+                    error: status >= 300 && status < 400 ? 'redirect not followed' : `HTTP ${status}`,
+                  },
             );
           response.once('end', done).once('close', done).once('error', done);
         },
@@ -95,7 +99,11 @@ export function createSender(options: SendOptions) {
         finish({ ok: false, error: `no answer within ${options.timeoutMs} ms` });
       }, options.timeoutMs);
       request.once('error', (error: NodeJS.ErrnoException) =>
-        finish({ ok: false, error: error.code === 'EREFUSEDTARGET' ? error.message : `${error.code ?? 'error'}: ${error.message}` }),
+        finish({
+          ok: false,
+          error:
+            error.code === 'EREFUSEDTARGET' ? error.message : `${error.code ?? 'error'}: ${error.message}`,
+        }),
       );
       request.end(body);
     });

@@ -32,14 +32,16 @@ export function refusedAddress(address: string, allowPrivate: boolean): string |
 
 /** The URL if it is an absolute http(s) URL without credentials, else why not. No DNS. */
 export function parseTargetUrl(text: string): TargetCheck {
-  if (text.length > MAX_URL_LENGTH) return { ok: false, reason: `must be at most ${MAX_URL_LENGTH} characters` };
+  if (text.length > MAX_URL_LENGTH)
+    return { ok: false, reason: `must be at most ${MAX_URL_LENGTH} characters` };
   let url: URL;
   try {
     url = new URL(text);
   } catch {
     return { ok: false, reason: 'must be an absolute URL such as https://example.com/hook' };
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') return { ok: false, reason: 'must be http or https' };
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    return { ok: false, reason: 'must be http or https' };
   if (url.username || url.password) return { ok: false, reason: 'must not carry a user name or password' };
   if (!url.hostname) return { ok: false, reason: 'must name a host' };
   return { ok: true, url };
@@ -92,7 +94,8 @@ export function guardedLookup(allowPrivate: boolean): LookupFunction {
       }
       if (options.all) return (callback as unknown as (e: null, a: LookupAddress[]) => void)(null, list);
       const first = list[0];
-      if (!first) return callback(Object.assign(new Error(`${hostname} has no address`), { code: 'ENOTFOUND' }), '', 0);
+      if (!first)
+        return callback(Object.assign(new Error(`${hostname} has no address`), { code: 'ENOTFOUND' }), '', 0);
       callback(null, first.address, first.family);
     });
   };

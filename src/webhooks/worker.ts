@@ -104,7 +104,9 @@ export function startWebhookWorker(options: WebhookWorkerOptions): WebhookWorker
 
   /** Resolves once the fold has taken in every event up to this commit position. */
   const caughtUpTo = (commit: bigint): Promise<void> =>
-    commit <= processed || stopped ? Promise.resolve() : new Promise((resolve) => waiters.push({ commit, resolve }));
+    commit <= processed || stopped
+      ? Promise.resolve()
+      : new Promise((resolve) => waiters.push({ commit, resolve }));
 
   const kick = (endpoint: Endpoint): void => {
     if (!live || stopped) return;
@@ -164,7 +166,11 @@ export function startWebhookWorker(options: WebhookWorkerOptions): WebhookWorker
     const webhook = WEBHOOK_STREAM.exec(recorded.streamId);
     if (webhook) {
       const webhookId = webhook[1]!;
-      foldWebhookEvent(webhookId, parseWebhookEvent(recorded.type, recorded.data, webhookId), recorded.revision);
+      foldWebhookEvent(
+        webhookId,
+        parseWebhookEvent(recorded.type, recorded.data, webhookId),
+        recorded.revision,
+      );
       return;
     }
     const parsed = parseEvent(recorded.type, recorded.data);
@@ -182,7 +188,8 @@ export function startWebhookWorker(options: WebhookWorkerOptions): WebhookWorker
     });
     if (!after) return;
     alerts.set(alertId, after);
-    if (event.type === 'AlertTriggered' && after !== before) onTrigger(after, event.data, cause ?? position ?? 0n);
+    if (event.type === 'AlertTriggered' && after !== before)
+      onTrigger(after, event.data, cause ?? position ?? 0n);
   };
 
   /** Appends the worker's events at the revision it has folded and applies them; false (after catching up) on a conflict. */
@@ -190,15 +197,22 @@ export function startWebhookWorker(options: WebhookWorkerOptions): WebhookWorker
     const { state } = endpoint;
     const expected = state.revision;
     try {
-      await client.appendToStream(webhookStream(state.created.webhookId), events.map((event) => jsonEvent(event)), {
-        expectedRevision: expected,
-      });
+      await client.appendToStream(
+        webhookStream(state.created.webhookId),
+        events.map((event) => jsonEvent(event)),
+        {
+          expectedRevision: expected,
+        },
+      );
     } catch (error) {
       if (error instanceof WrongExpectedVersionError) {
         const commit = await lastCommitOf(client, state.created.webhookId);
         if (commit !== undefined) await caughtUpTo(commit);
       } else {
-        logger.warn({ err: error, webhookId: state.created.webhookId }, 'recording a delivery failed; retrying');
+        logger.warn(
+          { err: error, webhookId: state.created.webhookId },
+          'recording a delivery failed; retrying',
+        );
         await sleep(STORE_RETRY_MS);
       }
       return false;
@@ -253,7 +267,11 @@ export function startWebhookWorker(options: WebhookWorkerOptions): WebhookWorker
     while (!(await appendOwn(endpoint, events)) && !stopped) {
       /* caught up with the endpoint's stream; append again at its new revision */
     }
-    if (!outcome.ok) logger.debug({ webhookId, messageId, attempt: number, error: outcome.error }, 'delivery attempt failed');
+    if (!outcome.ok)
+      logger.debug(
+        { webhookId, messageId, attempt: number, error: outcome.error },
+        'delivery attempt failed',
+      );
   };
 
   const runLane = async (endpoint: Endpoint): Promise<void> => {

@@ -69,7 +69,9 @@ it('kill -9 of serve mid-delivery loses no trigger', async () => {
   expect(created.errors).toBeUndefined();
   const { secret, webhook } = created.data!.createWebhook as { secret: string; webhook: { id: string } };
   for (let index = 0; index < ALERTS; index += 1)
-    expect((await gql(served.url, CREATE_ALERT, { threshold: String(100 + index) }, alice)).errors).toBeUndefined();
+    expect(
+      (await gql(served.url, CREATE_ALERT, { threshold: String(100 + index) }, alice)).errors,
+    ).toBeUndefined();
 
   const exited = served.exited;
   const killedNow = new Promise<void>((resolve) => {
@@ -101,7 +103,9 @@ it('kill -9 of serve mid-delivery loses no trigger', async () => {
       outcome: string;
       attempts: { ok: boolean | null }[];
     }[];
-    return list.length === cursors.length && list.every((delivery) => delivery.outcome === 'DELIVERED') ? list : undefined;
+    return list.length === cursors.length && list.every((delivery) => delivery.outcome === 'DELIVERED')
+      ? list
+      : undefined;
   });
   expect(deliveries.map((delivery) => delivery.id).sort()).toEqual([...cursors].sort());
   // The attempt under way at the kill shows as started with no outcome, followed by one that succeeded.

@@ -73,15 +73,23 @@ describe('with private targets allowed (local development)', () => {
   });
 
   it('needs a token', async () => {
-    expect(codes(await gql(setup.url, CREATE_WEBHOOK, { url: `${receiver.origin}/x` }))).toEqual(['UNAUTHENTICATED']);
+    expect(codes(await gql(setup.url, CREATE_WEBHOOK, { url: `${receiver.origin}/x` }))).toEqual([
+      'UNAUTHENTICATED',
+    ]);
     expect(codes(await gql(setup.url, LIST))).toEqual(['UNAUTHENTICATED']);
   });
 
   it('lists, pauses, resumes and deletes the caller’s endpoints, shows the secret only once, and hides them from others', async () => {
     const alertId = (await setup.as('liam', CREATE_ALERT, { threshold: '100' })).createAlert.id;
-    const created = (await create('liam', { url: `${receiver.origin}/liam`, description: 'bot', alertIds: [alertId] })).data!
-      .createWebhook;
-    expect(created.webhook).toMatchObject({ url: `${receiver.origin}/liam`, description: 'bot', alertIds: [alertId], status: 'ACTIVE' });
+    const created = (
+      await create('liam', { url: `${receiver.origin}/liam`, description: 'bot', alertIds: [alertId] })
+    ).data!.createWebhook;
+    expect(created.webhook).toMatchObject({
+      url: `${receiver.origin}/liam`,
+      description: 'bot',
+      alertIds: [alertId],
+      status: 'ACTIVE',
+    });
     const id = created.webhook.id as string;
     expect((await setup.as('liam', LIST)).webhooks).toEqual([
       { id, url: `${receiver.origin}/liam`, description: 'bot', alertIds: [alertId], status: 'ACTIVE' },
@@ -93,7 +101,9 @@ describe('with private targets allowed (local development)', () => {
     for (const mutation of [PAUSE, RESUME, DELETE, TEST])
       expect(codes(await gql(setup.url, mutation, { id }, mia))).toEqual(['NOT_FOUND']);
     expect(codes(await gql(setup.url, DELIVERIES, { id }, mia))).toEqual(['NOT_FOUND']);
-    expect((await gql(setup.url, `query ($id: ID!) { webhook(id: $id) { id } }`, { id }, mia)).data).toEqual({ webhook: null });
+    expect((await gql(setup.url, `query ($id: ID!) { webhook(id: $id) { id } }`, { id }, mia)).data).toEqual({
+      webhook: null,
+    });
     expect((await setup.as('mia', LIST)).webhooks).toEqual([]);
 
     expect((await setup.as('liam', PAUSE, { id })).pauseWebhook.status).toBe('PAUSED');
@@ -102,7 +112,9 @@ describe('with private targets allowed (local development)', () => {
     expect((await setup.as('liam', DELETE, { id })).deleteWebhook).toBe(id);
     expect((await setup.as('liam', LIST)).webhooks).toEqual([]);
     expect(codes(await gql(setup.url, PAUSE, { id }, await setup.token('liam')))).toEqual(['NOT_FOUND']);
-    expect(codes(await gql(setup.url, PAUSE, { id: 'not an id!' }, await setup.token('liam')))).toEqual(['BAD_USER_INPUT']);
+    expect(codes(await gql(setup.url, PAUSE, { id: 'not an id!' }, await setup.token('liam')))).toEqual([
+      'BAD_USER_INPUT',
+    ]);
   });
 
   it('caps endpoints per user; a deleted one frees its slot', async () => {
@@ -132,16 +144,30 @@ describe('with private targets allowed (local development)', () => {
     const created = (await create('paul', { url: `${receiver.origin}/ping` })).data!.createWebhook;
     const before = receiver.received.length;
     const ping = (await setup.as('paul', TEST, { id: created.webhook.id })).testWebhook;
-    expect(ping).toMatchObject({ kind: 'PING', outcome: 'DELIVERED', attempts: [{ attempt: 1, ok: true, statusCode: 200 }] });
+    expect(ping).toMatchObject({
+      kind: 'PING',
+      outcome: 'DELIVERED',
+      attempts: [{ attempt: 1, ok: true, statusCode: 200 }],
+    });
     expect(ping.id).toMatch(/^ping_/);
     const request = receiver.received[before]!;
     expect(request.headers['webhook-id']).toBe(ping.id);
     expect(verifySignature(created.secret, request)).toBe(true);
-    expect(JSON.parse(request.body)).toMatchObject({ type: 'webhook.test', data: { webhookId: created.webhook.id } });
+    expect(JSON.parse(request.body)).toMatchObject({
+      type: 'webhook.test',
+      data: { webhookId: created.webhook.id },
+    });
     const deliveries = (await setup.as('paul', DELIVERIES, { id: created.webhook.id })).webhookDeliveries;
     expect(deliveries).toMatchObject([{ id: ping.id, kind: 'PING', outcome: 'DELIVERED' }]);
-    const page = await gql(setup.url, DELIVERIES, { id: created.webhook.id, after: 'nope' }, await setup.token('paul'));
+    const page = await gql(
+      setup.url,
+      DELIVERIES,
+      { id: created.webhook.id, after: 'nope' },
+      await setup.token('paul'),
+    );
     expect(page.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'after' });
-    expect((await setup.as('paul', DELIVERIES, { id: created.webhook.id, after: ping.id })).webhookDeliveries).toEqual([]);
+    expect(
+      (await setup.as('paul', DELIVERIES, { id: created.webhook.id, after: ping.id })).webhookDeliveries,
+    ).toEqual([]);
   });
 });

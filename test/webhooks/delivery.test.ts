@@ -37,29 +37,41 @@ describe('delivery', () => {
     const [first, second] = await target.waitFor(2);
     for (const request of [first!, second!]) {
       expect(verifySignature(secret, request)).toBe(true);
-      expect(verifySignature(secret, { ...request, body: request.body.replace('alert', 'alerts') })).toBe(false);
+      expect(verifySignature(secret, { ...request, body: request.body.replace('alert', 'alerts') })).toBe(
+        false,
+      );
       expect(request.headers['content-type']).toBe('application/json');
       expect(Math.abs(Number(request.headers['webhook-timestamp']) - Date.now() / 1000)).toBeLessThan(60);
     }
     const { triggers } = await setup.as('alice', '{ triggers { cursor value trade { price } } }');
     const bodies = [first!, second!].map((request) => JSON.parse(request.body));
-    expect(bodies.map((body) => body.data.cursor)).toEqual(triggers.map((trigger: { cursor: string }) => trigger.cursor));
+    expect(bodies.map((body) => body.data.cursor)).toEqual(
+      triggers.map((trigger: { cursor: string }) => trigger.cursor),
+    );
     expect([first!, second!].map((request) => request.headers['webhook-id'])).toEqual(
       triggers.map((trigger: { cursor: string }) => trigger.cursor),
     );
     expect(bodies[1]).toMatchObject({
       type: 'alert.triggered',
       data: {
-        alert: { id: alertId, product: 'BTC-USD', direction: 'ABOVE', threshold: '100', measure: 'LAST', repeat: true, triggerCount: 2 },
+        alert: {
+          id: alertId,
+          product: 'BTC-USD',
+          direction: 'ABOVE',
+          threshold: '100',
+          measure: 'LAST',
+          repeat: true,
+          triggerCount: 2,
+        },
         value: '130',
         trade: { product: 'BTC-USD', price: '130', size: '1', side: 'buy' },
       },
     });
     expect(bodies[1].data.alert.userId).toBeUndefined();
     const deliveries = (await setup.as('alice', DELIVERIES, { id: webhook.id })).webhookDeliveries;
-    expect(deliveries.map((delivery: { id: string; outcome: string }) => [delivery.id, delivery.outcome])).toEqual(
-      triggers.map((trigger: { cursor: string }) => [trigger.cursor, 'DELIVERED']),
-    );
+    expect(
+      deliveries.map((delivery: { id: string; outcome: string }) => [delivery.id, delivery.outcome]),
+    ).toEqual(triggers.map((trigger: { cursor: string }) => [trigger.cursor, 'DELIVERED']));
     expect(deliveries[0].attempts).toMatchObject([{ attempt: 1, ok: true, statusCode: 200 }]);
   });
 
@@ -75,7 +87,12 @@ describe('delivery', () => {
       const [found] = (await setup!.as('bob', DELIVERIES, { id: webhook.id })).webhookDeliveries;
       return found?.outcome === 'DELIVERED' ? found : undefined;
     });
-    expect(delivery.attempts.map((attempt: { ok: boolean; statusCode: number }) => [attempt.ok, attempt.statusCode])).toEqual([
+    expect(
+      delivery.attempts.map((attempt: { ok: boolean; statusCode: number }) => [
+        attempt.ok,
+        attempt.statusCode,
+      ]),
+    ).toEqual([
       [false, 500],
       [false, 500],
       [false, 500],
@@ -110,7 +127,10 @@ describe('delivery', () => {
   it('treats a redirect as a failed attempt and does not follow it', async () => {
     setup = await startWebhookSetup({ PRICEALERT_WEBHOOK_RETRY: '10s,10s,24h' });
     const elsewhere = await receiver();
-    const redirecting = await receiver(() => ({ status: 307, headers: { location: `${elsewhere.origin}/x` } }));
+    const redirecting = await receiver(() => ({
+      status: 307,
+      headers: { location: `${elsewhere.origin}/x` },
+    }));
     const { webhook } = await register('dave', `${redirecting.origin}/hook`);
     await setup.as('dave', CREATE_ALERT, { threshold: '100' });
     await setup.trade('120');
@@ -118,7 +138,10 @@ describe('delivery', () => {
       const [found] = (await setup!.as('dave', DELIVERIES, { id: webhook.id })).webhookDeliveries;
       return found?.attempts[0]?.ok === false ? found : undefined;
     });
-    expect(delivery).toMatchObject({ outcome: 'PENDING', attempts: [{ statusCode: 307, error: 'redirect not followed' }] });
+    expect(delivery).toMatchObject({
+      outcome: 'PENDING',
+      attempts: [{ statusCode: 307, error: 'redirect not followed' }],
+    });
     expect(delivery.nextAttemptAt).not.toBeNull();
     expect(elsewhere.received).toHaveLength(0);
   });
@@ -144,7 +167,8 @@ describe('delivery', () => {
     const target = await receiver();
     await register('gina', `${target.origin}/a`);
     await register('gina', `${target.origin}/b`);
-    for (let index = 0; index < 5; index += 1) await setup.as('gina', CREATE_ALERT, { threshold: String(100 + index) });
+    for (let index = 0; index < 5; index += 1)
+      await setup.as('gina', CREATE_ALERT, { threshold: String(100 + index) });
     for (let round = 0; round < 4; round += 1) {
       await setup.trade('120');
       await setup.trade('90');
@@ -165,7 +189,8 @@ describe('delivery', () => {
     await setup.as('hank', CREATE_ALERT, { threshold: '100' });
     await setup.trade('120');
     const disabled = await eventually(async () => {
-      const found = (await setup!.as('hank', `{ webhooks { id status failingSince disabledAt } }`)).webhooks[0];
+      const found = (await setup!.as('hank', `{ webhooks { id status failingSince disabledAt } }`))
+        .webhooks[0];
       return found?.status === 'DISABLED' ? found : undefined;
     });
     expect(disabled.failingSince).not.toBeNull();
@@ -179,15 +204,22 @@ describe('delivery', () => {
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(target.received).toHaveLength(attemptsWhenDisabled);
     failing = false;
-    const resumed = await setup.as('hank', `mutation ($id: ID!) { resumeWebhook(id: $id) { status failingSince } }`, {
-      id: webhook.id,
-    });
+    const resumed = await setup.as(
+      'hank',
+      `mutation ($id: ID!) { resumeWebhook(id: $id) { status failingSince } }`,
+      {
+        id: webhook.id,
+      },
+    );
     expect(resumed.resumeWebhook).toEqual({ status: 'ACTIVE', failingSince: null });
     await target.waitFor(attemptsWhenDisabled + 1);
     const deliveries = await eventually(async () => {
       const list = (await setup!.as('hank', DELIVERIES, { id: webhook.id })).webhookDeliveries;
       return list[1]?.outcome === 'DELIVERED' ? list : undefined;
     });
-    expect(deliveries.map((delivery: { outcome: string }) => delivery.outcome)).toEqual(['FAILED', 'DELIVERED']);
+    expect(deliveries.map((delivery: { outcome: string }) => delivery.outcome)).toEqual([
+      'FAILED',
+      'DELIVERED',
+    ]);
   });
 });

@@ -26,9 +26,12 @@ describe('refusedAddress', () => {
     expect(refusedAddress(address, false)).toBeDefined();
   });
 
-  it.each(['93.184.215.14', '8.8.8.8', '2606:4700:4700::1111'])('lets the public address %s through', (address) => {
-    expect(refusedAddress(address, false)).toBeUndefined();
-  });
+  it.each(['93.184.215.14', '8.8.8.8', '2606:4700:4700::1111'])(
+    'lets the public address %s through',
+    (address) => {
+      expect(refusedAddress(address, false)).toBeUndefined();
+    },
+  );
 
   it('with private targets allowed, lets loopback and private through but never a metadata service', () => {
     expect(refusedAddress('127.0.0.1', true)).toBeUndefined();
@@ -80,7 +83,10 @@ describe('sending', () => {
       expect(byName).toMatchObject({ ok: false, error: expect.stringMatching(/refused target: .*loopback/) });
       const literal = await sender.send(`http://127.0.0.1:${port}/x`, 'whsec_AAAA', { id: 'm2', body: '{}' });
       expect(literal).toMatchObject({ ok: false, error: expect.stringMatching(/refused target/) });
-      const metadata = await sender.send('http://169.254.169.254/latest', 'whsec_AAAA', { id: 'm3', body: '{}' });
+      const metadata = await sender.send('http://169.254.169.254/latest', 'whsec_AAAA', {
+        id: 'm3',
+        body: '{}',
+      });
       expect(metadata).toMatchObject({ ok: false, error: expect.stringMatching(/metadata/) });
       expect(receiver.received).toHaveLength(0);
     } finally {

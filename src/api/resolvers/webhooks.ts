@@ -50,7 +50,8 @@ export function webhookResolvers(services: ApiServices) {
     },
     ownsAlert: async (userId: string, alertId: string) =>
       /^[A-Za-z0-9._:-]{1,128}$/.test(alertId) &&
-      (services.reactor.views.alert(alertId) ?? (await readAlert(client, alertId))?.created)?.userId === userId,
+      (services.reactor.views.alert(alertId) ?? (await readAlert(client, alertId))?.created)?.userId ===
+        userId,
   };
 
   const change = (kind: WebhookChange) => async (_: unknown, args: { id: string }, context: ApiContext) => {
@@ -112,7 +113,8 @@ export function webhookResolvers(services: ApiServices) {
         );
         return { webhook: webhookView(state), secret: state.created.secret };
       },
-      pauseWebhook: async (...args: Parameters<ReturnType<typeof change>>) => webhookView(await change('pause')(...args)),
+      pauseWebhook: async (...args: Parameters<ReturnType<typeof change>>) =>
+        webhookView(await change('pause')(...args)),
       resumeWebhook: async (...args: Parameters<ReturnType<typeof change>>) =>
         webhookView(await change('resume')(...args)),
       deleteWebhook: async (...args: Parameters<ReturnType<typeof change>>) =>
