@@ -15,6 +15,7 @@ import {
   type EventStoreDBClient,
 } from '@eventstore/db-client';
 import { badInput, DomainError } from './errors.ts';
+import { positionOrder } from './position.ts';
 
 export type WebhookStatus = 'ACTIVE' | 'PAUSED' | 'DISABLED' | 'DELETED';
 
@@ -49,6 +50,8 @@ export type WebhookDeliveryAttempted = {
   status?: number;
   error?: string;
   ms: number;
+  /** When the attempt began (as in its WebhookDeliveryStarted) and ended. */
+  startedAt: string;
   attemptedAt: string;
   /** When the next attempt is due, after a failure that is not the last. */
   nextAttemptAt?: string;
@@ -151,6 +154,11 @@ export function evolveWebhook(
       state.status = 'ACTIVE';
       delete state.failingSince;
       delete state.disabledAt;
+      // Outstanding deliveries go out at once, each with a fresh retry period.
+      for (const open of state.open.values()) {
+        delete open.nextAttemptAt;
+        delete open.firstAttemptAt;
+      }
       break;
     case 'WebhookDeleted':
       state.status = 'DELETED';
@@ -176,7 +184,7 @@ export function evolveWebhook(
         if (event.data.nextAttemptAt !== undefined) open.nextAttemptAt = ms(event.data.nextAttemptAt);
       }
       if (event.data.ok) delete state.failingSince;
-      else if (!event.data.messageId.startsWith(PING_PREFIX)) state.failingSince ??= event.data.attemptedAt;
+      else if (!event.data.messageId.startsWith(PING_PREFIX)) state.failingSince ??= event.data.startedAt;
       break;
     }
     case 'WebhookDelivered':
@@ -480,10 +488,10 @@ export async function readDeliveries(client: EventStoreDBClient, webhookId: stri
         attemptOf(view, event.data.attempt).startedAt = event.data.startedAt;
         break;
       case 'WebhookDeliveryAttempted': {
-        const { attempt, ok, status, error, ms: took, attemptedAt, nextAttemptAt } = event.data;
+        const { attempt, ok, status, error, ms: took, startedAt, attemptedAt, nextAttemptAt } = event.data;
         Object.assign(
           attemptOf(view, attempt),
-          { ok, attemptedAt, ms: took },
+          { ok, startedAt, attemptedAt, ms: took },
           status === undefined ? {} : { statusCode: status },
           error === undefined ? {} : { error },
         );
@@ -506,12 +514,12 @@ export async function readDeliveries(client: EventStoreDBClient, webhookId: stri
   return [...deliveries.values()];
 }
 
-/** The `$all` commit position of an endpoint stream's last event, to wait for a fold to reach it. */
-export async function lastCommitOf(
+/** The `$all` order (position.ts) of an endpoint stream's last event, to wait for a fold to reach it. */
+export async function lastPositionOf(
   client: EventStoreDBClient,
   webhookId: string,
 ): Promise<bigint | undefined> {
-  let commit: bigint | undefined;
+  let order: bigint | undefined;
   try {
     // Read to the end (one event) rather than return from inside: an abandoned read stays open on the node.
     for await (const resolved of client.readStream(webhookStream(webhookId), {
@@ -519,9 +527,9 @@ export async function lastCommitOf(
       fromRevision: END,
       maxCount: 1,
     }))
-      commit = resolved.event?.position?.commit;
+      if (resolved.event?.position) order = positionOrder(resolved.event.position);
   } catch (error) {
     if (!(error instanceof StreamNotFoundError)) throw error;
   }
-  return commit;
+  return order;
 }

@@ -2,6 +2,7 @@
 // the delivery's end (delivered, or given up after the retry period), or when to try again (exponential
 // backoff with jitter), and the endpoint's disabling after a day of failures. Pure: time and randomness
 // come in as arguments.
+import { dateToIso } from '../domain/time.ts';
 import type { OpenDelivery, WebhookEvent, WebhookState } from '../domain/webhooks.ts';
 import type { SendOutcome } from './send.ts';
 
@@ -38,10 +39,11 @@ export function decideOutcome(
 ): WebhookEvent[] {
   const { state, messageId, open, attempt, outcome, at } = result;
   const webhookId = state.created.webhookId;
-  const attemptedAt = at.toISOString();
+  const attemptedAt = dateToIso(at);
+  const startedAt = dateToIso(result.startedAt);
   const attempted: Extract<WebhookEvent, { type: 'WebhookDeliveryAttempted' }> = {
     type: 'WebhookDeliveryAttempted',
-    data: { webhookId, messageId, attempt, ok: outcome.ok, ms: outcome.ms, attemptedAt },
+    data: { webhookId, messageId, attempt, ok: outcome.ok, ms: outcome.ms, startedAt, attemptedAt },
   };
   if (outcome.status !== undefined) attempted.data.status = outcome.status;
   if (outcome.error !== undefined) attempted.data.error = outcome.error;
@@ -62,10 +64,10 @@ export function decideOutcome(
       data: { webhookId, messageId, attempts: attempt, failedAt: attemptedAt },
     });
   else
-    attempted.data.nextAttemptAt = new Date(
-      at.getTime() + retryDelay(attempt, schedule, random),
-    ).toISOString();
-  const failingSince = state.failingSince === undefined ? at.getTime() : Date.parse(state.failingSince);
+    attempted.data.nextAttemptAt = dateToIso(new Date(at.getTime() + retryDelay(attempt, schedule, random)));
+  // Failing since the start of the first failed attempt after the last success: this one's, if none.
+  const failingSince =
+    state.failingSince === undefined ? result.startedAt.getTime() : Date.parse(state.failingSince);
   if (state.status === 'ACTIVE' && at.getTime() - failingSince >= schedule.giveUpMs)
     events.push({
       type: 'WebhookDisabled',

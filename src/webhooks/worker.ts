@@ -22,9 +22,11 @@ import type { Config } from '../config.ts';
 import { causeOf, evolveAlert, type AlertState } from '../domain/alerts.ts';
 import { parseEvent, type AlertTriggered } from '../domain/events.ts';
 import { positionOrder } from '../domain/position.ts';
+import { dateToIso } from '../domain/time.ts';
+import { alertStream } from '../domain/types.ts';
 import {
   evolveWebhook,
-  lastCommitOf,
+  lastPositionOf,
   parseWebhookEvent,
   WEBHOOK_EVENT_PREFIX,
   webhookStream,
@@ -94,7 +96,7 @@ export function startWebhookWorker(options: WebhookWorkerOptions): WebhookWorker
   const endpoints = new Map<string, Endpoint>();
   const byUser = new Map<string, Set<string>>();
   let processed = -1n;
-  const waiters: { commit: bigint; resolve: () => void }[] = [];
+  const waiters: { order: bigint; resolve: () => void }[] = [];
   let live = false;
   let stopped = false;
   let subscription: AllStreamSubscription | undefined;
@@ -102,11 +104,11 @@ export function startWebhookWorker(options: WebhookWorkerOptions): WebhookWorker
   let markReady: () => void = () => {};
   const ready = new Promise<void>((resolve) => (markReady = resolve));
 
-  /** Resolves once the fold has taken in every event up to this commit position. */
-  const caughtUpTo = (commit: bigint): Promise<void> =>
-    commit <= processed || stopped
+  /** Resolves once the fold has taken in every event up to this `$all` order (position.ts). */
+  const caughtUpTo = (order: bigint): Promise<void> =>
+    order <= processed || stopped
       ? Promise.resolve()
-      : new Promise((resolve) => waiters.push({ commit, resolve }));
+      : new Promise((resolve) => waiters.push({ order, resolve }));
 
   const kick = (endpoint: Endpoint): void => {
     if (!live || stopped) return;
@@ -177,7 +179,7 @@ export function startWebhookWorker(options: WebhookWorkerOptions): WebhookWorker
     if (!parsed.ok || parsed.event.type === 'TradeRecorded') return;
     const { event } = parsed;
     const alertId = event.data.alertId;
-    if (recorded.streamId !== `alert-${alertId}`) return;
+    if (recorded.streamId !== alertStream(alertId)) return;
     const before = alerts.get(alertId);
     const position = recorded.position && positionOrder(recorded.position);
     const cause = causeOf(recorded.metadata);
@@ -206,8 +208,8 @@ export function startWebhookWorker(options: WebhookWorkerOptions): WebhookWorker
       );
     } catch (error) {
       if (error instanceof WrongExpectedVersionError) {
-        const commit = await lastCommitOf(client, state.created.webhookId);
-        if (commit !== undefined) await caughtUpTo(commit);
+        const last = await lastPositionOf(client, state.created.webhookId);
+        if (last !== undefined) await caughtUpTo(last);
       } else {
         logger.warn(
           { err: error, webhookId: state.created.webhookId },
@@ -248,8 +250,8 @@ export function startWebhookWorker(options: WebhookWorkerOptions): WebhookWorker
           messageId,
           attempt: number,
           worker: workerId,
-          startedAt: startedAt.toISOString(),
-          leaseUntil: new Date(startedAt.getTime() + leaseMs).toISOString(),
+          startedAt: dateToIso(startedAt),
+          leaseUntil: dateToIso(new Date(startedAt.getTime() + leaseMs)),
         },
       },
     ]);
@@ -317,10 +319,10 @@ export function startWebhookWorker(options: WebhookWorkerOptions): WebhookWorker
           if (!recorded?.position) continue;
           fold(recorded);
           from = recorded.position;
-          processed = recorded.position.commit;
+          processed = positionOrder(recorded.position);
           for (let index = waiters.length - 1; index >= 0; index -= 1) {
             const waiter = waiters[index]!;
-            if (waiter.commit <= processed) {
+            if (waiter.order <= processed) {
               waiters.splice(index, 1);
               waiter.resolve();
             }

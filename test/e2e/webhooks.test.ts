@@ -44,7 +44,7 @@ const trade = (price: string) =>
     { products: ['BTC-USD'] },
   );
 
-it('kill -9 of serve mid-delivery loses no trigger', async () => {
+it('kill -9 of serve mid-delivery loses no trigger', { timeout: 120_000 }, async () => {
   const env = {
     PORT: String(await freePort()),
     EVENTSTORE_URL: store.connectionString,

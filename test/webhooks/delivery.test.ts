@@ -24,7 +24,7 @@ async function register(user: string, url: string, alertIds?: string[]) {
   return data.createWebhook as { secret: string; webhook: { id: string; status: string } };
 }
 
-describe('delivery', () => {
+describe('delivery', { timeout: 60_000 }, () => {
   it('POSTs each trigger once, signed so that an independent Standard Webhooks check verifies it, with the AlertTrigger fields and the cursor as its id', async () => {
     setup = await startWebhookSetup();
     const target = await receiver();

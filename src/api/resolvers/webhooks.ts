@@ -3,6 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import { ANY, jsonEvent } from '@eventstore/db-client';
 import { readAlert } from '../../domain/alerts.ts';
+import { DomainError } from '../../domain/errors.ts';
 import { dateToIso } from '../../domain/time.ts';
 import {
   changeWebhook,
@@ -69,8 +70,9 @@ export function webhookResolvers(services: ApiServices) {
         checkWebhookId(args.id, 'id');
         try {
           return webhookView(await ownWebhook(client, userId, args.id));
-        } catch {
-          return null;
+        } catch (error) {
+          if (error instanceof DomainError && error.code === 'NOT_FOUND') return null;
+          throw error;
         }
       },
       webhookDeliveries: async (
@@ -95,7 +97,7 @@ export function webhookResolvers(services: ApiServices) {
     Mutation: {
       createWebhook: async (
         _: unknown,
-        args: { url: string; description: string; alertIds?: string[] | null },
+        args: { url: string; description?: string | null; alertIds?: string[] | null },
         context: ApiContext,
       ) => {
         const { userId } = requireViewer(context);
@@ -105,7 +107,7 @@ export function webhookResolvers(services: ApiServices) {
             webhookId: randomUUID(),
             userId,
             url: args.url,
-            description: args.description,
+            description: args.description ?? '',
             ...(args.alertIds ? { alertIds: args.alertIds } : {}),
             now: dateToIso(new Date()),
           },
@@ -124,8 +126,8 @@ export function webhookResolvers(services: ApiServices) {
         const state = await ownWebhook(client, userId, args.id);
         const { webhookId, url, secret } = state.created;
         const messageId = `${PING_PREFIX}${randomUUID()}`;
-        const now = dateToIso(new Date());
-        const body = JSON.stringify({ type: 'webhook.test', timestamp: now, data: { webhookId } });
+        const startedAt = dateToIso(new Date());
+        const body = JSON.stringify({ type: 'webhook.test', timestamp: startedAt, data: { webhookId } });
         const outcome = await sender.send(url, secret, { id: messageId, body });
         const attemptedAt = dateToIso(new Date());
         const attempted = {
@@ -134,6 +136,7 @@ export function webhookResolvers(services: ApiServices) {
           attempt: 1,
           ok: outcome.ok,
           ms: outcome.ms,
+          startedAt,
           attemptedAt,
           ...(outcome.status === undefined ? {} : { status: outcome.status }),
           ...(outcome.error === undefined ? {} : { error: outcome.error }),
@@ -152,6 +155,7 @@ export function webhookResolvers(services: ApiServices) {
             {
               attempt: 1,
               ok: outcome.ok,
+              startedAt,
               attemptedAt,
               ms: outcome.ms,
               ...(outcome.status === undefined ? {} : { statusCode: outcome.status }),
