@@ -57,29 +57,41 @@ async function postFloor(): Promise<number[]> {
   return samples;
 }
 
-/** Append → the event arriving on a filtered catch-up subscription of `$all`, one at a time. */
-async function subscriptionFloor(store: EventStoreDBClient): Promise<number[]> {
+/**
+ * Append → the event arriving on a filtered catch-up subscription of `$all`: one at a time without a
+ * rate, else paced at `perSecond` appends to distinct streams, overlapping as they come.
+ */
+async function subscriptionFloor(store: EventStoreDBClient, perSecond?: number): Promise<number[]> {
   const samples: number[] = [];
   const subscription = store.subscribeToAll({
     fromPosition: START,
     filter: eventTypeFilter({ prefixes: ['FloorProbe'] }),
   });
-  const waiting = new Map<string, number>();
-  let arrived: (() => void) | undefined;
+  const waiting = new Map<string, { started: number; arrived: () => void }>();
   subscription.on('data', (resolved) => {
-    const id = resolved.event?.id;
-    const started = id === undefined ? undefined : waiting.get(id);
-    if (started === undefined) return;
-    samples.push(performance.now() - started);
-    arrived?.();
+    const probe = resolved.event === undefined ? undefined : waiting.get(resolved.event.id);
+    if (probe === undefined) return;
+    samples.push(performance.now() - probe.started);
+    probe.arrived();
   });
+  const begin = performance.now();
+  const pending: Promise<void>[] = [];
   for (let index = 0; index < FLOOR_SAMPLES; index += 1) {
+    if (perSecond !== undefined) {
+      const wait = begin + (index * 1000) / perSecond - performance.now();
+      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    }
     const id = randomUUID();
-    const done = new Promise<void>((resolve) => (arrived = resolve));
-    waiting.set(id, performance.now());
-    await store.appendToStream('floor-probe', jsonEvent({ id, type: 'FloorProbe', data: { index } }));
-    await done;
+    const done = new Promise<void>((arrived) => waiting.set(id, { started: performance.now(), arrived }));
+    const appended = store.appendToStream(
+      `floor-probe-${index % 1000}`,
+      jsonEvent({ id, type: 'FloorProbe', data: { index } }),
+    );
+    const probe = appended.then(() => done);
+    if (perSecond === undefined) await probe;
+    else pending.push(probe);
   }
+  await Promise.all(pending);
   await subscription.unsubscribe();
   return samples;
 }
@@ -176,5 +188,10 @@ report('  triggers to the 10 hanging endpoints (5 s timeout each)', String(hangi
 await worker.stop();
 report('floor: plain keep-alive POST round trip to the receiver', pctl(await postFloor()));
 report('floor: append → filtered $all subscription, same node', pctl(await subscriptionFloor(client)));
+// A delivery makes two appends besides its trigger: the store's own latency at that combined rate.
+report(
+  `floor: the same at ${PER_SECOND * 3} appends/s (3 per trigger)`,
+  pctl(await subscriptionFloor(client, PER_SECOND * 3)),
+);
 await receiver.close();
 await store.stop();
