@@ -55,6 +55,8 @@ export interface WebhookWorker {
 const WEBHOOK_STREAM = /^webhook-(.+)$/;
 const RESUBSCRIBE_MS = 1_000;
 const STORE_RETRY_MS = 500;
+/** Attempts to one endpoint made together: a burst of triggers costs two appends, not two each. */
+const MAX_BATCH = 16;
 
 interface Endpoint {
   state: WebhookState;
@@ -224,56 +226,70 @@ export function startWebhookWorker(options: WebhookWorkerOptions): WebhookWorker
     return true;
   };
 
-  /** The first outstanding delivery that is due and not being attempted, else how long until one may be. */
-  const nextDue = (state: WebhookState, now: number): { messageId: string } | { waitMs: number } => {
+  /** The outstanding deliveries that are due and not being attempted (at most a batch), else how long until one may be. */
+  const nextDue = (state: WebhookState, now: number): { messageIds: string[] } | { waitMs: number } => {
+    const due: string[] = [];
     let waitMs = Infinity;
     for (const [messageId, open] of state.open) {
       const from = Math.max(open.nextAttemptAt ?? 0, open.inFlight?.until ?? 0);
-      if (from <= now) return { messageId };
-      waitMs = Math.min(waitMs, from - now);
+      if (from > now) waitMs = Math.min(waitMs, from - now);
+      else if (due.push(messageId) >= MAX_BATCH) break;
     }
-    return { waitMs };
+    return due.length > 0 ? { messageIds: due } : { waitMs };
   };
 
-  const attempt = async (endpoint: Endpoint, messageId: string): Promise<void> => {
+  /** One batch of attempts to an endpoint: claimed in one append, POSTed side by side, recorded in one append. */
+  const attempt = async (endpoint: Endpoint, messageIds: string[]): Promise<void> => {
     const { state } = endpoint;
-    const open = state.open.get(messageId)!;
-    const body = endpoint.bodies.get(messageId);
-    const number = open.attempts + 1;
-    const startedAt = new Date();
     const { webhookId, url, secret } = state.created;
-    const claimed = await appendOwn(endpoint, [
-      {
+    const startedAt = new Date();
+    const batch = messageIds.map((messageId) => {
+      const open = state.open.get(messageId)!;
+      return { messageId, open, attempt: open.attempts + 1 };
+    });
+    const claimed = await appendOwn(
+      endpoint,
+      batch.map(({ messageId, attempt }) => ({
         type: 'WebhookDeliveryStarted',
         data: {
           webhookId,
           messageId,
-          attempt: number,
+          attempt,
           worker: workerId,
           startedAt: dateToIso(startedAt),
           leaseUntil: dateToIso(new Date(startedAt.getTime() + leaseMs)),
         },
-      },
-    ]);
-    if (!claimed) return;
-    const outcome: SendOutcome =
-      body === undefined
-        ? { ok: false, error: 'message body unknown to this worker', ms: 0 }
-        : await sender.send(url, secret, { id: messageId, body });
-    const events = decideOutcome(
-      { state, messageId, open, attempt: number, startedAt, outcome, at: new Date() },
-      schedule,
-      Math.random(),
+      })),
     );
+    if (!claimed) return;
+    const outcomes = await Promise.all(
+      batch.map(async ({ messageId }) => {
+        const body = endpoint.bodies.get(messageId);
+        const outcome: SendOutcome =
+          body === undefined
+            ? { ok: false, error: 'message body unknown to this worker', ms: 0 }
+            : await sender.send(url, secret, { id: messageId, body });
+        return { outcome, at: new Date() };
+      }),
+    );
+    const events: WebhookEvent[] = [];
+    for (const [index, { messageId, open, attempt }] of batch.entries()) {
+      const { outcome, at } = outcomes[index]!;
+      const decided = decideOutcome(
+        { state, messageId, open, attempt, startedAt, outcome, at },
+        schedule,
+        Math.random(),
+      );
+      // Several failures in one batch disable the endpoint once.
+      const disabledAlready = events.some((event) => event.type === 'WebhookDisabled');
+      events.push(...decided.filter((event) => event.type !== 'WebhookDisabled' || !disabledAlready));
+      if (!outcome.ok)
+        logger.debug({ webhookId, messageId, attempt, error: outcome.error }, 'delivery attempt failed');
+    }
     // The outcome is a fact: it is recorded even if the endpoint changed meanwhile (paused, deleted).
     while (!(await appendOwn(endpoint, events)) && !stopped) {
       /* caught up with the endpoint's stream; append again at its new revision */
     }
-    if (!outcome.ok)
-      logger.debug(
-        { webhookId, messageId, attempt: number, error: outcome.error },
-        'delivery attempt failed',
-      );
   };
 
   const runLane = async (endpoint: Endpoint): Promise<void> => {
@@ -281,8 +297,8 @@ export function startWebhookWorker(options: WebhookWorkerOptions): WebhookWorker
     try {
       while (!stopped && endpoint.state.status === 'ACTIVE' && endpoint.state.open.size > 0) {
         const due = nextDue(endpoint.state, Date.now());
-        if ('messageId' in due) {
-          await attempt(endpoint, due.messageId);
+        if ('messageIds' in due) {
+          await attempt(endpoint, due.messageIds);
           continue;
         }
         await new Promise<void>((resolve) => {
