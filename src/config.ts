@@ -48,6 +48,33 @@ const rate = z
 export const ROLES = ['api', 'reactor', 'feed'] as const;
 export type Role = (typeof ROLES)[number];
 
+const DURATION_PATTERN = /^(\d+)(ms|s|m|h|d)$/;
+
+/** Parses a duration such as `250ms`, `5s` or `24h` into milliseconds; `undefined` when it is not one. */
+export function durationMillis(text: string): number | undefined {
+  const match = DURATION_PATTERN.exec(text.trim());
+  if (!match) return undefined;
+  const amount = Number(match[1]);
+  if (!Number.isSafeInteger(amount) || amount <= 0) return undefined;
+  return match[2] === 'ms' ? amount : amount * UNIT_MS[match[2] as keyof typeof UNIT_MS];
+}
+
+const duration = z
+  .string()
+  .refine((text) => durationMillis(text) !== undefined, 'must be a duration such as 250ms, 5s, 10m or 24h')
+  .transform((text) => durationMillis(text)!);
+
+/** `<first>,<max>,<for>`: webhook retries start `first` apart, double up to `max`, and give up after `for`. */
+const retrySchedule = z
+  .string()
+  .transform((raw) => raw.split(',').map((part) => durationMillis(part)))
+  .refine(
+    (parts): parts is [number, number, number] =>
+      parts.length === 3 && parts.every((part) => part !== undefined) && parts[0]! <= parts[1]!,
+    'must be <first>,<max>,<give up after>, e.g. 5s,1h,24h',
+  )
+  .transform(([firstMs, maxMs, giveUpMs]) => ({ firstMs, maxMs, giveUpMs }));
+
 export const configSchema = z.object({
   HOST: z.string().min(1).default('127.0.0.1'),
   PORT: port.default(4000),
@@ -87,6 +114,18 @@ export const configSchema = z.object({
     .int('must be a whole number')
     .min(1, 'must be at least 1')
     .optional(),
+  // Webhooks: delivery to loopback/private/link-local targets (local development and tests only).
+  PRICEALERT_WEBHOOK_ALLOW_PRIVATE: z
+    .enum(['true', 'false'], { error: 'must be true or false' })
+    .transform((flag) => flag === 'true')
+    .default(false),
+  PRICEALERT_WEBHOOKS_PER_USER: z.coerce
+    .number()
+    .int('must be a whole number')
+    .min(1, 'must be at least 1')
+    .default(10),
+  PRICEALERT_WEBHOOK_RETRY: retrySchedule.default({ firstMs: 5_000, maxMs: 3_600_000, giveUpMs: 86_400_000 }),
+  PRICEALERT_WEBHOOK_TIMEOUT: duration.default(5_000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 

@@ -11,6 +11,7 @@ import { createLogger } from '../logger.ts';
 import { createMetrics } from '../metrics.ts';
 import { startLeases } from '../runtime/leases.ts';
 import { startReactor, type Reactor } from '../runtime/reactor.ts';
+import { startWebhookWorker } from '../webhooks/worker.ts';
 import { UsageError } from './errors.ts';
 
 interface ServeOptions {
@@ -101,6 +102,11 @@ async function serve(config: Config): Promise<void> {
       const started = reactor;
       stops.push(() => started.stop());
       metrics.watchReactor(reactor);
+    }
+    if (runs('reactor')) {
+      // Webhook deliveries run beside each reactor (several may: see README, Webhooks).
+      const webhooks = startWebhookWorker({ client, config, logger });
+      stops.push(() => webhooks.stop());
     }
 
     // The parts each role adds start here, in the order they stop in reverse.

@@ -6,6 +6,7 @@ import { alertResolvers } from './alerts.ts';
 import { backtestResolvers } from './backtest.ts';
 import { marketResolvers } from './market.ts';
 import type { ApiServices } from './services.ts';
+import { webhookResolvers } from './webhooks.ts';
 
 type Resolver = (...args: never[]) => unknown;
 
@@ -42,11 +43,12 @@ export function createResolvers(services: ApiServices) {
   const market = marketResolvers(services);
   const alerts = alertResolvers(services);
   const backtest = backtestResolvers(services);
+  const webhooks = webhookResolvers(services);
   return {
     Decimal,
     DateTime,
-    Query: translateAll({ ...market.Query, ...alerts.Query, ...backtest.Query }),
-    Mutation: translateAll({ ...market.Mutation, ...alerts.Mutation }),
+    Query: translateAll({ ...market.Query, ...alerts.Query, ...backtest.Query, ...webhooks.Query }),
+    Mutation: translateAll({ ...market.Mutation, ...alerts.Mutation, ...webhooks.Mutation }),
     Subscription: translateAll({ ...market.Subscription, ...alerts.Subscription }),
   };
 }
