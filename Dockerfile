@@ -11,7 +11,7 @@ RUN apt-get update \
   && apt-get install -y --no-install-recommends python3 make g++ \
   && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
-COPY package.json package-lock.json tsconfig.json tsconfig.build.json tsconfig.client.json tsconfig.dashboard.json ./
+COPY package.json package-lock.json tsconfig.json tsconfig.build.json tsconfig.client.json ./
 COPY bin ./bin
 COPY schema ./schema
 COPY projections ./projections
