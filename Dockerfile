@@ -20,10 +20,11 @@ RUN --mount=type=cache,target=/root/.npm \
   npm_config_build_from_source=true npm ci --no-audit --no-fund \
   && npm prune --omit=dev --no-audit --no-fund
 
-# Runtime: what the compiled bin reads, and nothing else (no sources, no compilers, no tsx).
+# Runtime: what the compiled bin reads, and nothing else (no sources, no compilers, no tsx); the
+# lockfile says which client version is installed.
 FROM node:${NODE_VERSION}-bookworm-slim
 WORKDIR /app
-COPY --from=build /app/package.json ./
+COPY --from=build /app/package.json /app/package-lock.json ./
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY --from=build /app/bin ./bin

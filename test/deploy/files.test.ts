@@ -257,8 +257,8 @@ describe('the Dockerfile', () => {
       expect.stringMatching(/npm ci\b[\s\S]*npm prune --omit=dev/),
     );
     const copied = only(runtime, 'COPY').map((copy) => copy.rest);
-    for (const path of ['node_modules', 'dist', 'bin', 'schema', 'package.json'])
-      expect(copied).toContainEqual(expect.stringMatching(new RegExp(`^--from=\\S+ /app/${path} `)));
+    for (const path of ['node_modules', 'dist', 'bin', 'schema', 'package.json', 'package-lock.json'])
+      expect(copied).toContainEqual(expect.stringMatching(new RegExp(`^--from=\\S+ (\\S+ )*/app/${path} `)));
     expect(
       only(runtime, 'RUN')
         .map((run) => run.rest)

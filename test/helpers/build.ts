@@ -1,6 +1,6 @@
 // The package as a production install has it, built from the current source into a temp dir: dist/
-// compiled by tsconfig.build.json, bin/, schema/, package.json, and node_modules without tsx (only a
-// development install has tsx), so nothing the compiled code runs can lean on it.
+// compiled by tsconfig.build.json, bin/, schema/, package.json and its lockfile, and node_modules
+// without tsx (only a development install has it), so nothing the compiled code runs can lean on it.
 import { execFile } from 'node:child_process';
 import { copyFileSync, cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -23,7 +23,7 @@ export async function buildPackage({ compile = true } = {}): Promise<BuiltPackag
   const dir = mkdtempSync(join(tmpdir(), 'pricealert-build-'));
   cpSync(join(ROOT, 'bin'), join(dir, 'bin'), { recursive: true });
   cpSync(join(ROOT, 'schema'), join(dir, 'schema'), { recursive: true });
-  copyFileSync(join(ROOT, 'package.json'), join(dir, 'package.json'));
+  for (const file of ['package.json', 'package-lock.json']) copyFileSync(join(ROOT, file), join(dir, file));
   mkdirSync(join(dir, 'node_modules'));
   for (const name of readdirSync(join(ROOT, 'node_modules'))) {
     if (name !== 'tsx' && name !== '.bin')
