@@ -11,5 +11,7 @@ export default defineConfig({
     hookTimeout: 60_000,
     // Integration tests start real store processes; two cores are shared between them.
     maxWorkers: 2,
+    // Every `bin/pricealert.js` a test starts runs the source under test, not a build of it.
+    env: { PRICEALERT_FROM_SOURCE: '1' },
   },
 });

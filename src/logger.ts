@@ -1,6 +1,7 @@
 // One pino logger for the process; components take a child with their own name.
+import { createRequire } from 'node:module';
 import { pino, type Logger } from 'pino';
-import prettyStream from 'pino-pretty';
+import type PinoPretty from 'pino-pretty';
 
 export type { Logger };
 
@@ -14,7 +15,11 @@ export function createLogger(
   pretty: boolean = process.stderr.isTTY === true,
 ): Logger {
   const destination = pretty
-    ? prettyStream({ destination: 2, sync: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' })
+    ? prettyStream()({ destination: 2, sync: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' })
     : pino.destination(2);
   return pino({ level, base: { pid: process.pid } }, destination);
 }
+
+/** Loaded only for a terminal: a server whose logs go to a pipe or a file does not pay for it. */
+const prettyStream = (): typeof PinoPretty =>
+  createRequire(import.meta.url)('pino-pretty') as typeof PinoPretty;

@@ -3,11 +3,12 @@
 import { readFile } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Config } from '../config.ts';
+import { packageFile } from '../layout.ts';
 import type { Logger } from '../logger.ts';
 import { isUserId, signToken } from './auth.ts';
 import { sendJson } from './sendJson.ts';
 
-const DIST = new URL('../../dist/dashboard/', import.meta.url);
+const DIST = packageFile('dist/dashboard/');
 export const DEV_TOKEN_PATH = '/dev/token';
 const DEV_TOKEN_TTL_SECONDS = 30 * 24 * 3600;
 const DEV_USER = 'dev';

@@ -7,6 +7,7 @@ import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { createGraphQLError, createSchema, createYoga } from 'graphql-yoga';
 import { startBacktestThreads } from '../backtest/thread.ts';
 import type { Config } from '../config.ts';
+import { packageFile } from '../layout.ts';
 import type { Logger } from '../logger.ts';
 import { createMetrics, type Metrics } from '../metrics.ts';
 import type { Reactor } from '../runtime/reactor.ts';
@@ -26,7 +27,7 @@ import { attachWebSocket } from './ws.ts';
 
 export const GRAPHQL_PATH = '/graphql';
 const STOP_GRACE_MS = 2_000;
-const SCHEMA_FILE = new URL('../../schema/schema.graphql', import.meta.url);
+const SCHEMA_FILE = packageFile('schema/schema.graphql');
 
 export interface ApiServerOptions {
   config: Config;

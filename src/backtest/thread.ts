@@ -1,7 +1,8 @@
 // Backtests in worker threads for a server: each replay runs off the caller's event loop, in a thread of
 // its own with a bounded heap, and only so many run at once per client and in all.
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { DomainError } from '../domain/errors.ts';
+import { moduleBeside, startWorker } from '../layout.ts';
 import type { BacktestReport } from './report.ts';
 import type { BacktestJob, FromBacktestThread } from './worker.ts';
 
@@ -30,15 +31,7 @@ export interface BacktestThreads {
   stop(): Promise<void>;
 }
 
-const FROM_SOURCE = import.meta.url.endsWith('.ts');
-const ENTRY = new URL(FROM_SOURCE ? './worker.ts' : './worker.js', import.meta.url);
-/**
- * Run from source, the thread loads TypeScript through tsx; a worker does not inherit hooks registered
- * at run time, so it registers them itself before importing its entry.
- */
-const BOOT = FROM_SOURCE
-  ? `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then((tsx) => { tsx.register(); return import(${JSON.stringify(ENTRY.href)}); });`
-  : undefined;
+const ENTRY = moduleBeside(import.meta.url, './worker');
 
 const overLimit = (message: string): DomainError => new DomainError('LIMIT_EXCEEDED', message);
 
@@ -50,9 +43,7 @@ export function startBacktestThreads(options: BacktestThreadsOptions): BacktestT
 
   const spawn = (job: BacktestJob): Worker => {
     const resourceLimits = { maxOldGenerationSizeMb: maxHeapMb };
-    return BOOT
-      ? new Worker(BOOT, { eval: true, workerData: job, resourceLimits })
-      : new Worker(ENTRY, { workerData: job, resourceLimits });
+    return startWorker(ENTRY, { workerData: job, resourceLimits });
   };
 
   const run: BacktestThreads['run'] = async (client, request, signal) => {

@@ -49,12 +49,8 @@ Rules:
   - Ctrl-C stops the replay and prints what was found so far (exit code 130).
 `;
 
-export function registerBacktest(program: Command): void {
-  program
-    .command('backtest')
-    .description(
-      'replay trades through the live projection code with hypothetical alerts and report every trigger',
-    )
+export function defineBacktest(command: Command): void {
+  command
     .requiredOption('--alerts <file.json>', 'JSON array of alerts to test')
     .option('--product <product>', 'product to replay (default: the first configured product)')
     .option('--from <ISO>', 'first trade time that can fire an alert (inclusive)')

@@ -42,12 +42,8 @@ and the summary printed, then the break reported on stderr (exit 1). Uses EVENTS
 running on PRICEALERT_DATA_DIR (its node.lock), else starts the embedded node for the import.
 `;
 
-export function registerImport(program: Command): void {
-  program
-    .command('import')
-    .description(
-      'append historical trades from a CSV or NDJSON file; re-importing the same file adds nothing',
-    )
+export function defineImport(command: Command): void {
+  command
     .argument('<file>', 'the trades file (CSV or NDJSON, optionally .gz)')
     .option('--product <product>', 'product of the lines that name none (a configured product)')
     .option('--source <venue>', "venue the trades happened on; part of each trade's identity", 'coinbase')

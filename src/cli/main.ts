@@ -1,29 +1,8 @@
-// The `pricealert` command: one subcommand per file in this folder.
-import { Command, CommanderError, InvalidArgumentError } from 'commander';
+// The `pricealert` executable's entry (bin/pricealert.js runs it): parses the command line, runs the
+// command and turns its outcome into the exit code.
+import { CommanderError } from 'commander';
 import { reportFailure } from './errors.ts';
-import { registerBacktest } from './backtest.ts';
-import { registerImport } from './import.ts';
-import { registerScavenge } from './scavenge.ts';
-import { registerServe } from './serve.ts';
-import { registerStore } from './store.ts';
-import { registerToken } from './token.ts';
-
-export { InvalidArgumentError };
-
-export function buildProgram(): Command {
-  const program = new Command('pricealert')
-    .description('Real-time price alerts on crypto trades, event-sourced, served over GraphQL.')
-    .showHelpAfterError('(run with --help for usage)')
-    .exitOverride();
-  registerServe(program);
-  registerStore(program);
-  registerToken(program);
-  registerImport(program);
-  registerBacktest(program);
-  registerScavenge(program);
-  for (const command of program.commands) command.exitOverride();
-  return program;
-}
+import { buildProgram, commandOf } from './program.ts';
 
 async function main(argv: string[]): Promise<void> {
   // `pricealert … | head` closes the pipe early; that is not a failure of the command.
@@ -31,8 +10,9 @@ async function main(argv: string[]): Promise<void> {
     if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
     throw error;
   });
-  const program = buildProgram();
+  const command = commandOf(argv);
   try {
+    const program = await buildProgram(command === undefined ? [] : [command]);
     await program.parseAsync(argv);
   } catch (error) {
     if (error instanceof CommanderError) {

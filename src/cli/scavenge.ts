@@ -34,12 +34,8 @@ function describe({ type, data }: ScavengeStep): string {
   }
 }
 
-export function registerScavenge(program: Command): void {
-  program
-    .command('scavenge')
-    .description(
-      'remove the events reads no longer return ($maxCount, $maxAge, $tb, deleted streams) and shrink the store; prints progress',
-    )
+export function defineScavenge(command: Command): void {
+  command
     .option('--data <dir>', 'the data dir of the embedded node (PRICEALERT_DATA_DIR)')
     .option('--url <esdb>', 'an esdb:// connection string instead (EVENTSTORE_URL)')
     .action(async (flags: ScavengeFlags) => {

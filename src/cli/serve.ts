@@ -21,12 +21,8 @@ interface ServeOptions {
   role?: string;
 }
 
-export function registerServe(program: Command): void {
-  program
-    .command('serve')
-    .description(
-      'run everything: the embedded store (unless EVENTSTORE_URL), the alert reactor, the GraphQL API and the trade feed',
-    )
+export function defineServe(command: Command): void {
+  command
     .option('--host <address>', 'GraphQL bind address (HOST, default 127.0.0.1)')
     .option('--port <n>', 'GraphQL port, 0 for any free one (PORT, default 4000)')
     .option(

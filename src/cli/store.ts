@@ -31,12 +31,8 @@ function parsePort(text: string): number {
   return port;
 }
 
-export function registerStore(program: Command): void {
-  const command = program
-    .command('store')
-    .description(
-      'run the embedded EventStoreDB-compatible node in the foreground; prints its connection string',
-    )
+export function defineStore(command: Command): void {
+  command
     .option('--port <port>', 'gRPC port (0 picks a free one)', String(DEFAULT_PORT))
     .option('--data <dir>', 'data dir (default: PRICEALERT_DATA_DIR or ./data)')
     .option('--host <host>', 'address to listen on', '127.0.0.1')

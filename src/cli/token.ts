@@ -11,10 +11,8 @@ interface TokenOptions {
   data?: string;
 }
 
-export function registerToken(program: Command): void {
-  program
-    .command('token')
-    .description("print a bearer token for a user, signed with the server's secret (the only line on stdout)")
+export function defineToken(command: Command): void {
+  command
     .argument('<userId>', 'the user the token acts as (letters, digits and . _ @ : + -, at most 128)')
     .addOption(new Option('--role <role>', 'what the token may do').choices(ROLES).default('user'))
     .option('--ttl <duration>', 'how long the token is valid: 30s, 15m, 12h, 30d (at most 365d)', '30d')

@@ -1,11 +1,10 @@
 // Starting the embedded EventStoreDB-compatible node in its own process, so that a busy app never
-// starves it: `startEmbeddedNode` forks `entry.ts` through tsx and resolves once the node listens.
+// starves it: `startEmbeddedNode` forks `entry.ts` (compiled: `entry.js`) and resolves once the node listens.
 import { fork } from 'node:child_process';
 import type { Socket } from 'node:net';
-import { createRequire } from 'node:module';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
+import { childExecArgv, moduleBeside } from '../../layout.ts';
 import type { NodeMessage } from './entry.ts';
-
 import { limitArgs, type NodeLimits } from './limits.ts';
 import { EXIT_LOCKED } from './lock.ts';
 
@@ -44,9 +43,7 @@ export class EmbeddedNodeError extends Error {
   }
 }
 
-const ENTRY = fileURLToPath(new URL('./entry.ts', import.meta.url));
-/** tsx by absolute URL: a bare `--import tsx` would be resolved from the caller's working directory. */
-const TSX = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
+const ENTRY = fileURLToPath(moduleBeside(import.meta.url, './entry'));
 const STOP_GRACE_MS = 5_000;
 
 export function startEmbeddedNode({
@@ -72,7 +69,7 @@ export function startEmbeddedNode({
       ...limitArgs(limits),
     ],
     {
-      execArgv: ['--import', TSX],
+      execArgv: childExecArgv(),
       stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
     },
   );

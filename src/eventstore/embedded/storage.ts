@@ -4,8 +4,8 @@
 // A write is acknowledged only after its transaction committed.
 import { mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { Worker } from 'node:worker_threads';
 import type Database from 'better-sqlite3';
+import { moduleBeside, startWorker } from '../../layout.ts';
 import { pack } from './handoff.ts';
 import {
   STREAM_COLUMNS,
@@ -127,12 +127,7 @@ interface Pending {
   reject(error: unknown): void;
 }
 
-const WRITER_ENTRY = new URL('./writer-thread.ts', import.meta.url).href;
-/**
- * The writer thread loads TypeScript through tsx like the rest of the node; a worker does not inherit
- * hooks registered at run time, so it registers them itself before importing its entry.
- */
-const WRITER_BOOT = `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then((tsx) => { tsx.register(); return import(${JSON.stringify(WRITER_ENTRY)}); });`;
+const WRITER_ENTRY = moduleBeside(import.meta.url, './writer-thread');
 
 const asBuffer = (bytes: Uint8Array): Buffer => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 
@@ -186,8 +181,7 @@ export async function openStorage({
   let closing = false;
   let failure: Error | undefined;
 
-  const worker = new Worker(WRITER_BOOT, {
-    eval: true,
+  const worker = startWorker(WRITER_ENTRY, {
     workerData: { path, synchronous, writer } satisfies WriterData,
   });
   const ready = new Promise<void>((resolve, reject) => {
