@@ -15,7 +15,7 @@ const COMMANDS: readonly CommandEntry[] = [
   {
     name: 'serve',
     description:
-      'run everything: the embedded store (unless EVENTSTORE_URL), the alert reactor, the GraphQL API and the trade feed',
+      'run the GraphQL API, the alert reactor and the trade feed (all, or the parts --role names), on the embedded store unless EVENTSTORE_URL',
     load: async () => (await import('./serve.ts')).defineServe,
   },
   {
