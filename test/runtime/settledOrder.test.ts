@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createAlert } from '../../src/domain/alerts.ts';
+import { cancelAlert, createAlert } from '../../src/domain/alerts.ts';
 import type { AlertCreated } from '../../src/domain/events.ts';
 import { formatPosition, orderPosition, positionOrder } from '../../src/domain/position.ts';
 import { formatMicros } from '../../src/domain/time.ts';
@@ -94,8 +94,14 @@ describe('reactor restart with a settled change late in $all', () => {
   /**
    * A repeat LAST alert below 90 (re-arms above 95): t0 95, t1 85 fires, then — by hand — t2 96
    * (N, re-arms), t3 85 (N+1, fires again), N's AlertRearmed after t3, and a checkpoint covering t2.
+   * `late` is what N left in the alert's stream instead: nothing (decided otherwise), or a cancel that
+   * beat the re-arm to it.
    */
-  const buildStore = async (snapshotPath?: string) => {
+  const buildStore = async (
+    snapshotPath?: string,
+    late: 'rearm' | 'cancel' | 'none' = 'rearm',
+    next = '85',
+  ) => {
     const store = await startTestStore();
     stores.push(store);
     const { state } = await createAlert(
@@ -114,7 +120,7 @@ describe('reactor restart with a settled change late in $all', () => {
       { products, windows: WINDOWS, activeCount: 0 },
     );
     const alert: AlertCreated = state.created;
-    const tape = [trade(0, '95'), trade(1, '85'), trade(2, '96'), trade(3, '85')];
+    const tape = [trade(0, '95'), trade(1, '85'), trade(2, '96'), trade(3, next)];
 
     // The first part by a reactor that runs and stops cleanly (AlertTriggered t1, checkpoint past it).
     const first = await startOn(store, snapshotPath);
@@ -126,16 +132,18 @@ describe('reactor restart with a settled change late in $all', () => {
     // Then what a reactor killed -9 leaves: N and N+1 in $all, N's change after N+1, N settled.
     await recordTrades(store.client, tape.slice(2), { products });
     const settled = await positionOf(store.client, 't2');
-    await appendChange(
-      store.client,
-      'gap',
-      {
-        type: 'AlertRearmed',
-        data: { alertId: 'gap', value: '96', tradeId: 't2', rearmedAt: NOW },
-      },
-      settled,
-      1n,
-    );
+    if (late === 'cancel') await cancelAlert(store.client, { alertId: 'gap', userId: 'user-1', now: NOW });
+    if (late === 'rearm')
+      await appendChange(
+        store.client,
+        'gap',
+        {
+          type: 'AlertRearmed',
+          data: { alertId: 'gap', value: '96', tradeId: 't2', rearmedAt: NOW },
+        },
+        settled,
+        1n,
+      );
     await writeCheckpoint(store.client, settled);
     return { store, alert, tape };
   };
@@ -155,5 +163,40 @@ describe('reactor restart with a settled change late in $all', () => {
     const reactor = await startOn(store, snapshotPath);
     expect(await changesOf(store.client, 'gap')).toEqual(expectedChanges([alert], tape).get('gap'));
     expect(reactor.views.alert('gap')).toMatchObject({ status: 'ACTIVE', triggerCount: 2, armed: false });
+  });
+
+  it('given N settled without the re-arm its reactor would write (decided otherwise), when a reactor starts and N+1 crosses, then it follows the stream', async () => {
+    const { store } = await buildStore(undefined, 'none');
+    const reactor = await startOn(store);
+    // N+1 would fire the alert as re-armed by N: the stream says it is not, so nothing is written.
+    expect(await changesOf(store.client, 'gap')).toEqual(['AlertTriggered t1']);
+    expect(reactor.views.alert('gap')).toMatchObject({ status: 'ACTIVE', triggerCount: 1, armed: false });
+    // The book follows the stream's word from then on: 96 re-arms, 85 fires.
+    await recordTrades(store.client, [trade(4, '96'), trade(5, '85')], { products });
+    await reactor.caughtUpTo(await lastPosition(store.client));
+    expect(await changesOf(store.client, 'gap')).toEqual([
+      'AlertTriggered t1',
+      'AlertRearmed t4',
+      'AlertTriggered t5',
+    ]);
+  });
+
+  it('given N’s re-arm beaten by a cancel after N+1 in $all, when a reactor starts, then N+1 writes nothing after the cancel', async () => {
+    const { store } = await buildStore(undefined, 'cancel');
+    const reactor = await startOn(store);
+    expect(await changesOf(store.client, 'gap')).toEqual(['AlertTriggered t1', 'AlertCancelled']);
+    expect(reactor.views.alert('gap')).toMatchObject({ status: 'CANCELLED', triggerCount: 1 });
+  });
+
+  it('given N settled without its re-arm and an N+1 that crosses nothing, when a reactor starts and trades go on, then the checkpoint in $all puts the book back to the stream', async () => {
+    const { store } = await buildStore(undefined, 'none', '93');
+    const reactor = await startOn(store);
+    await recordTrades(store.client, [trade(4, '96'), trade(5, '85')], { products });
+    await reactor.caughtUpTo(await lastPosition(store.client));
+    expect(await changesOf(store.client, 'gap')).toEqual([
+      'AlertTriggered t1',
+      'AlertRearmed t4',
+      'AlertTriggered t5',
+    ]);
   });
 });
