@@ -117,7 +117,7 @@ describe('reactor restart with a settled change late in $all', () => {
         repeat: true,
         rearmBy: '5',
       },
-      { products, windows: WINDOWS, activeCount: 0 },
+      { products, windows: WINDOWS },
     );
     const alert: AlertCreated = state.created;
     const tape = [trade(0, '95'), trade(1, '85'), trade(2, '96'), trade(3, next)];
