@@ -11,6 +11,10 @@
 //   `$all` (or restored from a snapshot); trades at or before the checkpoint (settled by some reactor)
 //   only fold, later ones are decided again. A crash at any point — before an append, after it, before
 //   the checkpoint — leads to the same alert streams.
+// - A settled trade's changes are in the store, but may come later in `$all` than trades after the
+//   checkpoint (see pipelining below). So a settled trade's change is decided as well, and the alert
+//   kept `foreseen` that way, until `$all` brings its stream that far or the checkpoint event shows the
+//   change was decided otherwise; a change decided against a foreseen alert reads its stream first.
 // - Expiry is judged against the time the store recorded the trade, so deciding again later decides
 //   the same; a wall-clock timer expires alerts that see no trade.
 //
@@ -272,6 +276,8 @@ export async function startReactor(options: ReactorOptions): Promise<Reactor> {
   /** Alerts with changes not yet written. */
   const queues = new Map<string, AlertQueue>();
   let waitingChanges = 0;
+  /** Alerts as settled trades leave them, ahead of the alerts view until `$all` brings those changes. */
+  const foreseen = new Map<string, { state: AlertState; cause: bigint }>();
   /** Trades with changes not yet settled, oldest first. */
   const unsettled: UnsettledTrade[] = [];
 
@@ -363,7 +369,7 @@ export async function startReactor(options: ReactorOptions): Promise<Reactor> {
 
   /** The alert as it will be once its waiting changes are written: what the next decision must see. */
   const current = (alertId: string): AlertState | undefined =>
-    queues.get(alertId)?.tip ?? view.byId.get(alertId);
+    queues.get(alertId)?.tip ?? foreseen.get(alertId)?.state ?? view.byId.get(alertId);
 
   /** Makes the book agree with the alert as it will be. */
   const syncBook = (alertId: string): void => {
@@ -383,6 +389,10 @@ export async function startReactor(options: ReactorOptions): Promise<Reactor> {
     const before = view.byId.get(alertId);
     alertsView.evolve(view, { alertId, event, ...meta });
     const after = view.byId.get(alertId);
+    // The stream has reached the foreseen revision (with the foreseen changes or others): it says now.
+    const ahead = foreseen.get(alertId);
+    if (ahead && !(after?.status === 'ACTIVE' && after.revision < ahead.state.revision))
+      foreseen.delete(alertId);
     if (event?.type === 'AlertTriggered' && after && after !== before) {
       // A trigger without a recorded cause (not a reactor's) stands where it was committed.
       const cause = meta.cause ?? meta.position ?? processed;
@@ -411,6 +421,17 @@ export async function startReactor(options: ReactorOptions): Promise<Reactor> {
       known ? known.revision + 1n : 0n,
     )) {
       foldAlertEvent(alertId, event, meta);
+    }
+    // The stream holds every change of the settled trades: nothing is left to foresee.
+    if (foreseen.delete(alertId)) syncBook(alertId);
+  };
+
+  /** A checkpoint of `settled` follows all its trades' changes in `$all`: what is still foreseen was decided otherwise. */
+  const unforesee = (settled: bigint): void => {
+    for (const [alertId, ahead] of foreseen) {
+      if (ahead.cause > settled) continue;
+      foreseen.delete(alertId);
+      syncBook(alertId);
     }
   };
 
@@ -512,6 +533,19 @@ export async function startReactor(options: ReactorOptions): Promise<Reactor> {
   const writeQueue = async (alertId: string, queue: AlertQueue): Promise<void> => {
     let deleted = false;
     for (let change = queue.changes[0]; change; change = queue.changes[0]) {
+      if (foreseen.has(alertId)) {
+        // Decided against a settled trade's change that `$all` has not brought yet: read the stream.
+        try {
+          await catchUpAlert(alertId);
+          redecide(alertId, queue);
+        } catch (failure) {
+          if (stopped) break;
+          counts.alertChangeFailures += 1;
+          log.warn({ alertId, err: failure }, 'reading an alert stream failed; retrying');
+          await sleep(RETRY_MS);
+        }
+        continue;
+      }
       if (!decides(queue.tip)) {
         if (stopped) break;
         const seen = view.byId.get(alertId);
@@ -602,8 +636,22 @@ export async function startReactor(options: ReactorOptions): Promise<Reactor> {
       }
     }
     if (position <= settledUpTo) {
-      // Settled before the checkpoint: the alert streams already say what happened, and say it later in `$all`.
-      for (const change of changes) syncBook(change.alert.alertId);
+      // Settled before the checkpoint: the alert streams already say what happened, and say it later in
+      // `$all` — possibly after trades still to be decided, so those are decided against it foreseen.
+      for (const change of changes) {
+        const alertId = change.alert.alertId;
+        const state = current(alertId);
+        const cause: TradeCause = { trade, position, recordedAt, ratio: change.ratio, value: change.value };
+        const event = state && decideOnTrade(state, cause, dateToIso(now()));
+        if (state && event) {
+          const landed = {
+            revision: state.revision + 1n,
+            cause: event.type === 'AlertExpired' ? undefined : position,
+          };
+          foreseen.set(alertId, { state: evolveAlert(state, event, landed)!, cause: position });
+        }
+        syncBook(alertId);
+      }
       return undefined;
     }
     observer?.trade(trade.product, trade.source);
@@ -628,6 +676,7 @@ export async function startReactor(options: ReactorOptions): Promise<Reactor> {
     const seq = handled.seq + 1;
     if (recorded.type === CHECKPOINT_EVENT) {
       const settled = recorded.streamId === checkpointStream ? checkpointOf(recorded.data) : undefined;
+      if (settled !== undefined && foreseen.size > 0) unforesee(settled);
       if (settled !== undefined && settled > observedCheckpoint) {
         observedCheckpoint = settled;
         wakeAll();
@@ -686,7 +735,8 @@ export async function startReactor(options: ReactorOptions): Promise<Reactor> {
   /** Copies the projections now (synchronously, so they are those of `processed`), then writes them. */
   const writeSnapshot = async (): Promise<void> => {
     // With changes unsettled the prices hold trades past `processed`; a restore would apply them twice.
-    if (unsettled.length > 0) return;
+    // With changes foreseen the view lacks changes of settled trades, which a restore would not foresee.
+    if (unsettled.length > 0 || foreseen.size > 0) return;
     lastSnapshotAt = Date.now();
     if (!snapshotPath || processed < 0n) return;
     try {
