@@ -1,14 +1,7 @@
 // Recording trades: validation (CONTRACT §2), deterministic event ids, and exactly-once appends per product stream.
-import {
-  ANY,
-  BACKWARDS,
-  END,
-  jsonEvent,
-  StreamNotFoundError,
-  WrongExpectedVersionError,
-  type EventStoreDBClient,
-} from '@eventstore/db-client';
 import { v5 as uuidv5 } from 'uuid';
+import { StoreConflict } from '../eventstore/errors.ts';
+import { ANY, appendToStream, BACKWARDS, END, readStream, type StoreClient } from '../eventstore/store.ts';
 import { normalizeDecimal, parseScaled } from './decimal.ts';
 import { badInput, DomainError } from './errors.ts';
 import { parseEvent, type TradeRecorded } from './events.ts';
@@ -118,7 +111,7 @@ export interface RecordTradeOutcome {
  * stored trade, with the fields the caller gave differently.
  */
 export async function recordTrade(
-  client: EventStoreDBClient,
+  client: StoreClient,
   input: TradeInput,
   options: { products: readonly string[] },
 ): Promise<RecordTradeOutcome> {
@@ -138,22 +131,16 @@ export async function recordTrade(
 
 /** The TradeRecorded with this event id at this revision of the stream, if that is where it is. */
 async function storedTrade(
-  client: EventStoreDBClient,
+  client: StoreClient,
   stream: string,
   id: string,
   revision: bigint,
 ): Promise<TradeRecorded | undefined> {
   let found: TradeRecorded | undefined;
-  try {
-    // Read to the end (one event) rather than returning from inside: an abandoned read can keep the client from disposing.
-    for await (const resolved of client.readStream(stream, { fromRevision: revision, maxCount: 1 })) {
-      const event = resolved.event;
-      if (!event || event.id !== id) continue;
-      const parsed = parseEvent(event.type, event.data);
-      if (parsed.ok && parsed.event.type === 'TradeRecorded') found = parsed.event.data;
-    }
-  } catch (error) {
-    if (!(error instanceof StreamNotFoundError)) throw error;
+  for await (const event of readStream(client, stream, { fromRevision: revision, maxCount: 1 })) {
+    if (event.id !== id) continue;
+    const parsed = parseEvent(event.type, event.data);
+    if (parsed.ok && parsed.event.type === 'TradeRecorded') found = parsed.event.data;
   }
   return found;
 }
@@ -166,7 +153,7 @@ const MAX_BATCH = 500;
  * within a product.
  */
 export async function recordTrades(
-  client: EventStoreDBClient,
+  client: StoreClient,
   inputs: readonly TradeInput[],
   options: { products: readonly string[] },
 ): Promise<RecordSummary> {
@@ -210,9 +197,9 @@ export async function recordTrades(
  * per batch rather than two. A stale value only makes appends look newer than they are in the race
  * described at {@link appendExactlyOnce}; it never lets an event in twice.
  */
-const knownRevisions = new WeakMap<EventStoreDBClient, Map<string, bigint>>();
+const knownRevisions = new WeakMap<StoreClient, Map<string, bigint>>();
 
-function revisionsOf(client: EventStoreDBClient): Map<string, bigint> {
+function revisionsOf(client: StoreClient): Map<string, bigint> {
   let revisions = knownRevisions.get(client);
   if (!revisions) {
     revisions = new Map();
@@ -221,21 +208,16 @@ function revisionsOf(client: EventStoreDBClient): Map<string, bigint> {
   return revisions;
 }
 
-async function lastRevision(client: EventStoreDBClient, stream: string): Promise<bigint> {
+async function lastRevision(client: StoreClient, stream: string): Promise<bigint> {
   const known = revisionsOf(client).get(stream);
   if (known !== undefined) return known;
   let revision = -1n;
-  try {
-    // Read to the end (one event) rather than returning from inside: an abandoned read can keep the client from disposing.
-    for await (const resolved of client.readStream(stream, {
-      direction: BACKWARDS,
-      fromRevision: END,
-      maxCount: 1,
-    })) {
-      if (resolved.event) revision = resolved.event.revision;
-    }
-  } catch (error) {
-    if (!(error instanceof StreamNotFoundError)) throw error;
+  for await (const event of readStream(client, stream, {
+    direction: BACKWARDS,
+    fromRevision: END,
+    maxCount: 1,
+  })) {
+    revision = event.revision;
   }
   return revision;
 }
@@ -258,24 +240,24 @@ async function lastRevision(client: EventStoreDBClient, stream: string): Promise
  * the projections would count the duplicates. Exactly-once for old trades needs the embedded node.
  */
 async function appendExactlyOnce(
-  client: EventStoreDBClient,
+  client: StoreClient,
   stream: string,
   trades: readonly { id: string; data: TradeRecorded }[],
 ): Promise<{ recorded: number; alreadyPresent: number; revision: bigint }> {
   if (trades.length === 0) return { recorded: 0, alreadyPresent: 0, revision: -1n };
   const before = await lastRevision(client, stream);
   try {
-    const result = await client.appendToStream(
+    const { revision } = await appendToStream(
+      client,
       stream,
-      trades.map((trade) => jsonEvent({ id: trade.id, type: 'TradeRecorded', data: trade.data })),
+      trades.map((trade) => ({ id: trade.id, type: 'TradeRecorded', data: trade.data })),
       { expectedRevision: ANY },
     );
-    const revision = result.nextExpectedRevision;
     if (revision <= before) return { recorded: 0, alreadyPresent: trades.length, revision };
     revisionsOf(client).set(stream, revision);
     return { recorded: trades.length, alreadyPresent: 0, revision };
   } catch (error) {
-    if (!(error instanceof WrongExpectedVersionError) || trades.length === 1) throw error;
+    if (!(error instanceof StoreConflict) || trades.length === 1) throw error;
     const half = Math.ceil(trades.length / 2);
     const first = await appendExactlyOnce(client, stream, trades.slice(0, half));
     const second = await appendExactlyOnce(client, stream, trades.slice(half));
