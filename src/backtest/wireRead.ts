@@ -11,7 +11,7 @@ import {
   type Metadata,
   type ServiceClientConstructor,
 } from '@grpc/grpc-js';
-import type { EventStoreDBClient } from '@eventstore/db-client';
+import type { StoreClient } from '../eventstore/store.ts';
 
 /** One event as read: its revision, type, and JSON data (undefined when the event is not JSON). */
 export interface WireEvent {
@@ -53,7 +53,7 @@ const LeanStreams = makeGenericClientConstructor(
 );
 
 /** Whether this client exposes what {@link readStreamForwards} needs; otherwise use `client.readStream`. */
-export function canReadLean(client: EventStoreDBClient): boolean {
+export function canReadLean(client: StoreClient): boolean {
   const internals = client as unknown as Partial<ClientInternals>;
   return typeof internals.GRPCStreamCreator === 'function' && typeof internals.callArguments === 'function';
 }
@@ -63,7 +63,7 @@ export function canReadLean(client: EventStoreDBClient): boolean {
  * Leaving the loop early cancels the call.
  */
 export async function* readStreamForwards(
-  client: EventStoreDBClient,
+  client: StoreClient,
   stream: string,
   fromRevision: number,
 ): AsyncGenerator<WireEvent> {
