@@ -8,9 +8,9 @@ import {
   jsonEvent,
   type AllStreamResolvedEvent,
   type ResolvedEvent,
+  type StreamingRead,
   type StreamMetadata,
 } from '@eventstore/db-client';
-import type { Readable } from 'node:stream';
 import { storeError, StoreNotFound } from './errors.ts';
 
 export type { StreamMetadata };
@@ -214,30 +214,50 @@ export async function writeStreamMetadata(
   }
 }
 
-/** A read as the client returns it: a stream of resolved events that can be cancelled. */
-type ClientRead<Resolved> = AsyncIterable<Resolved> & Readable & { cancel(): Promise<void> };
-
-async function* records<Resolved, Event extends StoredEvent>(
-  read: ClientRead<Resolved>,
+/**
+ * The events of a client read or subscription. Leaving early stops the call, then reads out what it had
+ * received already: a gRPC call finishes only once its messages are consumed, and client.dispose() waits
+ * for every call to finish. (A `for await` over the client's stream would destroy it on leaving, and
+ * leave the call paused and unfinished.)
+ */
+async function* eventsOf<Resolved, Event extends StoredEvent>(
+  stream: AsyncIterable<Resolved>,
+  stop: () => Promise<void>,
   recorded: (resolved: Resolved) => Event | undefined,
 ): AsyncGenerator<Event> {
+  const items = stream[Symbol.asyncIterator]();
   let finished = false;
   try {
-    for await (const resolved of read) {
+    for (let next = await items.next(); !next.done; next = await items.next()) {
       // Unresolved links come without an event: nothing to read there.
-      const event = recorded(resolved);
+      const event = recorded(next.value);
       if (event) yield event;
     }
     finished = true;
   } catch (error) {
     finished = true;
-    const translated = storeError(error);
-    if (translated instanceof StoreNotFound) return;
-    throw translated;
+    throw storeError(error);
   } finally {
-    // Leaving early must cancel the gRPC call itself: only destroying the client's stream object leaves
-    // the call open, and client.dispose() then waits for it.
-    if (!finished) await read.cancel();
+    if (!finished) {
+      await stop().catch(() => undefined);
+      try {
+        while (!(await items.next()).done);
+      } catch {
+        // The call ends with its cancellation.
+      }
+    }
+  }
+}
+
+async function* records<Resolved, Event extends StoredEvent>(
+  read: StreamingRead<Resolved>,
+  recorded: (resolved: Resolved) => Event | undefined,
+): AsyncGenerator<Event> {
+  try {
+    yield* eventsOf(read, () => read.cancel(), recorded);
+  } catch (error) {
+    if (error instanceof StoreNotFound) return;
+    throw error;
   }
 }
 
@@ -254,20 +274,6 @@ function subscriptionOf<Resolved, Event extends StoredEvent>(
   };
   return {
     unsubscribe,
-    async *[Symbol.asyncIterator]() {
-      let finished = false;
-      try {
-        for await (const resolved of subscription) {
-          const event = recorded(resolved);
-          if (event) yield event;
-        }
-        finished = true;
-      } catch (error) {
-        finished = true;
-        throw storeError(error);
-      } finally {
-        if (!finished) await unsubscribe().catch(() => undefined);
-      }
-    },
+    [Symbol.asyncIterator]: () => eventsOf(subscription, unsubscribe, recorded),
   };
 }
