@@ -1,5 +1,6 @@
 // Reading `trades-{product}` for a replay: seek by time with single-event reads, then stream forwards.
 import { tradeStream, type TradeInput } from '../domain/types.ts';
+import { readForwards } from '../eventstore/fastRead.ts';
 import {
   BACKWARDS,
   END,
@@ -10,7 +11,6 @@ import {
   type StoredEvent,
 } from '../eventstore/store.ts';
 import { tradeFromEvent, tradeFromStored, tradeMicros } from './trade.ts';
-import { canReadLean, readStreamForwards } from './wireRead.ts';
 import type { SeekInfo } from './report.ts';
 import { firstPositionAfter } from './seek.ts';
 
@@ -75,7 +75,7 @@ export async function openStoreRange(
   const startRevision = Math.max(0, found - SEEK_MARGIN);
 
   return {
-    trades: readForwards(client, stream, startRevision),
+    trades: readTrades(client, stream, startRevision),
     seek: { startRevision, streamLength, reads, ms: Math.round(performance.now() - started) },
     expectedTrades: Math.max(0, end - startRevision),
   };
@@ -91,26 +91,16 @@ async function readOne(
 }
 
 /**
- * The stream's trades from `fromRevision` on. Through the hand-decoding reader (wireRead.ts) when the
- * client allows it — about twice the events per second — else through `client.readStream`.
+ * The stream's trades from `fromRevision` on, through the store port's fast forwards read (about twice
+ * the events per second of the client's readStream, where the client version allows it).
  */
-async function* readForwards(
+async function* readTrades(
   client: StoreClient,
   stream: string,
   fromRevision: number,
 ): AsyncGenerator<TradeInput> {
-  if (canReadLean(client)) {
-    for await (const event of readStreamForwards(client, stream, fromRevision)) {
-      const trade = event.data === undefined ? undefined : tradeFromEvent(event.type, event.data);
-      if (trade) yield trade;
-    }
-    return;
-  }
-  for await (const event of readStream(client, stream, {
-    fromRevision: BigInt(fromRevision),
-    direction: FORWARDS,
-  })) {
-    const trade = tradeFromStored(event);
+  for await (const event of readForwards(client, stream, fromRevision)) {
+    const trade = event.data === undefined ? undefined : tradeFromEvent(event.type, event.data);
     if (trade) yield trade;
   }
 }
