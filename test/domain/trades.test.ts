@@ -1,6 +1,6 @@
-import { jsonEvent } from '@eventstore/db-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DomainError } from '../../src/domain/errors.ts';
+import { appendToStream } from '../../src/eventstore/store.ts';
 import { decideRecordTrade, recordTrade, recordTrades, tradeEventId } from '../../src/domain/trades.ts';
 import type { TradeInput } from '../../src/domain/types.ts';
 import { startTestStore, type TestStore } from '../helpers/store.ts';
@@ -99,7 +99,7 @@ describe('recordTrades through the embedded node', () => {
   });
 
   it('given trades appended by someone else in between, then the counts still hold', async () => {
-    await store.client.appendToStream('trades-BTC-USD', jsonEvent({ type: 'SomethingElse', data: {} }));
+    await appendToStream(store.client, 'trades-BTC-USD', { type: 'SomethingElse', data: {} });
     expect(
       await recordTrades(
         store.client,
