@@ -46,11 +46,12 @@ describe('connections that never become clients', () => {
     cleanups.push(() => subscriber.dispose());
     const received: number[] = [];
     const subscription = subscribeToStream(subscriber, 'busy', { fromRevision: START });
-    cleanups.push(() => subscription.unsubscribe());
     const receiving = (async () => {
       for await (const event of subscription) received.push((event.data as { n: number }).n);
     })();
+    // Cleanups run last first: unsubscribing ends the loop, then the client can be disposed.
     cleanups.push(() => receiving);
+    cleanups.push(() => subscription.unsubscribe());
 
     const squatters = [
       ...Array.from({ length: 80 }, (_, index) => squatter(store, Buffer.from(`garbage ${index} \0\xff`))),
