@@ -1,6 +1,7 @@
 // Recording trades: validation (CONTRACT §2), deterministic event ids, and exactly-once appends per product stream.
 import { v5 as uuidv5 } from 'uuid';
 import { StoreConflict } from '../eventstore/errors.ts';
+import { readForwards } from '../eventstore/fastRead.ts';
 import {
   appendToStream,
   lastEvent,
@@ -343,15 +344,19 @@ async function loadTrades(client: StoreClient, stream: string): Promise<StreamTr
   return state;
 }
 
-/** Reads the stream after `state.revision` into the index. */
+/**
+ * Reads the stream after `state.revision` into the index. A writer's first load without a snapshot reads
+ * the whole stream, so this takes the port's fast forward read (src/eventstore/fastRead.ts), which falls
+ * back on the public readStream with any client version other than the one it was written against.
+ */
 async function readInto(client: StoreClient, stream: string, state: StreamTrades): Promise<void> {
-  for await (const event of readStream(client, stream, { fromRevision: state.revision + 1n })) {
+  for await (const event of readForwards(client, stream, Number(state.revision + 1n))) {
     if (event.type === 'TradeRecorded') {
       const parsed = parseEvent(event.type, event.data);
       if (parsed.ok && parsed.event.type === 'TradeRecorded')
-        state.index.add(parsed.event.data.source, parsed.event.data.tradeId, Number(event.revision));
+        state.index.add(parsed.event.data.source, parsed.event.data.tradeId, event.revision);
     }
-    state.revision = event.revision;
+    state.revision = BigInt(event.revision);
   }
 }
 
