@@ -13,7 +13,6 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { END, eventTypeFilter, jsonEvent } from '@eventstore/db-client';
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
 import { loadSecret, signToken } from '../src/api/auth.ts';
@@ -23,6 +22,7 @@ import { createAlert } from '../src/domain/alerts.ts';
 import { dateToIso } from '../src/domain/time.ts';
 import { tradeEventId } from '../src/domain/trades.ts';
 import { tradeStream } from '../src/domain/types.ts';
+import { appendToStream, END, subscribeToAll } from '../src/eventstore/store.ts';
 import { createLogger } from '../src/logger.ts';
 import { startReactor } from '../src/runtime/reactor.ts';
 import { startTestStore } from '../test/helpers/store.ts';
@@ -279,15 +279,14 @@ async function main(): Promise<void> {
 
     // A second store subscription, for the breakdown: when did each AlertTriggered reach the store?
     const storedAt: number[] = [];
-    const watch = store.client.subscribeToAll({
-      fromPosition: END,
-      filter: eventTypeFilter({ prefixes: ['AlertTriggered'] }),
-    });
-    watch.on('data', (resolved) => {
-      const data = resolved.event?.data as { trade?: { tradeId?: string } } | undefined;
-      const sent = data?.trade?.tradeId?.split('-')[1];
-      if (sent) storedAt.push(Number(process.hrtime.bigint() - BigInt(sent)) / 1e6);
-    });
+    const watch = subscribeToAll(store.client, { fromPosition: END, eventTypePrefixes: ['AlertTriggered'] });
+    void (async () => {
+      for await (const event of watch) {
+        const data = event.data as { trade?: { tradeId?: string } } | undefined;
+        const sent = data?.trade?.tradeId?.split('-')[1];
+        if (sent) storedAt.push(Number(process.hrtime.bigint() - BigInt(sent)) / 1e6);
+      }
+    })().catch(() => undefined);
 
     // Open-loop at TRADE_RATE: trade n is sent at start + n ms whatever happened to trade n − 1.
     const tradeWallTimes: number[] = [];
@@ -309,10 +308,11 @@ async function main(): Promise<void> {
         time: dateToIso(new Date()),
         source: 'bench',
       };
-      const append = store.client.appendToStream(
-        tradeStream('BTC-USD'),
-        jsonEvent({ id: tradeEventId('bench', 'BTC-USD', tradeId), type: 'TradeRecorded', data }),
-      );
+      const append = appendToStream(store.client, tradeStream('BTC-USD'), {
+        id: tradeEventId('bench', 'BTC-USD', tradeId),
+        type: 'TradeRecorded',
+        data,
+      });
       inFlight.add(append);
       void append.finally(() => inFlight.delete(append));
       if (inFlight.size >= 256) await Promise.race(inFlight);
@@ -385,10 +385,11 @@ async function main(): Promise<void> {
         time: dateToIso(new Date()),
         source: 'bench',
       };
-      await store.client.appendToStream(
-        tradeStream('ETH-USD'),
-        jsonEvent({ id: tradeEventId('bench', 'ETH-USD', tradeId), type: 'TradeRecorded', data }),
-      );
+      await appendToStream(store.client, tradeStream('ETH-USD'), {
+        id: tradeEventId('bench', 'ETH-USD', tradeId),
+        type: 'TradeRecorded',
+        data,
+      });
     };
     await recordEth('29999');
     for (const count of FAN_OUT) {

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { startApiServer } from '../src/api/server.ts';
 import { backtestFromFile, backtestFromStore } from '../src/backtest/index.ts';
 import { openStoreRange } from '../src/backtest/storeSource.ts';
-import { readStreamForwards } from '../src/backtest/wireRead.ts';
+import { readForwardsFast } from '../src/eventstore/fastRead.ts';
 import { loadConfig } from '../src/config.ts';
 import { parseTime } from '../src/domain/time.ts';
 import { tradeStream, type TradeInput } from '../src/domain/types.ts';
@@ -96,11 +96,11 @@ async function replayRates(): Promise<void> {
     );
     started = performance.now();
     read = 0;
-    for await (const _ of readStreamForwards(store.client, tradeStream(PRODUCT), 0)) {
+    for await (const _ of readForwardsFast(store.client, tradeStream(PRODUCT), 0)) {
       if ((read += 1) === BASELINE) break;
     }
     report(
-      `baseline: hand-decoded read (wireRead.ts) of ${fmt(BASELINE)}, no processing`,
+      `baseline: hand-decoded read (src/eventstore/fastRead.ts) of ${fmt(BASELINE)}, no processing`,
       `${fmt(read / ((performance.now() - started) / 1000), 0)} events/s`,
     );
     started = performance.now();

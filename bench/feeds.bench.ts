@@ -9,11 +9,11 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { EventStoreDBClient } from '@eventstore/db-client';
 import { pino } from 'pino';
 import { recordTrades } from '../src/domain/trades.ts';
 import type { TradeInput } from '../src/domain/types.ts';
 import { startEmbeddedNode } from '../src/eventstore/embedded/index.ts';
+import { connectClient, type StoreClient } from '../src/eventstore/store.ts';
 import { startCoinbaseFeed } from '../src/feeds/coinbase.ts';
 import { importTrades } from '../src/feeds/importer.ts';
 import { readTradeFile } from '../src/feeds/parse.ts';
@@ -38,7 +38,7 @@ interface WorkerResult {
 
 /** In the child: imports one file into the node at `connectionString` the way `pricealert import` does. */
 async function importWorker(path: string, connectionString: string): Promise<void> {
-  const client = EventStoreDBClient.connectionString(connectionString);
+  const client = connectClient(connectionString);
   const started = performance.now();
   const summary = await importTrades({
     lines: readTradeFile(path, { source: 'coinbase', products: PRODUCTS }),
@@ -65,12 +65,10 @@ function tapeOf(count: number, seed: number): TradeInput[] {
   }));
 }
 
-async function withNode<T>(
-  run: (connectionString: string, client: EventStoreDBClient) => Promise<T>,
-): Promise<T> {
+async function withNode<T>(run: (connectionString: string, client: StoreClient) => Promise<T>): Promise<T> {
   const dataDir = await mkdtemp(join(tmpdir(), 'pricealert-bench-feeds-'));
   const node = await startEmbeddedNode({ dataDir, logLevel: 'warn' });
-  const client = EventStoreDBClient.connectionString(node.connectionString);
+  const client = connectClient(node.connectionString);
   try {
     return await run(node.connectionString, client);
   } finally {

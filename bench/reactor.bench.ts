@@ -4,11 +4,11 @@
 // its own process; the reactor and this driver share this one.
 // BENCH_QUICK=1 shrinks the sizes; its figures are a smoke test, not the real ones.
 import { join } from 'node:path';
-import { eventTypeFilter, END } from '@eventstore/db-client';
 import { createAlert } from '../src/domain/alerts.ts';
 import { formatMicros } from '../src/domain/time.ts';
 import { recordTrades } from '../src/domain/trades.ts';
 import type { TradeInput } from '../src/domain/types.ts';
+import { END, subscribeToAll } from '../src/eventstore/store.ts';
 import { createLogger } from '../src/logger.ts';
 import { startReactor } from '../src/runtime/reactor.ts';
 import { startTestStore } from '../test/helpers/store.ts';
@@ -93,13 +93,10 @@ try {
   );
 
   const arrivals = new Map<string, bigint>();
-  const triggers = store.client.subscribeToAll({
-    fromPosition: END,
-    filter: eventTypeFilter({ prefixes: ['AlertTriggered'] }),
-  });
+  const triggers = subscribeToAll(store.client, { fromPosition: END, eventTypePrefixes: ['AlertTriggered'] });
   void (async () => {
-    for await (const resolved of triggers) {
-      const data = resolved.event?.data as { alertId?: string } | undefined;
+    for await (const event of triggers) {
+      const data = event.data as { alertId?: string } | undefined;
       if (data?.alertId) arrivals.set(data.alertId, process.hrtime.bigint());
     }
   })().catch(() => undefined);

@@ -11,11 +11,18 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { END, EventStoreDBClient, eventTypeFilter, jsonEvent, NO_STREAM } from '@eventstore/db-client';
 import { createPriceAlertClient, type PriceAlertClient } from 'pricealert/client';
 import WebSocket from 'ws';
 import { signToken } from '../src/api/auth.ts';
 import { alertStream } from '../src/domain/types.ts';
+import {
+  appendToStream,
+  connectClient,
+  END,
+  NO_STREAM,
+  subscribeToAll,
+  type StoreClient,
+} from '../src/eventstore/store.ts';
 import { leaseHolders, PRODUCTS, SECRET, startCluster } from '../test/e2e/cluster.ts';
 import { freePort, serve } from '../test/e2e/process.ts';
 import { startFakeCoinbase, type FakeConnection } from '../test/feeds/fakeCoinbase.ts';
@@ -36,7 +43,7 @@ const line = (samples: number[]) => {
 
 interface Deployment {
   apiUrls: string[];
-  client: EventStoreDBClient;
+  client: StoreClient;
   connections: FakeConnection[];
 }
 
@@ -58,9 +65,10 @@ async function latency({ apiUrls, client, connections }: Deployment): Promise<Sa
     Array.from({ length: 32 }, async () => {
       for (let alert = next++; alert < TRADES; alert = next++) {
         const alertId = `roles-bench-${alert}`;
-        await client.appendToStream(
+        await appendToStream(
+          client,
           alertStream(alertId),
-          jsonEvent({
+          {
             type: 'AlertCreated',
             data: {
               alertId,
@@ -74,7 +82,7 @@ async function latency({ apiUrls, client, connections }: Deployment): Promise<Sa
               rearmBy: '0',
               createdAt: new Date().toISOString(),
             },
-          }),
+          },
           { expectedRevision: NO_STREAM },
         );
       }
@@ -111,17 +119,22 @@ async function latency({ apiUrls, client, connections }: Deployment): Promise<Sa
   // Hops, seen from a subscription of this process to the same store.
   const committedAt = new Map<string, number>();
   const triggerSeenAt = new Map<string, number>();
-  const hop = client.subscribeToAll({
+  let live!: () => void;
+  const subscribed = new Promise<void>((resolve) => (live = resolve));
+  const hop = subscribeToAll(client, {
     fromPosition: END,
-    filter: eventTypeFilter({ prefixes: ['TradeRecorded', 'AlertTriggered'] }),
+    eventTypePrefixes: ['TradeRecorded', 'AlertTriggered'],
+    onCaughtUp: () => live(),
   });
-  hop.on('data', ({ event }) => {
-    if (!event?.isJson) return;
-    const data = event.data as { tradeId?: string; trade?: { tradeId: string } };
-    if (event.type === 'TradeRecorded') committedAt.set(data.tradeId!, performance.now());
-    else triggerSeenAt.set(data.trade!.tradeId, performance.now());
-  });
-  await new Promise((resolve) => hop.once('confirmation', resolve));
+  const seeing = (async () => {
+    for await (const event of hop) {
+      if (!event.isJson) continue;
+      const data = event.data as { tradeId?: string; trade?: { tradeId: string } };
+      if (event.type === 'TradeRecorded') committedAt.set(data.tradeId!, performance.now());
+      else triggerSeenAt.set(data.trade!.tradeId, performance.now());
+    }
+  })();
+  await subscribed;
 
   const sentAt = new Map<string, number>();
   const startedAt = performance.now();
@@ -145,6 +158,7 @@ async function latency({ apiUrls, client, connections }: Deployment): Promise<Sa
   const deadline = performance.now() + 30_000;
   while (receivedAt.size < TRADES && performance.now() < deadline) await sleep(100);
   await hop.unsubscribe();
+  await seeing;
   await Promise.all(clients.map((consumer) => consumer.dispose()));
   const samples: Samples = { endToEnd: [], toStore: [], reactor: [], toClient: [] };
   for (const [id, sent] of sentAt) {
@@ -170,7 +184,7 @@ async function singleProcess(): Promise<Samples> {
   const { connectionString } = JSON.parse(readFileSync(join(dataDir, 'node.lock'), 'utf8')) as {
     connectionString: string;
   };
-  const client = EventStoreDBClient.connectionString(connectionString);
+  const client = connectClient(connectionString);
   const samples = await latency({
     apiUrls: [server.url],
     client,

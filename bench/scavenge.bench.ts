@@ -2,9 +2,9 @@
 // duration, the store's bytes before and after, and the p99 of single appends while it runs beside
 // the same appends with no scavenge.
 import { performance } from 'node:perf_hooks';
-import { jsonEvent, type EventStoreDBClient } from '@eventstore/db-client';
 import { followScavenge, startScavenge } from '../src/eventstore/scavenge.ts';
-import { CHECKPOINTS, onDisk, writeCheckpoints } from '../test/helpers/scavenge.ts';
+import { appendToStream, type StoreClient } from '../src/eventstore/store.ts';
+import { CHECKPOINTS, onDisk, writeCheckpoints } from '../test/eventstore/scavengeStore.ts';
 import { startTestStore } from '../test/helpers/store.ts';
 import { QUICK, fmt, mib, report, summarize } from './stats.ts';
 
@@ -12,9 +12,9 @@ const EVENTS = QUICK ? 100_000 : 1_000_000;
 /** Appends timed for the baseline; during the scavenge, as many as it lasts. */
 const BASELINE_APPENDS = QUICK ? 300 : 1_000;
 
-async function timedAppend(client: EventStoreDBClient, n: number): Promise<number> {
+async function timedAppend(client: StoreClient, n: number): Promise<number> {
   const started = performance.now();
-  await client.appendToStream('bench-live', jsonEvent({ type: 'TradeRecorded', data: { n } }));
+  await appendToStream(client, 'bench-live', { type: 'TradeRecorded', data: { n } });
   return performance.now() - started;
 }
 

@@ -5,10 +5,10 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ANY, EventStoreDBClient, jsonEvent } from '@eventstore/db-client';
 import { decideRecordTrade, recordTrades, tradeIndexStream } from '../src/domain/trades.ts';
 import { tradeStream, type TradeInput } from '../src/domain/types.ts';
 import { startEmbeddedNode } from '../src/eventstore/embedded/index.ts';
+import { ANY, appendToStream, connectClient, readStream } from '../src/eventstore/store.ts';
 import { fmt, mib, QUICK, report, summarize } from './stats.ts';
 
 const PRODUCT = 'BTC-USD';
@@ -41,7 +41,7 @@ async function withNode<T>(run: (connectionString: string) => Promise<T>): Promi
 const asEvents = (trades: readonly TradeInput[]) =>
   trades.map((input) => {
     const { id, data } = decideRecordTrade(input, PRODUCTS);
-    return jsonEvent({ id, type: 'TradeRecorded', data });
+    return { id, type: 'TradeRecorded', data };
   });
 
 /** Per-call latencies (ms) and trades/s of `write` over BATCHES batches of `size` new trades. */
@@ -63,11 +63,11 @@ async function timeBatches(
 
 async function batchPath(size: number): Promise<void> {
   await withNode(async (connectionString) => {
-    const client = EventStoreDBClient.connectionString(connectionString);
+    const client = connectClient(connectionString);
     try {
       // Alternating rounds so that neither side gets the warmer node.
       const floor = await timeBatches(size, 1, (trades) =>
-        client.appendToStream('floor-BTC-USD', asEvents(trades), { expectedRevision: ANY }),
+        appendToStream(client, 'floor-BTC-USD', asEvents(trades), { expectedRevision: ANY }),
       );
       const once = await timeBatches(size, 1, (trades) =>
         recordTrades(client, trades, { products: PRODUCTS }),
@@ -91,13 +91,13 @@ async function batchPath(size: number): Promise<void> {
 /** Fills a stream with BIG_STREAM trades straight (no index, no snapshot), then times new writers' first calls. */
 async function firstWrite(): Promise<void> {
   await withNode(async (connectionString) => {
-    const filler = EventStoreDBClient.connectionString(connectionString);
+    const filler = connectClient(connectionString);
     const filled = performance.now();
     for (let from = 1; from <= BIG_STREAM; from += 1000) {
       const trades = Array.from({ length: Math.min(1000, BIG_STREAM - from + 1) }, (_, at) =>
         trade(from + at),
       );
-      await filler.appendToStream(tradeStream(PRODUCT), asEvents(trades), { expectedRevision: ANY });
+      await appendToStream(filler, tradeStream(PRODUCT), asEvents(trades), { expectedRevision: ANY });
     }
     report(
       `stream filled with ${fmt(BIG_STREAM, 0)} trades (straight appends)`,
@@ -106,7 +106,7 @@ async function firstWrite(): Promise<void> {
     await filler.dispose();
 
     const first = async (label: string, id: number): Promise<void> => {
-      const client = EventStoreDBClient.connectionString(connectionString);
+      const client = connectClient(connectionString);
       globalThis.gc?.();
       const heapBefore = process.memoryUsage().heapUsed;
       const started = performance.now();
@@ -127,10 +127,10 @@ async function firstWrite(): Promise<void> {
     };
     // No snapshot yet: the writer reads the whole stream, and then writes the first snapshot.
     await first('no snapshot (reads the whole stream)', BIG_STREAM + 1);
-    const reader = EventStoreDBClient.connectionString(connectionString);
+    const reader = connectClient(connectionString);
     let snapshots = 0;
-    for await (const resolved of reader.readStream(tradeIndexStream(tradeStream(PRODUCT))))
-      if (resolved.event) snapshots += 1;
+    for await (const event of readStream(reader, tradeIndexStream(tradeStream(PRODUCT))))
+      if (event.type === 'TradeIndexSnapshot') snapshots += 1;
     await reader.dispose();
     report('  snapshots written by it', String(snapshots));
     await first('from the snapshot and the tail after it', BIG_STREAM + 100);

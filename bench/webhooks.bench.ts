@@ -6,9 +6,9 @@
 import { randomUUID } from 'node:crypto';
 import { request as httpRequest, Agent } from 'node:http';
 import { performance } from 'node:perf_hooks';
-import { eventTypeFilter, jsonEvent, START, type EventStoreDBClient } from '@eventstore/db-client';
 import { loadConfig } from '../src/config.ts';
 import { createWebhook } from '../src/domain/webhooks.ts';
+import { appendToStream, START, subscribeToAll, type StoreClient } from '../src/eventstore/store.ts';
 import { createLogger } from '../src/logger.ts';
 import { startWebhookWorker } from '../src/webhooks/worker.ts';
 import { startTestStore } from '../test/helpers/store.ts';
@@ -61,19 +61,18 @@ async function postFloor(): Promise<number[]> {
  * Append → the event arriving on a filtered catch-up subscription of `$all`: one at a time without a
  * rate, else paced at `perSecond` appends to distinct streams, overlapping as they come.
  */
-async function subscriptionFloor(store: EventStoreDBClient, perSecond?: number): Promise<number[]> {
+async function subscriptionFloor(store: StoreClient, perSecond?: number): Promise<number[]> {
   const samples: number[] = [];
-  const subscription = store.subscribeToAll({
-    fromPosition: START,
-    filter: eventTypeFilter({ prefixes: ['FloorProbe'] }),
-  });
+  const subscription = subscribeToAll(store, { fromPosition: START, eventTypePrefixes: ['FloorProbe'] });
   const waiting = new Map<string, { started: number; arrived: () => void }>();
-  subscription.on('data', (resolved) => {
-    const probe = resolved.event === undefined ? undefined : waiting.get(resolved.event.id);
-    if (probe === undefined) return;
-    samples.push(performance.now() - probe.started);
-    probe.arrived();
-  });
+  const seeing = (async () => {
+    for await (const event of subscription) {
+      const probe = waiting.get(event.id);
+      if (probe === undefined) continue;
+      samples.push(performance.now() - probe.started);
+      probe.arrived();
+    }
+  })();
   const begin = performance.now();
   const pending: Promise<void>[] = [];
   for (let index = 0; index < FLOOR_SAMPLES; index += 1) {
@@ -83,16 +82,18 @@ async function subscriptionFloor(store: EventStoreDBClient, perSecond?: number):
     }
     const id = randomUUID();
     const done = new Promise<void>((arrived) => waiting.set(id, { started: performance.now(), arrived }));
-    const appended = store.appendToStream(
-      `floor-probe-${index % 1000}`,
-      jsonEvent({ id, type: 'FloorProbe', data: { index } }),
-    );
+    const appended = appendToStream(store, `floor-probe-${index % 1000}`, {
+      id,
+      type: 'FloorProbe',
+      data: { index },
+    });
     const probe = appended.then(() => done);
     if (perSecond === undefined) await probe;
     else pending.push(probe);
   }
   await Promise.all(pending);
   await subscription.unsubscribe();
+  await seeing;
   return samples;
 }
 
@@ -120,13 +121,10 @@ for (let user = 0; user < ENDPOINTS; user += 1) {
     },
     { maxPerUser: 10, checkUrl: async () => undefined, ownsAlert: async () => true },
   );
-  await client.appendToStream(
-    `alert-bench-${user}`,
-    jsonEvent({
-      type: 'AlertCreated',
-      data: { ...alertOf(user), repeat: true, rearmBy: '0', createdAt: new Date().toISOString() },
-    }),
-  );
+  await appendToStream(client, `alert-bench-${user}`, {
+    type: 'AlertCreated',
+    data: { ...alertOf(user), repeat: true, rearmBy: '0', createdAt: new Date().toISOString() },
+  });
 }
 
 const worker = startWebhookWorker({ client, config, logger });
@@ -163,18 +161,15 @@ for (let index = 0; index < TRIGGERS; index += 1) {
   const now = new Date().toISOString();
   if (user >= HANGING) sentAt.set(tradeId, performance.now());
   appends.push(
-    client.appendToStream(
-      `alert-bench-${user}`,
-      jsonEvent({
-        type: 'AlertTriggered',
-        data: {
-          ...alertOf(user),
-          value: '120',
-          trade: { tradeId, price: '120', size: '1', side: 'buy', time: now },
-          triggeredAt: now,
-        },
-      }),
-    ),
+    appendToStream(client, `alert-bench-${user}`, {
+      type: 'AlertTriggered',
+      data: {
+        ...alertOf(user),
+        value: '120',
+        trade: { tradeId, price: '120', size: '1', side: 'buy', time: now },
+        triggeredAt: now,
+      },
+    }),
   );
 }
 await Promise.all(appends);

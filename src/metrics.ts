@@ -4,8 +4,9 @@
 //
 // Labels stay bounded: product and source (capped: feeders name sources freely), stream kind,
 // outcome, transport, status class. Never a user, an alert or an address.
-import { WrongExpectedVersionError, type EventStoreDBClient } from '@eventstore/db-client';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { watchAppends } from './eventstore/observe.ts';
+import type { StoreClient } from './eventstore/store.ts';
 import type { FeedStats } from './feeds/index.ts';
 import type { Leases } from './runtime/leases.ts';
 import type { Reactor, ReactorObserver, ReactorStats } from './runtime/reactor.ts';
@@ -42,7 +43,7 @@ export interface Metrics {
   readonly reactor: ReactorObserver;
   readonly api: ApiObserver;
   /** The same client with every append timed: give it to whatever appends (reactor, API, feed). */
-  timeAppends(client: EventStoreDBClient): EventStoreDBClient;
+  timeAppends(client: StoreClient): StoreClient;
   watchReactor(reactor: Reactor): void;
   /** A reactor's product leases (`serve --role reactor`). */
   watchLeases(leases: Pick<Leases, 'products' | 'leads'>): void;
@@ -385,32 +386,14 @@ export function createMetrics(): Metrics {
       httpResponse: (status) => byClass[Math.floor(status / 100) - 1]?.inc(),
     },
     timeAppends(client) {
-      const append = async (stream: string, ...rest: unknown[]): Promise<unknown> => {
+      return watchAppends(client, (stream) => {
         const timers = appendTimers.get(streamKind(stream))!;
         const end = timers.seconds.startTimer();
-        try {
-          return await (client.appendToStream as (...args: unknown[]) => Promise<unknown>).call(
-            client,
-            stream,
-            ...rest,
-          );
-        } catch (error) {
-          (error instanceof WrongExpectedVersionError ? timers.conflict : timers.error).inc();
-          throw error;
-        } finally {
+        return (outcome) => {
+          if (outcome === 'conflict') timers.conflict.inc();
+          else if (outcome === 'failed') timers.error.inc();
           end();
-        }
-      };
-      // Everything else is the client's own, called on the client itself (its internals use `this`).
-      const bound = new Map<PropertyKey, unknown>();
-      return new Proxy(client, {
-        get(target, property) {
-          if (property === 'appendToStream') return append;
-          const value: unknown = Reflect.get(target, property, target);
-          if (typeof value !== 'function') return value;
-          if (!bound.has(property)) bound.set(property, value.bind(target));
-          return bound.get(property);
-        },
+        };
       });
     },
     watchReactor(watched) {

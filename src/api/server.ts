@@ -2,11 +2,11 @@
 import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { EventStoreDBClient } from '@eventstore/db-client';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { createGraphQLError, createSchema, createYoga } from 'graphql-yoga';
 import { startBacktestThreads } from '../backtest/thread.ts';
 import type { Config } from '../config.ts';
+import type { StoreClient } from '../eventstore/store.ts';
 import { packageFile } from '../layout.ts';
 import type { Logger } from '../logger.ts';
 import { createMetrics, type Metrics } from '../metrics.ts';
@@ -32,7 +32,7 @@ const SCHEMA_FILE = packageFile('schema/schema.graphql');
 export interface ApiServerOptions {
   config: Config;
   /** The store's client, and its connection string for the threads that run backtests. */
-  store: { client: EventStoreDBClient; connectionString: string };
+  store: { client: StoreClient; connectionString: string };
   reactor: Reactor;
   logger: Logger;
   /** Overrides of DEFAULT_LIMITS (tests use small ones). */

@@ -1,10 +1,10 @@
 // Backtests from the store or from a trade file: check the request, seek, replay (the CLI and GraphQL call these).
 import { stat } from 'node:fs/promises';
-import type { EventStoreDBClient } from '@eventstore/db-client';
 import { windowMillis } from '../config.ts';
 import { ALL_WINDOW, type TradeInput } from '../domain/types.ts';
 import { badInput, DomainError } from '../domain/errors.ts';
 import { validateTrade } from '../domain/trades.ts';
+import type { StoreClient } from '../eventstore/store.ts';
 import { readTradeFile } from '../feeds/parse.ts';
 import { parseBacktestAlerts, type BacktestAlert } from './alerts.ts';
 import { limitExceeded, runBacktest, type BacktestProgress } from './engine.ts';
@@ -42,7 +42,7 @@ interface Plan {
 
 /** Replays `trades-{product}` in stream order, starting where the warm-up needs it (a search by time). */
 export async function backtestFromStore(
-  request: BacktestRequest & { client: EventStoreDBClient },
+  request: BacktestRequest & { client: StoreClient },
 ): Promise<BacktestReport> {
   const plan = planBacktest(request);
   const range = await openStoreRange(request.client, request.product, {

@@ -1,15 +1,16 @@
 // Reading `trades-{product}` for a replay: seek by time with single-event reads, then stream forwards.
+import { tradeStream, type TradeInput } from '../domain/types.ts';
+import { readForwards } from '../eventstore/fastRead.ts';
 import {
   BACKWARDS,
   END,
   FORWARDS,
-  StreamNotFoundError,
-  type EventStoreDBClient,
-  type ResolvedEvent,
-} from '@eventstore/db-client';
-import { tradeStream, type TradeInput } from '../domain/types.ts';
-import { tradeFromEvent, tradeFromResolved, tradeMicros } from './trade.ts';
-import { canReadLean, readStreamForwards } from './wireRead.ts';
+  readStream,
+  type Direction,
+  type StoreClient,
+  type StoredEvent,
+} from '../eventstore/store.ts';
+import { tradeFromEvent, tradeFromStored, tradeMicros } from './trade.ts';
 import type { SeekInfo } from './report.ts';
 import { firstPositionAfter } from './seek.ts';
 
@@ -36,7 +37,7 @@ export interface StoreRangeOptions {
 }
 
 export async function openStoreRange(
-  client: EventStoreDBClient,
+  client: StoreClient,
   product: string,
   options: StoreRangeOptions,
 ): Promise<StoreRange> {
@@ -47,7 +48,7 @@ export async function openStoreRange(
   const probed = new Map<number, Promise<number>>();
   const readTime = async (revision: number): Promise<number> => {
     const event = await readOne(client, stream, { fromRevision: BigInt(revision), direction: FORWARDS });
-    const trade = event && tradeFromResolved(event);
+    const trade = event && tradeFromStored(event);
     if (!trade) throw new Error(`${stream}@${revision} is not a trade that can be read`);
     return tradeMicros(trade);
   };
@@ -63,7 +64,7 @@ export async function openStoreRange(
 
   reads += 1;
   const last = await readOne(client, stream, { fromRevision: END, direction: BACKWARDS });
-  const streamLength = last?.event ? Number(last.event.revision) + 1 : 0;
+  const streamLength = last ? Number(last.revision) + 1 : 0;
   // The two searches are independent: run them side by side (they share the probes already read).
   const [found, end] = await Promise.all([
     options.afterMicros === undefined ? 0 : firstPositionAfter(0, streamLength, options.afterMicros, timeAt),
@@ -74,58 +75,32 @@ export async function openStoreRange(
   const startRevision = Math.max(0, found - SEEK_MARGIN);
 
   return {
-    trades: readForwards(client, stream, startRevision),
+    trades: readTrades(client, stream, startRevision),
     seek: { startRevision, streamLength, reads, ms: Math.round(performance.now() - started) },
     expectedTrades: Math.max(0, end - startRevision),
   };
 }
 
 async function readOne(
-  client: EventStoreDBClient,
+  client: StoreClient,
   stream: string,
-  options: { fromRevision: bigint | typeof END; direction: typeof FORWARDS | typeof BACKWARDS },
-): Promise<ResolvedEvent | undefined> {
-  let found: ResolvedEvent | undefined;
-  try {
-    // Read to the end (one event) rather than returning from inside the loop: leaving early would leave
-    // the gRPC call open, and client.dispose() waits for it.
-    for await (const resolved of client.readStream(stream, { ...options, maxCount: 1 })) found = resolved;
-  } catch (error) {
-    if (!(error instanceof StreamNotFoundError)) throw error;
-  }
-  return found;
+  options: { fromRevision: bigint | typeof END; direction: Direction },
+): Promise<StoredEvent | undefined> {
+  for await (const event of readStream(client, stream, { ...options, maxCount: 1 })) return event;
+  return undefined;
 }
 
 /**
- * The stream's trades from `fromRevision` on. Through the hand-decoding reader (wireRead.ts) when the
- * client allows it — about twice the events per second — else through `client.readStream`.
+ * The stream's trades from `fromRevision` on, through the store port's fast forwards read (about twice
+ * the events per second of the client's readStream, where the client version allows it).
  */
-async function* readForwards(
-  client: EventStoreDBClient,
+async function* readTrades(
+  client: StoreClient,
   stream: string,
   fromRevision: number,
 ): AsyncGenerator<TradeInput> {
-  if (canReadLean(client)) {
-    for await (const event of readStreamForwards(client, stream, fromRevision)) {
-      const trade = event.data === undefined ? undefined : tradeFromEvent(event.type, event.data);
-      if (trade) yield trade;
-    }
-    return;
-  }
-  const read = client.readStream(stream, { fromRevision: BigInt(fromRevision), direction: FORWARDS });
-  let finished = false;
-  try {
-    for await (const resolved of read) {
-      const trade = tradeFromResolved(resolved);
-      if (trade) yield trade;
-    }
-    finished = true;
-  } catch (error) {
-    finished = true;
-    if (!(error instanceof StreamNotFoundError)) throw error;
-  } finally {
-    // Leaving early (`to` reached, cancelled) must cancel the gRPC call itself: destroying the
-    // client's stream object leaves the call open, and client.dispose() then waits for it forever.
-    if (!finished) await read.cancel();
+  for await (const event of readForwards(client, stream, fromRevision)) {
+    const trade = event.data === undefined ? undefined : tradeFromEvent(event.type, event.data);
+    if (trade) yield trade;
   }
 }

@@ -1,9 +1,9 @@
 // Trades as the replay meets them: decoded from TradeRecorded events or file lines, timed to the microsecond.
-import type { ResolvedEvent } from '@eventstore/db-client';
 import { badInput } from '../domain/errors.ts';
 import { parseEvent } from '../domain/events.ts';
 import { parseTime, timeMicros, type TradeTime } from '../domain/time.ts';
 import type { TradeInput } from '../domain/types.ts';
+import type { StoredEvent } from '../eventstore/store.ts';
 import type { BacktestTrade } from './report.ts';
 
 /** A `from`/`to` bound: canonical text and micros. */
@@ -24,9 +24,9 @@ export function tradeFromEvent(type: string, data: unknown): TradeInput | undefi
   return parsed.ok && parsed.event.type === 'TradeRecorded' ? parsed.event.data : undefined;
 }
 
-/** {@link tradeFromEvent} of an event as the client reads it. */
-export const tradeFromResolved = (resolved: ResolvedEvent): TradeInput | undefined =>
-  resolved.event?.isJson ? tradeFromEvent(resolved.event.type, resolved.event.data) : undefined;
+/** {@link tradeFromEvent} of an event as the store port reads it. */
+export const tradeFromStored = (event: StoredEvent): TradeInput | undefined =>
+  event.isJson ? tradeFromEvent(event.type, event.data) : undefined;
 
 export function tradeMicros(trade: TradeInput): number {
   const micros = timeMicros(trade.time);

@@ -1,8 +1,8 @@
 // A backtest thread: one replay from the store, on its own client connection, so that reading, replaying
 // and collecting triggers never run on the API's event loop. thread.ts starts it and ends it.
 import { parentPort, workerData } from 'node:worker_threads';
-import { EventStoreDBClient } from '@eventstore/db-client';
 import { DomainError, type DomainErrorCode } from '../domain/errors.ts';
+import { connectClient } from '../eventstore/store.ts';
 import { backtestFromStore, type BacktestRequest } from './index.ts';
 import type { BacktestReport } from './report.ts';
 
@@ -20,7 +20,7 @@ export type FromBacktestThread =
   | { type: 'failed'; message: string };
 
 const { connectionString, request } = workerData as BacktestJob;
-const client = EventStoreDBClient.connectionString(connectionString);
+const client = connectClient(connectionString);
 
 let message: FromBacktestThread;
 try {

@@ -1,11 +1,11 @@
 // `pricealert scavenge`: asks a node to scavenge (EventStoreDB's Operations.StartScavenge) and prints its
 // progress until it completes: the node running on the data dir (started for the occasion when none
 // is), or the node of `--url`/EVENTSTORE_URL.
-import { EventStoreDBClient } from '@eventstore/db-client';
 import type { Command } from 'commander';
 import { loadConfig } from '../config.ts';
 import { liveLock, startEmbeddedNode, type EmbeddedNode } from '../eventstore/embedded/index.ts';
 import { ScavengeEvent, followScavenge, startScavenge, type ScavengeStep } from '../eventstore/scavenge.ts';
+import { connectClient } from '../eventstore/store.ts';
 import { UsageError } from './errors.ts';
 
 interface ScavengeFlags {
@@ -50,7 +50,7 @@ export function defineScavenge(command: Command): void {
         started = await startEmbeddedNode({ dataDir: config.PRICEALERT_DATA_DIR, logLevel: 'warn' });
         connectionString = started.connectionString;
       }
-      const client = EventStoreDBClient.connectionString(connectionString);
+      const client = connectClient(connectionString);
       try {
         const answer = await startScavenge(connectionString);
         if (answer.result === 'in_progress')

@@ -1,14 +1,7 @@
 // An alert's life: its state folded from its stream, the createAlert/cancelAlert decisions, and their handlers.
-import {
-  BACKWARDS,
-  END,
-  jsonEvent,
-  NO_STREAM,
-  StreamNotFoundError,
-  WrongExpectedVersionError,
-  type EventStoreDBClient,
-} from '@eventstore/db-client';
 import { windowMillis } from '../config.ts';
+import { StoreConflict } from '../eventstore/errors.ts';
+import { appendToStream, lastEvent, NO_STREAM, readStream, type StoreClient } from '../eventstore/store.ts';
 import { levelOf, ruleOf, startsArmed, step } from './conditions.ts';
 import type { Ratio } from './crossing.ts';
 import { normalizeDecimal, parseScaled, pow10, type Scaled } from './decimal.ts';
@@ -367,33 +360,27 @@ export function decideOnTrade(state: AlertState, cause: TradeCause, now: string)
 
 /** An alert's stream from `fromRevision` on, parsed; an event that is not an alert event comes as `event: undefined`. */
 export async function* readAlertEvents(
-  client: EventStoreDBClient,
+  client: StoreClient,
   alertId: string,
   fromRevision = 0n,
 ): AsyncGenerator<{ event: AlertEvent | undefined } & AlertEventMeta> {
-  try {
-    for await (const resolved of client.readStream(alertStream(alertId), { fromRevision })) {
-      const recorded = resolved.event;
-      if (!recorded) continue;
-      const parsed = recorded.isJson ? parseEvent(recorded.type, recorded.data) : undefined;
-      const event =
-        parsed?.ok && parsed.event.type !== 'TradeRecorded' && parsed.event.data.alertId === alertId
-          ? parsed.event
-          : undefined;
-      const meta: AlertEventMeta = { revision: recorded.revision };
-      const cause = causeOf(recorded.metadata);
-      if (cause !== undefined) meta.cause = cause;
-      if (recorded.position) meta.position = positionOrder(recorded.position);
-      yield { event, ...meta };
-    }
-  } catch (error) {
-    if (!(error instanceof StreamNotFoundError)) throw error;
+  for await (const recorded of readStream(client, alertStream(alertId), { fromRevision })) {
+    const parsed = recorded.isJson ? parseEvent(recorded.type, recorded.data) : undefined;
+    const event =
+      parsed?.ok && parsed.event.type !== 'TradeRecorded' && parsed.event.data.alertId === alertId
+        ? parsed.event
+        : undefined;
+    const meta: AlertEventMeta = { revision: recorded.revision };
+    const cause = causeOf(recorded.metadata);
+    if (cause !== undefined) meta.cause = cause;
+    if (recorded.position) meta.position = positionOrder(recorded.position);
+    yield { event, ...meta };
   }
 }
 
 /** Reads an alert's stream past `state` (from the start without one) and folds it on. */
 export async function readAlert(
-  client: EventStoreDBClient,
+  client: StoreClient,
   alertId: string,
   state?: AlertState,
 ): Promise<AlertState | undefined> {
@@ -444,12 +431,12 @@ export interface ActiveAlertCounter {
  *
  * The per-user limit is one decision in the store, not a count read before an append: the alert first
  * takes a slot in the user's claim stream with the expected revision at which the count was made, so
- * two creates that counted the same alerts cannot both claim (one gets WrongExpectedVersion, counts
+ * two creates that counted the same alerts cannot both claim (one gets a StoreConflict, counts
  * again and decides again), on one API process or many. Only then is AlertCreated appended. Without
  * `counter` (tools and tests seeding alerts) there is no claim and no limit.
  */
 export async function createAlert(
-  client: EventStoreDBClient,
+  client: StoreClient,
   command: CreateAlertCommand,
   rules: Omit<AlertRules, 'activeCount'>,
   counter?: ActiveAlertCounter,
@@ -467,17 +454,18 @@ export async function createAlert(
       activeCount: counter.activeAlerts(command.userId, since),
     });
     try {
-      await client.appendToStream(
+      await appendToStream(
+        client,
         stream,
-        jsonEvent({
+        {
           type: ALERT_CLAIMED,
           data: { alertId: command.alertId, userId: command.userId, claimedAt: command.now },
-        }),
+        },
         { expectedRevision: last ? last.revision : NO_STREAM },
       );
       break;
     } catch (error) {
-      if (!(error instanceof WrongExpectedVersionError)) throw error;
+      if (!(error instanceof StoreConflict)) throw error;
       if (attempt + 1 >= MAX_CLAIM_ATTEMPTS)
         throw new DomainError(
           'CONFLICT',
@@ -487,14 +475,15 @@ export async function createAlert(
   }
   let commit: bigint;
   try {
-    const result = await client.appendToStream(
+    const result = await appendToStream(
+      client,
       alertStream(command.alertId),
-      jsonEvent({ type: 'AlertCreated', data: created! }),
+      { type: 'AlertCreated', data: created! },
       { expectedRevision: NO_STREAM },
     );
     commit = result.position?.commit ?? 0n;
   } catch (error) {
-    if (error instanceof WrongExpectedVersionError)
+    if (error instanceof StoreConflict)
       throw new DomainError('CONFLICT', `alert ${command.alertId} already exists`);
     throw error;
   }
@@ -506,23 +495,11 @@ export async function createAlert(
 
 /** The revision and commit position of a stream's last event; undefined when it has none. */
 async function lastEventOf(
-  client: EventStoreDBClient,
+  client: StoreClient,
   stream: string,
 ): Promise<{ revision: bigint; commit: bigint } | undefined> {
-  let last: { revision: bigint; commit: bigint } | undefined;
-  try {
-    for await (const resolved of client.readStream(stream, {
-      direction: BACKWARDS,
-      fromRevision: END,
-      maxCount: 1,
-    })) {
-      const recorded = resolved.event;
-      if (recorded) last = { revision: recorded.revision, commit: recorded.position?.commit ?? 0n };
-    }
-  } catch (error) {
-    if (!(error instanceof StreamNotFoundError)) throw error;
-  }
-  return last;
+  const recorded = await lastEvent(client, stream);
+  return recorded && { revision: recorded.revision, commit: recorded.position?.commit ?? 0n };
 }
 
 /**
@@ -532,7 +509,7 @@ async function lastEventOf(
  * on an alert that already triggered for good.
  */
 export async function cancelAlert(
-  client: EventStoreDBClient,
+  client: StoreClient,
   command: CancelAlertCommand,
 ): Promise<{ state: AlertState; commit?: bigint }> {
   let state = await readAlert(client, command.alertId);
@@ -540,9 +517,10 @@ export async function cancelAlert(
     const events = decideCancelAlert(command, state);
     if (events.length === 0) return { state: state! };
     try {
-      const result = await client.appendToStream(
+      const result = await appendToStream(
+        client,
         alertStream(command.alertId),
-        events.map((data) => jsonEvent({ type: 'AlertCancelled', data })),
+        events.map((data) => ({ type: 'AlertCancelled', data })),
         {
           expectedRevision: state!.revision,
         },
@@ -554,7 +532,7 @@ export async function cancelAlert(
       )!;
       return result.position ? { state: cancelled, commit: result.position.commit } : { state: cancelled };
     } catch (error) {
-      if (!(error instanceof WrongExpectedVersionError) || attempt >= 5) throw error;
+      if (!(error instanceof StoreConflict) || attempt >= 5) throw error;
       state = await readAlert(client, command.alertId, state);
     }
   }

@@ -1,14 +1,15 @@
 // Recording trades: validation (CONTRACT §2), deterministic event ids, and exactly-once appends per product stream.
-import {
-  BACKWARDS,
-  END,
-  jsonEvent,
-  NO_STREAM,
-  StreamNotFoundError,
-  WrongExpectedVersionError,
-  type EventStoreDBClient,
-} from '@eventstore/db-client';
 import { v5 as uuidv5 } from 'uuid';
+import { StoreConflict } from '../eventstore/errors.ts';
+import { readForwards } from '../eventstore/fastRead.ts';
+import {
+  appendToStream,
+  lastEvent,
+  NO_STREAM,
+  readStream,
+  writeStreamMetadata,
+  type StoreClient,
+} from '../eventstore/store.ts';
 import { normalizeDecimal, parseScaled } from './decimal.ts';
 import { badInput, DomainError } from './errors.ts';
 import { parseEvent, type TradeRecorded } from './events.ts';
@@ -125,7 +126,7 @@ export interface RecordTradeOutcome {
  * stored trade, with the fields the caller gave differently.
  */
 export async function recordTrade(
-  client: EventStoreDBClient,
+  client: StoreClient,
   input: TradeInput,
   options: { products: readonly string[] },
 ): Promise<RecordTradeOutcome> {
@@ -148,28 +149,18 @@ export async function recordTrade(
 
 /** The TradeRecorded with this event id, looked for at the location's guesses, then through its revisions. */
 async function storedTrade(
-  client: EventStoreDBClient,
+  client: StoreClient,
   stream: string,
   id: string,
   where: TradeLocation,
 ): Promise<TradeRecorded | undefined> {
   const look = async (from: number, count: number): Promise<TradeRecorded | undefined> => {
-    let found: TradeRecorded | undefined;
-    try {
-      // Read to the end rather than returning from inside: an abandoned read can keep the client from disposing.
-      for await (const resolved of client.readStream(stream, {
-        fromRevision: BigInt(from),
-        maxCount: count,
-      })) {
-        const event = resolved.event;
-        if (found || !event || event.id !== id) continue;
-        const parsed = parseEvent(event.type, event.data);
-        if (parsed.ok && parsed.event.type === 'TradeRecorded') found = parsed.event.data;
-      }
-    } catch (error) {
-      if (!(error instanceof StreamNotFoundError)) throw error;
+    for await (const event of readStream(client, stream, { fromRevision: BigInt(from), maxCount: count })) {
+      if (event.id !== id) continue;
+      const parsed = parseEvent(event.type, event.data);
+      if (parsed.ok && parsed.event.type === 'TradeRecorded') return parsed.event.data;
     }
-    return found;
+    return undefined;
   };
   for (const guess of where.guesses) {
     const found = await look(guess, 1);
@@ -191,7 +182,7 @@ const LOOKUP_PAGE = 1000;
  * within a product.
  */
 export async function recordTrades(
-  client: EventStoreDBClient,
+  client: StoreClient,
   inputs: readonly TradeInput[],
   options: { products: readonly string[] },
 ): Promise<RecordSummary> {
@@ -236,7 +227,7 @@ export async function recordTrades(
  * append: whoever appended in between (another feed connector, an import, the API's recordTrade, this
  * writer's own append whose answer was lost) makes it WrongExpectedVersion, or, when that append was this
  * very batch at this very revision, EventStoreDB answers it as the original from the stored events. On
- * WrongExpectedVersion the writer reads the stream's new tail into its index, drops what is now there,
+ * WrongExpectedVersion (a StoreConflict here) the writer reads the stream's new tail into its index, drops what is now there,
  * and tries again. Nothing here depends on the store recognising old event ids.
  *
  * The counts can be generous in one race: when a batch is exactly what another writer appended just
@@ -259,9 +250,9 @@ interface StreamWriter {
   tail: Promise<unknown>;
 }
 
-const writers = new WeakMap<EventStoreDBClient, Map<string, StreamWriter>>();
+const writers = new WeakMap<StoreClient, Map<string, StreamWriter>>();
 
-function writerOf(client: EventStoreDBClient, stream: string): StreamWriter {
+function writerOf(client: StoreClient, stream: string): StreamWriter {
   let streams = writers.get(client);
   if (!streams) {
     streams = new Map();
@@ -291,7 +282,7 @@ export const tradeIndexStream = (stream: string): string => `trade-index-${strea
  * where the others are. See the comment above.
  */
 async function appendOnce(
-  client: EventStoreDBClient,
+  client: StoreClient,
   stream: string,
   trades: readonly { id: string; data: TradeRecorded }[],
   options: { fresh?: boolean } = {},
@@ -306,19 +297,20 @@ async function appendOnce(
     let recorded = 0;
     for (let conflicts = 0; pending.length > 0;) {
       try {
-        const result = await client.appendToStream(
+        const result = await appendToStream(
+          client,
           stream,
-          pending.map((trade) => jsonEvent({ id: trade.id, type: 'TradeRecorded', data: trade.data })),
+          pending.map((trade) => ({ id: trade.id, type: 'TradeRecorded', data: trade.data })),
           { expectedRevision: state.revision < 0n ? NO_STREAM : state.revision },
         );
         // The last event's revision; also when the store answers a replay of this batch from the stored events.
-        const first = Number(result.nextExpectedRevision) - pending.length + 1;
+        const first = Number(result.revision) - pending.length + 1;
         pending.forEach((trade, at) => state.index.add(trade.data.source, trade.data.tradeId, first + at));
-        state.revision = result.nextExpectedRevision;
+        state.revision = result.revision;
         recorded += pending.length;
         pending = [];
       } catch (error) {
-        if (!(error instanceof WrongExpectedVersionError)) throw error;
+        if (!(error instanceof StoreConflict)) throw error;
         if (++conflicts >= MAX_CONFLICTS) {
           // Perhaps the stream was deleted and begun again under the index: the next call reads it afresh.
           writer.trades = undefined;
@@ -340,7 +332,7 @@ async function appendOnce(
 }
 
 /** The stream's trades as of now: the newest usable snapshot, then every event after it. */
-async function loadTrades(client: EventStoreDBClient, stream: string): Promise<StreamTrades> {
+async function loadTrades(client: StoreClient, stream: string): Promise<StreamTrades> {
   const end = await lastRevision(client, stream);
   const saved = await readSnapshot(client, stream);
   // A snapshot past the stream's end belongs to a stream since deleted and begun again.
@@ -352,73 +344,43 @@ async function loadTrades(client: EventStoreDBClient, stream: string): Promise<S
   return state;
 }
 
-/** Reads the stream after `state.revision` into the index. */
-async function readInto(client: EventStoreDBClient, stream: string, state: StreamTrades): Promise<void> {
-  try {
-    for await (const resolved of client.readStream(stream, { fromRevision: state.revision + 1n })) {
-      const event = resolved.event;
-      if (!event) continue;
-      if (event.type === 'TradeRecorded') {
-        const parsed = parseEvent(event.type, event.data);
-        if (parsed.ok && parsed.event.type === 'TradeRecorded')
-          state.index.add(parsed.event.data.source, parsed.event.data.tradeId, Number(event.revision));
-      }
-      state.revision = event.revision;
+/**
+ * Reads the stream after `state.revision` into the index. A writer's first load without a snapshot reads
+ * the whole stream, so this takes the port's fast forward read (src/eventstore/fastRead.ts), which falls
+ * back on the public readStream with any client version other than the one it was written against.
+ */
+async function readInto(client: StoreClient, stream: string, state: StreamTrades): Promise<void> {
+  for await (const event of readForwards(client, stream, Number(state.revision + 1n))) {
+    if (event.type === 'TradeRecorded') {
+      const parsed = parseEvent(event.type, event.data);
+      if (parsed.ok && parsed.event.type === 'TradeRecorded')
+        state.index.add(parsed.event.data.source, parsed.event.data.tradeId, event.revision);
     }
-  } catch (error) {
-    if (!(error instanceof StreamNotFoundError)) throw error;
+    state.revision = BigInt(event.revision);
   }
 }
 
-async function lastRevision(client: EventStoreDBClient, stream: string): Promise<bigint> {
-  let revision = -1n;
-  try {
-    // Read to the end (one event) rather than returning from inside: an abandoned read can keep the client from disposing.
-    for await (const resolved of client.readStream(stream, {
-      direction: BACKWARDS,
-      fromRevision: END,
-      maxCount: 1,
-    })) {
-      if (resolved.event) revision = resolved.event.revision;
-    }
-  } catch (error) {
-    if (!(error instanceof StreamNotFoundError)) throw error;
-  }
-  return revision;
+async function lastRevision(client: StoreClient, stream: string): Promise<bigint> {
+  return (await lastEvent(client, stream))?.revision ?? -1n;
 }
 
 async function readSnapshot(
-  client: EventStoreDBClient,
+  client: StoreClient,
   stream: string,
 ): Promise<{ revision: bigint; snapshot: TradeIndexSnapshot } | undefined> {
-  let found: { revision: bigint; snapshot: TradeIndexSnapshot } | undefined;
-  try {
-    for await (const resolved of client.readStream(tradeIndexStream(stream), {
-      direction: BACKWARDS,
-      fromRevision: END,
-      maxCount: 1,
-    })) {
-      const event = resolved.event;
-      if (!event || event.type !== SNAPSHOT_TYPE) continue;
-      const data = event.data as { revision?: unknown; index?: unknown };
-      if (
-        typeof data.revision === 'string' &&
-        /^\d+$/.test(data.revision) &&
-        isTradeIndexSnapshot(data.index)
-      )
-        found = { revision: BigInt(data.revision), snapshot: data.index };
-    }
-  } catch (error) {
-    if (!(error instanceof StreamNotFoundError)) throw error;
-  }
-  return found;
+  const event = await lastEvent(client, tradeIndexStream(stream));
+  if (!event || event.type !== SNAPSHOT_TYPE) return undefined;
+  const data = event.data as { revision?: unknown; index?: unknown };
+  return typeof data.revision === 'string' && /^\d+$/.test(data.revision) && isTradeIndexSnapshot(data.index)
+    ? { revision: BigInt(data.revision), snapshot: data.index }
+    : undefined;
 }
 
 /**
  * Saves the index every SNAPSHOT_EVERY events, so that a writer starting later reads only the tail. A
  * snapshot is a shortcut, never the truth: one that cannot be written is simply tried again later.
  */
-async function maybeSnapshot(client: EventStoreDBClient, stream: string, state: StreamTrades): Promise<void> {
+async function maybeSnapshot(client: StoreClient, stream: string, state: StreamTrades): Promise<void> {
   if (state.revision - state.snapshotAt < SNAPSHOT_EVERY) return;
   const revision = state.revision;
   const data = { revision: revision.toString(), index: state.index.snapshot() };
@@ -428,8 +390,8 @@ async function maybeSnapshot(client: EventStoreDBClient, stream: string, state: 
   }
   try {
     const side = tradeIndexStream(stream);
-    if (state.snapshotAt < 0n) await client.setStreamMetadata(side, { maxCount: 2 });
-    await client.appendToStream(side, jsonEvent({ type: SNAPSHOT_TYPE, data }));
+    if (state.snapshotAt < 0n) await writeStreamMetadata(client, side, { maxCount: 2 });
+    await appendToStream(client, side, { type: SNAPSHOT_TYPE, data });
     state.snapshotAt = revision;
   } catch {
     // Left for the next append to try again; the trades themselves are recorded.

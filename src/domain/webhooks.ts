@@ -1,19 +1,18 @@
 // A webhook endpoint's life: its events, its state folded from `webhook-{id}`, the register / pause /
 // resume / delete decisions and their handlers, and the delivery record the API shows.
 import { randomBytes } from 'node:crypto';
+import { StoreConflict } from '../eventstore/errors.ts';
 import {
   ANY,
-  BACKWARDS,
-  END,
+  appendToStream,
   FORWARDS,
-  jsonEvent,
+  lastEvent,
   NO_STREAM,
+  readStream,
   START,
-  StreamNotFoundError,
-  WrongExpectedVersionError,
-  type AppendExpectedRevision,
-  type EventStoreDBClient,
-} from '@eventstore/db-client';
+  type ExpectedRevision,
+  type StoreClient,
+} from '../eventstore/store.ts';
 import { badInput, DomainError } from './errors.ts';
 import { positionOrder } from './position.ts';
 
@@ -211,10 +210,7 @@ export const checkWebhookId = (id: string, field: string): void => {
 export const newSecret = (): string => `whsec_${randomBytes(24).toString('base64')}`;
 
 /** Reads an endpoint's stream and folds it; undefined when it does not exist. */
-export async function readWebhook(
-  client: EventStoreDBClient,
-  webhookId: string,
-): Promise<WebhookState | undefined> {
+export async function readWebhook(client: StoreClient, webhookId: string): Promise<WebhookState | undefined> {
   let state: WebhookState | undefined;
   for await (const { event, revision } of readWebhookEvents(client, webhookId))
     state = evolveWebhook(state, event, revision);
@@ -222,24 +218,18 @@ export async function readWebhook(
 }
 
 async function* readWebhookEvents(
-  client: EventStoreDBClient,
+  client: StoreClient,
   webhookId: string,
 ): AsyncGenerator<{ event: WebhookEvent | undefined; revision: bigint }> {
-  try {
-    for await (const resolved of client.readStream(webhookStream(webhookId), { fromRevision: START })) {
-      const recorded = resolved.event;
-      if (!recorded) continue;
-      const event = recorded.isJson ? parseWebhookEvent(recorded.type, recorded.data, webhookId) : undefined;
-      yield { event, revision: recorded.revision };
-    }
-  } catch (error) {
-    if (!(error instanceof StreamNotFoundError)) throw error;
+  for await (const recorded of readStream(client, webhookStream(webhookId), { fromRevision: START })) {
+    const event = recorded.isJson ? parseWebhookEvent(recorded.type, recorded.data, webhookId) : undefined;
+    yield { event, revision: recorded.revision };
   }
 }
 
 /** The user's endpoint, else NOT_FOUND (another user's endpoint, too: existence is not leaked). */
 export async function ownWebhook(
-  client: EventStoreDBClient,
+  client: StoreClient,
   userId: string,
   webhookId: string,
 ): Promise<WebhookState> {
@@ -252,31 +242,25 @@ export async function ownWebhook(
 
 interface Claims {
   /** The user stream's last revision, for the next claim. */
-  revision: AppendExpectedRevision;
+  revision: ExpectedRevision;
   /** Claimed and not released, with when they were claimed (ms). */
   live: Map<string, number>;
 }
 
-async function readClaims(client: EventStoreDBClient, userId: string): Promise<Claims> {
+async function readClaims(client: StoreClient, userId: string): Promise<Claims> {
   const claims: Claims = { revision: NO_STREAM, live: new Map() };
-  try {
-    for await (const resolved of client.readStream(userWebhooksStream(userId), { direction: FORWARDS })) {
-      const recorded = resolved.event;
-      if (!recorded) continue;
-      claims.revision = recorded.revision;
-      const data = recorded.data as { webhookId?: unknown; claimedAt?: unknown } | null;
-      if (typeof data?.webhookId !== 'string') continue;
-      if (recorded.type === 'WebhookClaimed') claims.live.set(data.webhookId, ms(String(data.claimedAt)));
-      if (recorded.type === 'WebhookReleased') claims.live.delete(data.webhookId);
-    }
-  } catch (error) {
-    if (!(error instanceof StreamNotFoundError)) throw error;
+  for await (const recorded of readStream(client, userWebhooksStream(userId), { direction: FORWARDS })) {
+    claims.revision = recorded.revision;
+    const data = recorded.data as { webhookId?: unknown; claimedAt?: unknown } | null;
+    if (typeof data?.webhookId !== 'string') continue;
+    if (recorded.type === 'WebhookClaimed') claims.live.set(data.webhookId, ms(String(data.claimedAt)));
+    if (recorded.type === 'WebhookReleased') claims.live.delete(data.webhookId);
   }
   return claims;
 }
 
 /** The user's endpoints (not deleted), oldest first. */
-export async function listWebhooks(client: EventStoreDBClient, userId: string): Promise<WebhookState[]> {
+export async function listWebhooks(client: StoreClient, userId: string): Promise<WebhookState[]> {
   const { live } = await readClaims(client, userId);
   const states = await Promise.all([...live.keys()].map((webhookId) => readWebhook(client, webhookId)));
   return states.filter(
@@ -317,10 +301,10 @@ export function checkWebhookInput(command: CreateWebhookCommand): void {
 /**
  * Handler: registers an endpoint. The per-user cap is one decision in the store: the endpoint takes a
  * slot in the user's stream at the revision its count was made at (a concurrent create that counted
- * the same endpoints gets WrongExpectedVersion and counts again), and only then is it created.
+ * the same endpoints gets a StoreConflict and counts again), and only then is it created.
  */
 export async function createWebhook(
-  client: EventStoreDBClient,
+  client: StoreClient,
   command: CreateWebhookCommand,
   rules: WebhookRules,
 ): Promise<WebhookState> {
@@ -342,17 +326,18 @@ export async function createWebhook(
     if (existing.filter(Boolean).length >= rules.maxPerUser)
       throw new DomainError('LIMIT_EXCEEDED', `at most ${rules.maxPerUser} webhooks per user`);
     try {
-      await client.appendToStream(
+      await appendToStream(
+        client,
         userWebhooksStream(command.userId),
-        jsonEvent({
+        {
           type: 'WebhookClaimed',
           data: { webhookId: command.webhookId, userId: command.userId, claimedAt: command.now },
-        }),
+        },
         { expectedRevision: claims.revision },
       );
       break;
     } catch (error) {
-      if (!(error instanceof WrongExpectedVersionError)) throw error;
+      if (!(error instanceof StoreConflict)) throw error;
       if (attempt + 1 >= MAX_CLAIM_ATTEMPTS)
         throw new DomainError(
           'CONFLICT',
@@ -369,12 +354,11 @@ export async function createWebhook(
     createdAt: command.now,
   };
   if (command.alertIds !== undefined) created.alertIds = [...new Set(command.alertIds)];
-  await client.appendToStream(
+  await appendToStream(
+    client,
     webhookStream(command.webhookId),
-    jsonEvent({ type: 'WebhookCreated', data: created }),
-    {
-      expectedRevision: NO_STREAM,
-    },
+    { type: 'WebhookCreated', data: created },
+    { expectedRevision: NO_STREAM },
   );
   return evolveWebhook(undefined, { type: 'WebhookCreated', data: created }, 0n)!;
 }
@@ -401,7 +385,7 @@ export function decideChange(state: WebhookState, change: WebhookChange, now: st
 
 /** Handler: pauses, resumes or deletes the user's endpoint at the revision it was read at, deciding again on a conflict. */
 export async function changeWebhook(
-  client: EventStoreDBClient,
+  client: StoreClient,
   command: { webhookId: string; userId: string; change: WebhookChange; now: string },
 ): Promise<WebhookState> {
   for (let attempt = 0; ; attempt += 1) {
@@ -409,22 +393,21 @@ export async function changeWebhook(
     const events = decideChange(state, command.change, command.now);
     if (events.length === 0) return state;
     try {
-      await client.appendToStream(
-        webhookStream(command.webhookId),
-        events.map((event) => jsonEvent(event)),
-        { expectedRevision: state.revision },
-      );
+      await appendToStream(client, webhookStream(command.webhookId), events, {
+        expectedRevision: state.revision,
+      });
     } catch (error) {
-      if (!(error instanceof WrongExpectedVersionError) || attempt >= 10) throw error;
+      if (!(error instanceof StoreConflict) || attempt >= 10) throw error;
       continue;
     }
     if (command.change === 'delete')
-      await client.appendToStream(
+      await appendToStream(
+        client,
         userWebhooksStream(command.userId),
-        jsonEvent({
+        {
           type: 'WebhookReleased',
           data: { webhookId: command.webhookId, userId: command.userId, releasedAt: command.now },
-        }),
+        },
         { expectedRevision: ANY },
       );
     let next: WebhookState | undefined = state;
@@ -457,7 +440,7 @@ export interface DeliveryView {
 }
 
 /** Every delivery recorded in an endpoint's stream with its attempts, in the order of their first event. */
-export async function readDeliveries(client: EventStoreDBClient, webhookId: string): Promise<DeliveryView[]> {
+export async function readDeliveries(client: StoreClient, webhookId: string): Promise<DeliveryView[]> {
   const deliveries = new Map<string, DeliveryView>();
   const deliveryOf = (messageId: string): DeliveryView => {
     let view = deliveries.get(messageId);
@@ -515,21 +498,7 @@ export async function readDeliveries(client: EventStoreDBClient, webhookId: stri
 }
 
 /** The `$all` order (position.ts) of an endpoint stream's last event, to wait for a fold to reach it. */
-export async function lastPositionOf(
-  client: EventStoreDBClient,
-  webhookId: string,
-): Promise<bigint | undefined> {
-  let order: bigint | undefined;
-  try {
-    // Read to the end (one event) rather than return from inside: an abandoned read stays open on the node.
-    for await (const resolved of client.readStream(webhookStream(webhookId), {
-      direction: BACKWARDS,
-      fromRevision: END,
-      maxCount: 1,
-    }))
-      if (resolved.event?.position) order = positionOrder(resolved.event.position);
-  } catch (error) {
-    if (!(error instanceof StreamNotFoundError)) throw error;
-  }
-  return order;
+export async function lastPositionOf(client: StoreClient, webhookId: string): Promise<bigint | undefined> {
+  const position = (await lastEvent(client, webhookStream(webhookId)))?.position;
+  return position && positionOrder(position);
 }

@@ -1,13 +1,13 @@
 // Connecting to the event store: a cluster named by EVENTSTORE_URL, the node already running on the
 // data dir (its node.lock), or a new embedded node started here (CONTRACT §1).
 import { connect } from 'node:net';
-import { EventStoreDBClient } from '@eventstore/db-client';
 import type { Config } from '../config.ts';
 import type { Logger } from '../logger.ts';
 import { EmbeddedNodeError, liveLock, startEmbeddedNode, type EmbeddedNode } from './embedded/index.ts';
+import { connectClient, type StoreClient } from './store.ts';
 
 export interface StoreHandle {
-  readonly client: EventStoreDBClient;
+  readonly client: StoreClient;
   readonly connectionString: string;
   /** Set when this handle started the node (and stops it on close). */
   readonly embedded?: EmbeddedNode;
@@ -63,7 +63,7 @@ async function runningNode(dataDir: string): Promise<string | undefined> {
 }
 
 function handle(connectionString: string, embedded?: EmbeddedNode): StoreHandle {
-  const client = EventStoreDBClient.connectionString(connectionString);
+  const client = connectClient(connectionString);
   let closing: Promise<void> | undefined;
   return {
     client,

@@ -2,9 +2,9 @@
 // the gRPC Operations service, which @eventstore/db-client 6 does not expose: a plain grpc-js client on
 // the client package's generated definitions.
 import { credentials, makeGenericClientConstructor, type Client, type ServiceError } from '@grpc/grpc-js';
-import type { EventStoreDBClient, JSONType } from '@eventstore/db-client';
 import { OperationsService, operationsPb } from './embedded/operations.ts';
 import { ScavengeEvent, scavengeStreamOf } from './embedded/scavenge.ts';
+import { START, subscribeToStream, type StoreClient } from './store.ts';
 
 export { ScavengeEvent, scavengeStreamOf };
 
@@ -80,17 +80,13 @@ export interface ScavengeStep {
  * `$scavengeCompleted` event.
  */
 export async function followScavenge(
-  client: EventStoreDBClient,
+  client: StoreClient,
   scavengeId: string,
   onStep: (step: ScavengeStep) => void = () => undefined,
 ): Promise<ScavengeStep> {
-  const subscription = client.subscribeToStream<{ type: string; data: JSONType; metadata: JSONType }>(
-    scavengeStreamOf(scavengeId),
-    { fromRevision: 'start' },
-  );
+  const subscription = subscribeToStream(client, scavengeStreamOf(scavengeId), { fromRevision: START });
   try {
-    for await (const { event } of subscription) {
-      if (!event) continue;
+    for await (const event of subscription) {
       const step = { type: event.type, data: event.data as Record<string, unknown> };
       onStep(step);
       if (step.type === ScavengeEvent.completed) return step;

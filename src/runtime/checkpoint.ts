@@ -1,12 +1,12 @@
 // The reactor's checkpoint: the `$all` position up to which every trade's alert changes are settled,
 // kept in the store itself (one event, `$maxCount` 1) so it lives and dies with the data it describes.
 import {
-  BACKWARDS,
-  END,
-  jsonEvent,
-  StreamNotFoundError,
-  type EventStoreDBClient,
-} from '@eventstore/db-client';
+  appendToStream,
+  lastEvent,
+  readStreamMetadata,
+  writeStreamMetadata,
+  type StoreClient,
+} from '../eventstore/store.ts';
 import { formatPosition, orderPosition, parsePosition, positionOrder } from '../domain/position.ts';
 
 export const CHECKPOINT_STREAM = 'pricealert-reactor-checkpoint';
@@ -20,31 +20,19 @@ export function checkpointOf(data: unknown): bigint | undefined {
 
 /** The settled position as an order (see src/domain/position.ts). */
 export async function readCheckpoint(
-  client: EventStoreDBClient,
+  client: StoreClient,
   stream = CHECKPOINT_STREAM,
 ): Promise<bigint | undefined> {
-  let position: bigint | undefined;
-  try {
-    for await (const resolved of client.readStream(stream, {
-      direction: BACKWARDS,
-      fromRevision: END,
-      maxCount: 1,
-    })) {
-      position = checkpointOf(resolved.event?.data) ?? position;
-    }
-  } catch (error) {
-    if (!(error instanceof StreamNotFoundError)) throw error;
-  }
-  return position;
+  return checkpointOf((await lastEvent(client, stream))?.data);
 }
 
 /** Makes the checkpoint stream keep only its newest event. */
 export async function prepareCheckpointStream(
-  client: EventStoreDBClient,
+  client: StoreClient,
   stream = CHECKPOINT_STREAM,
 ): Promise<void> {
-  const { metadata } = await client.getStreamMetadata(stream);
-  if (metadata?.maxCount !== 1) await client.setStreamMetadata(stream, { ...metadata, maxCount: 1 });
+  const metadata = await readStreamMetadata(client, stream);
+  if (metadata?.maxCount !== 1) await writeStreamMetadata(client, stream, { ...metadata, maxCount: 1 });
 }
 
 /**
@@ -52,12 +40,12 @@ export async function prepareCheckpointStream(
  * settled, and a settled trade is settled for everyone (its changes are in the alert streams).
  */
 export async function writeCheckpoint(
-  client: EventStoreDBClient,
+  client: StoreClient,
   position: bigint,
   stream = CHECKPOINT_STREAM,
 ): Promise<void> {
-  await client.appendToStream(
-    stream,
-    jsonEvent({ type: CHECKPOINT_EVENT, data: { position: formatPosition(orderPosition(position)) } }),
-  );
+  await appendToStream(client, stream, {
+    type: CHECKPOINT_EVENT,
+    data: { position: formatPosition(orderPosition(position)) },
+  });
 }

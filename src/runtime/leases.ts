@@ -18,15 +18,17 @@
 //   With a tick of 500 ms and a TTL of 3 s a product is taken over at most ~4 s after its holder died.
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
+import { StoreConflict } from '../eventstore/errors.ts';
 import {
+  appendToStream,
   BACKWARDS,
   END,
-  jsonEvent,
   NO_STREAM,
-  StreamNotFoundError,
-  WrongExpectedVersionError,
-  type EventStoreDBClient,
-} from '@eventstore/db-client';
+  readStream,
+  readStreamMetadata,
+  writeStreamMetadata,
+  type StoreClient,
+} from '../eventstore/store.ts';
 import type { Logger } from '../logger.ts';
 
 /** Which products a reactor decides; it follows the others (see reactor.ts). */
@@ -51,7 +53,7 @@ export interface Leases extends Leadership {
 }
 
 export interface LeaseOptions {
-  client: EventStoreDBClient;
+  client: StoreClient;
   products: readonly string[];
   logger: Logger;
   /** How long a lease lasts without renewal (ms). Default 3000. */
@@ -100,36 +102,30 @@ export function split(products: readonly string[], members: readonly string[]): 
 }
 
 async function newest(
-  client: EventStoreDBClient,
+  client: StoreClient,
   stream: string,
   maxCount: number,
 ): Promise<{ type: string; revision: bigint; holder: string | undefined }[]> {
   const events: { type: string; revision: bigint; holder: string | undefined }[] = [];
-  try {
-    for await (const resolved of client.readStream(stream, {
-      direction: BACKWARDS,
-      fromRevision: END,
-      maxCount,
-    })) {
-      const event = resolved.event;
-      if (!event) continue;
-      const holder = event.isJson ? (event.data as { holder?: unknown }).holder : undefined;
-      events.push({
-        type: event.type,
-        revision: event.revision,
-        holder: typeof holder === 'string' ? holder : undefined,
-      });
-    }
-  } catch (error) {
-    if (!(error instanceof StreamNotFoundError)) throw error;
+  for await (const event of readStream(client, stream, {
+    direction: BACKWARDS,
+    fromRevision: END,
+    maxCount,
+  })) {
+    const holder = event.isJson ? (event.data as { holder?: unknown }).holder : undefined;
+    events.push({
+      type: event.type,
+      revision: event.revision,
+      holder: typeof holder === 'string' ? holder : undefined,
+    });
   }
   return events;
 }
 
 /** Keeps a stream to its newest `maxCount` events, as the checkpoint stream is kept. */
-async function keepNewest(client: EventStoreDBClient, stream: string, maxCount: number): Promise<void> {
-  const { metadata } = await client.getStreamMetadata(stream);
-  if (metadata?.maxCount !== maxCount) await client.setStreamMetadata(stream, { ...metadata, maxCount });
+async function keepNewest(client: StoreClient, stream: string, maxCount: number): Promise<void> {
+  const metadata = await readStreamMetadata(client, stream);
+  if (metadata?.maxCount !== maxCount) await writeStreamMetadata(client, stream, { ...metadata, maxCount });
 }
 
 export async function startLeases(options: LeaseOptions): Promise<Leases> {
@@ -172,18 +168,17 @@ export async function startLeases(options: LeaseOptions): Promise<Leases> {
     expectedRevision: bigint | typeof NO_STREAM,
     product?: string,
   ) =>
-    client.appendToStream(
+    appendToStream(
+      client,
       stream,
-      jsonEvent({ type, data: { holder, ...(product ? { product, ttlMs: ttl } : {}) } }),
-      {
-        expectedRevision,
-      },
+      { type, data: { holder, ...(product ? { product, ttlMs: ttl } : {}) } },
+      { expectedRevision },
     );
 
   const announce = async (): Promise<void> => {
     if (now() - announcedAt < renewEvery) return;
     announcedAt = now();
-    await client.appendToStream(MEMBERS_STREAM, jsonEvent({ type: MEMBER_ALIVE, data: { holder } }));
+    await appendToStream(client, MEMBERS_STREAM, { type: MEMBER_ALIVE, data: { holder } });
   };
 
   const readMembers = async (): Promise<string[]> => {
@@ -219,14 +214,14 @@ export async function startLeases(options: LeaseOptions): Promise<Leases> {
   const renew = async (product: string, lease: Held): Promise<void> => {
     const sentAt = now();
     const result = await write(leaseStream(product), LEASE_RENEWED, lease.revision, product);
-    held.set(product, { revision: result.nextExpectedRevision, sentAt });
+    held.set(product, { revision: result.revision, sentAt });
   };
 
   const take = async (product: string, lease: Observed): Promise<void> => {
     const sentAt = now();
     if (lease.revision === undefined) await keepNewest(client, leaseStream(product), 16);
     const result = await write(leaseStream(product), LEASE_TAKEN, lease.revision ?? NO_STREAM, product);
-    held.set(product, { revision: result.nextExpectedRevision, sentAt });
+    held.set(product, { revision: result.revision, sentAt });
     log.info({ product, from: lease.released ? undefined : lease.holder }, 'took the lease');
   };
 
@@ -265,7 +260,7 @@ export async function startLeases(options: LeaseOptions): Promise<Leases> {
       await Promise.all(
         products.map((product) =>
           tend(product, owners.get(product)!).catch((error: unknown) => {
-            if (error instanceof WrongExpectedVersionError) {
+            if (error instanceof StoreConflict) {
               // Another reactor wrote first; the next read says who.
               held.delete(product);
               return;
@@ -308,9 +303,9 @@ export async function startLeases(options: LeaseOptions): Promise<Leases> {
             ),
           ),
         );
-        await client
-          .appendToStream(MEMBERS_STREAM, jsonEvent({ type: MEMBER_LEFT, data: { holder } }))
-          .catch(() => undefined);
+        await appendToStream(client, MEMBERS_STREAM, { type: MEMBER_LEFT, data: { holder } }).catch(
+          () => undefined,
+        );
         listeners.clear();
       })()),
   };

@@ -39,23 +39,23 @@
 // that decides it away; either way it decides the waiting changes again against what it saw. So a
 // follower's `processed`, firing-order release and `caughtUpTo` move as a deciding reactor's do, and
 // when it takes a product over, its waiting changes are simply appended: those already written meet
-// WrongExpectedVersion and are decided away. Should the product's reactor decide otherwise (the wall
+// a StoreConflict and are decided away. Should the product's reactor decide otherwise (the wall
 // clock's expiry is judged by each reactor's own timer), a checkpoint seen in `$all` at or past the
 // change's trade settles it: the trade's changes are all in the store by then. A follower waiting in
 // this way keeps taking events past `maxWaitingChanges`, since only `$all` can settle what it waits for.
 import { join } from 'node:path';
+import { StoreConflict, StoreStreamDeleted } from '../eventstore/errors.ts';
 import {
-  eventTypeFilter,
-  jsonEvent,
-  START,
-  StreamDeletedError,
-  WrongExpectedVersionError,
+  appendToStream,
   BACKWARDS,
   END,
-  type AllStreamResolvedEvent,
-  type AllStreamSubscription,
-  type EventStoreDBClient,
-} from '@eventstore/db-client';
+  readAll,
+  START,
+  subscribeToAll,
+  type AllEvent,
+  type StoreClient,
+  type StoreSubscription,
+} from '../eventstore/store.ts';
 import * as alertBook from '../../projections/alertBook.ts';
 import * as alertsView from '../../projections/alertsView.ts';
 import * as triggerLog from '../../projections/triggerLog.ts';
@@ -165,7 +165,7 @@ export interface ReactorObserver {
 }
 
 export interface ReactorOptions {
-  client: EventStoreDBClient;
+  client: StoreClient;
   config: Pick<Config, 'PRICEALERT_WINDOWS'> & Partial<Pick<Config, 'PRICEALERT_DATA_DIR'>>;
   logger: Logger;
   /**
@@ -204,7 +204,7 @@ export interface ReactorOptions {
  * pricealert's event types, filtered on the server; `Alert` as a prefix covers the alert events and
  * AlertClaimed; checkpoints settle what a follower waits for.
  */
-const EVENT_FILTER = () => eventTypeFilter({ prefixes: ['TradeRecorded', 'Alert', CHECKPOINT_EVENT] });
+const EVENT_TYPE_PREFIXES = ['TradeRecorded', 'Alert', CHECKPOINT_EVENT];
 const RETRY_MS = 250;
 const ALERT_STREAM_PREFIX = alertStream('');
 const MAX_DECISIONS = 20;
@@ -325,7 +325,7 @@ export async function startReactor(options: ReactorOptions): Promise<Reactor> {
   let observedCheckpoint = settledUpTo;
   let lastCheckpointAt = Date.now();
   let stopped = false;
-  let subscription: AllStreamSubscription | undefined;
+  let subscription: StoreSubscription<AllEvent> | undefined;
   /** Set while the subscription waits for room (too many changes waiting); lets it take events again. */
   let resumeTaking: (() => void) | undefined;
 
@@ -483,9 +483,10 @@ export async function startReactor(options: ReactorOptions): Promise<Reactor> {
       change.cause === undefined
         ? {}
         : { $causationId: change.causationId, tradePosition: formatPosition(orderPosition(change.cause)) };
-    return client.appendToStream(
+    return appendToStream(
+      client,
       alertStream(alertId),
-      jsonEvent({ type: change.event.type, data: change.event.data, metadata }),
+      { type: change.event.type, data: change.event.data, metadata },
       { expectedRevision: change.expectedRevision },
     );
   };
@@ -568,7 +569,7 @@ export async function startReactor(options: ReactorOptions): Promise<Reactor> {
         foldAlertEvent(alertId, change.event, landing(change));
         settle(change);
       } catch (error) {
-        if (error instanceof StreamDeletedError) {
+        if (error instanceof StoreStreamDeleted) {
           log.warn({ alertId }, 'alert stream was deleted; leaving the alert alone');
           queue.changes.splice(0).forEach(settle);
           deleted = true;
@@ -576,7 +577,7 @@ export async function startReactor(options: ReactorOptions): Promise<Reactor> {
         }
         if (stopped) break;
         try {
-          if (!(error instanceof WrongExpectedVersionError)) throw error;
+          if (!(error instanceof StoreConflict)) throw error;
           counts.alertChangeConflicts += 1;
           await decideAgain(alertId, queue);
         } catch (failure) {
@@ -669,9 +670,7 @@ export async function startReactor(options: ReactorOptions): Promise<Reactor> {
     return unsettledTrade.waiting > 0 ? unsettledTrade : undefined;
   };
 
-  const handle = (resolved: AllStreamResolvedEvent): void => {
-    const recorded = resolved.event;
-    if (!recorded) return;
+  const handle = (recorded: AllEvent): void => {
     const position = positionOrder(recorded.position);
     const seq = handled.seq + 1;
     if (recorded.type === CHECKPOINT_EVENT) {
@@ -769,13 +768,16 @@ export async function startReactor(options: ReactorOptions): Promise<Reactor> {
     while (!stopped) {
       try {
         const fromPosition = handled.position < 0n ? START : orderPosition(handled.position);
-        subscription = client.subscribeToAll({ fromPosition, filter: EVENT_FILTER() });
-        if (target === null) subscription.once('caughtUp', () => becomeReady());
-        for await (const resolved of subscription) {
+        subscription = subscribeToAll(client, {
+          fromPosition,
+          eventTypePrefixes: EVENT_TYPE_PREFIXES,
+          ...(target === null ? { onCaughtUp: () => becomeReady() } : {}),
+        });
+        for await (const recorded of subscription) {
           if (waitingChanges >= maxWaiting && watchers.size === 0)
             await new Promise<void>((resolve) => (resumeTaking = resolve));
           if (stopped) break;
-          handle(resolved);
+          handle(recorded);
         }
       } catch (error) {
         if (stopped) break;
@@ -880,18 +882,17 @@ const LOOK_BACK = 1000;
  * `$all` backwards (this client cannot filter backward reads), past checkpoints and system events.
  * `null` when none is among the last events: then the server's caught-up signal decides.
  */
-async function lastRelevantPosition(client: EventStoreDBClient): Promise<bigint | undefined | null> {
+async function lastRelevantPosition(client: StoreClient): Promise<bigint | undefined | null> {
   let seen = 0;
   let found: bigint | undefined;
-  // Read to the end rather than returning early: an abandoned read can keep the client from disposing.
-  for await (const resolved of client.readAll({
+  // Read to the end rather than returning early: `seen` counts every event read.
+  for await (const event of readAll(client, {
     direction: BACKWARDS,
     fromPosition: END,
     maxCount: LOOK_BACK,
   })) {
     seen += 1;
-    if (found === undefined && resolved.event && RELEVANT.test(resolved.event.type))
-      found = positionOrder(resolved.event.position);
+    if (found === undefined && RELEVANT.test(event.type)) found = positionOrder(event.position);
   }
   return found ?? (seen < LOOK_BACK ? undefined : null);
 }

@@ -2,8 +2,8 @@
 //   node --import tsx src/runtime/reactorProcess.ts <esdb://connection-string> [snapshot-every-ms]
 // Configuration (windows, data dir for the snapshot, log level) comes from the environment as for
 // `pricealert serve`. Prints `ready` on stdout once the projections have caught up (tests wait for it).
-import { EventStoreDBClient } from '@eventstore/db-client';
 import { loadConfig } from '../config.ts';
+import { connectClient } from '../eventstore/store.ts';
 import { createLogger } from '../logger.ts';
 import { startReactor } from './reactor.ts';
 
@@ -14,7 +14,7 @@ if (!connectionString) {
 }
 const config = loadConfig();
 const logger = createLogger(config.LOG_LEVEL);
-const client = EventStoreDBClient.connectionString(connectionString);
+const client = connectClient(connectionString);
 const snapshotEveryMs = process.argv[3] === undefined ? undefined : Number(process.argv[3]);
 const reactor = await startReactor({
   client,

@@ -5,13 +5,8 @@
 // store replaying the same trades) is ignored and the projections are rebuilt.
 import { open, readFile, rename } from 'node:fs/promises';
 import { deserialize, serialize } from 'node:v8';
-import {
-  jsonEvent,
-  NO_STREAM,
-  StreamNotFoundError,
-  WrongExpectedVersionError,
-  type EventStoreDBClient,
-} from '@eventstore/db-client';
+import { StoreConflict } from '../eventstore/errors.ts';
+import { appendToStream, NO_STREAM, readAll, readStream, type StoreClient } from '../eventstore/store.ts';
 import type { PricesSnapshot } from '../../projections/averagePrice.ts';
 import type { TriggerLogSnapshot } from '../../projections/triggerLog.ts';
 import type { AlertState } from '../domain/alerts.ts';
@@ -124,7 +119,7 @@ function parseSnapshot(buffer: Buffer): ReactorSnapshot | undefined {
 /** The snapshot at `path` if there is one, readable, and taken of this store; otherwise undefined and why. */
 export async function loadSnapshot(
   path: string,
-  client: EventStoreDBClient,
+  client: StoreClient,
 ): Promise<{ snapshot?: ReactorSnapshot; reason?: string }> {
   let saved: ReactorSnapshot | undefined;
   try {
@@ -136,10 +131,8 @@ export async function loadSnapshot(
   if (!saved) return { reason: 'written by another version' };
   if (saved.storeId !== (await storeIdentity(client))) return { reason: 'taken of another store' };
   let eventId: string | undefined;
-  // Read to the end rather than returning early: an abandoned read can keep the client from disposing.
-  for await (const resolved of client.readAll({ fromPosition: orderPosition(saved.position), maxCount: 1 })) {
-    eventId ??= resolved.event?.id;
-  }
+  for await (const event of readAll(client, { fromPosition: orderPosition(saved.position), maxCount: 1 }))
+    eventId = event.id;
   if (eventId !== saved.eventId) return { reason: 'taken of another store' };
   return { snapshot: saved };
 }
@@ -147,23 +140,19 @@ export async function loadSnapshot(
 const IDENTITY_STREAM = 'pricealert-store-identity';
 
 /** A random id this store keeps for good: the id of the first event of its identity stream, written once. */
-export async function storeIdentity(client: EventStoreDBClient): Promise<string> {
+export async function storeIdentity(client: StoreClient): Promise<string> {
   for (let attempt = 0; ; attempt += 1) {
-    let id: string | undefined;
+    for await (const event of readStream(client, IDENTITY_STREAM, { maxCount: 1 })) return event.id;
     try {
-      for await (const resolved of client.readStream(IDENTITY_STREAM, { maxCount: 1 }))
-        id ??= resolved.event?.id;
-    } catch (error) {
-      if (!(error instanceof StreamNotFoundError)) throw error;
-    }
-    if (id) return id;
-    try {
-      await client.appendToStream(IDENTITY_STREAM, jsonEvent({ type: 'StoreIdentity', data: {} }), {
-        expectedRevision: NO_STREAM,
-      });
+      await appendToStream(
+        client,
+        IDENTITY_STREAM,
+        { type: 'StoreIdentity', data: {} },
+        { expectedRevision: NO_STREAM },
+      );
     } catch (error) {
       // Another process wrote it first: read theirs.
-      if (!(error instanceof WrongExpectedVersionError) || attempt > 2) throw error;
+      if (!(error instanceof StoreConflict) || attempt > 2) throw error;
     }
   }
 }

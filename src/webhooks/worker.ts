@@ -7,16 +7,17 @@
 // kill -9 is therefore exactly what the endpoint streams say is not finished.
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
-import {
-  eventTypeFilter,
-  jsonEvent,
-  START,
-  WrongExpectedVersionError,
-  type AllStreamSubscription,
-  type EventStoreDBClient,
-  type Position,
-} from '@eventstore/db-client';
 import { toAlertView } from '../../projections/alertsView.ts';
+import { StoreConflict } from '../eventstore/errors.ts';
+import {
+  appendToStream,
+  START,
+  subscribeToAll,
+  type AllEvent,
+  type StoreClient,
+  type StorePosition,
+  type StoreSubscription,
+} from '../eventstore/store.ts';
 import { encodeCursor } from '../api/cursor.ts';
 import type { Config } from '../config.ts';
 import { causeOf, evolveAlert, type AlertState } from '../domain/alerts.ts';
@@ -38,7 +39,7 @@ import { decideOutcome, type RetrySchedule } from './outcome.ts';
 import { createSender, type SendOutcome } from './send.ts';
 
 export interface WebhookWorkerOptions {
-  client: EventStoreDBClient;
+  client: StoreClient;
   config: Config;
   logger: Logger;
   /** Names this worker in the attempts it claims; default host:pid:random. */
@@ -101,7 +102,7 @@ export function startWebhookWorker(options: WebhookWorkerOptions): WebhookWorker
   const waiters: { order: bigint; resolve: () => void }[] = [];
   let live = false;
   let stopped = false;
-  let subscription: AllStreamSubscription | undefined;
+  let subscription: StoreSubscription<AllEvent> | undefined;
   const lanes = new Set<Promise<void>>();
   let markReady: () => void = () => {};
   const ready = new Promise<void>((resolve) => (markReady = resolve));
@@ -162,7 +163,7 @@ export function startWebhookWorker(options: WebhookWorkerOptions): WebhookWorker
     type: string;
     data: unknown;
     revision: bigint;
-    position?: Position;
+    position?: StorePosition;
     metadata: unknown;
     isJson: boolean;
   }): void => {
@@ -201,15 +202,11 @@ export function startWebhookWorker(options: WebhookWorkerOptions): WebhookWorker
     const { state } = endpoint;
     const expected = state.revision;
     try {
-      await client.appendToStream(
-        webhookStream(state.created.webhookId),
-        events.map((event) => jsonEvent(event)),
-        {
-          expectedRevision: expected,
-        },
-      );
+      await appendToStream(client, webhookStream(state.created.webhookId), events, {
+        expectedRevision: expected,
+      });
     } catch (error) {
-      if (error instanceof WrongExpectedVersionError) {
+      if (error instanceof StoreConflict) {
         const last = await lastPositionOf(client, state.created.webhookId);
         if (last !== undefined) await caughtUpTo(last);
       } else {
@@ -316,23 +313,21 @@ export function startWebhookWorker(options: WebhookWorkerOptions): WebhookWorker
   };
 
   const run = async (): Promise<void> => {
-    let from: Position | typeof START = START;
+    let from: StorePosition | typeof START = START;
     while (!stopped) {
       try {
-        subscription = client.subscribeToAll({
+        subscription = subscribeToAll(client, {
           fromPosition: from,
-          filter: eventTypeFilter({ prefixes: ['Alert', WEBHOOK_EVENT_PREFIX] }),
+          eventTypePrefixes: ['Alert', WEBHOOK_EVENT_PREFIX],
+          onCaughtUp: () => {
+            if (live) return;
+            live = true;
+            logger.info({ endpoints: endpoints.size }, 'webhook deliveries caught up with the store');
+            for (const endpoint of endpoints.values()) kick(endpoint);
+            markReady();
+          },
         });
-        subscription.once('caughtUp', () => {
-          if (live) return;
-          live = true;
-          logger.info({ endpoints: endpoints.size }, 'webhook deliveries caught up with the store');
-          for (const endpoint of endpoints.values()) kick(endpoint);
-          markReady();
-        });
-        for await (const resolved of subscription) {
-          const recorded = resolved.event;
-          if (!recorded?.position) continue;
+        for await (const recorded of subscription) {
           fold(recorded);
           from = recorded.position;
           processed = positionOrder(recorded.position);

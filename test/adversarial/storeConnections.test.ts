@@ -2,7 +2,7 @@
 // preface and then nothing. They must all be closed, while real clients keep appending and receiving.
 import { connect, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { EventStoreDBClient, jsonEvent, START } from '@eventstore/db-client';
+import { appendToStream, connectClient, START, subscribeToStream } from '../../src/eventstore/store.ts';
 import { startTestStore, type TestStore } from '../helpers/store.ts';
 
 const cleanups: Array<() => Promise<void> | void> = [];
@@ -42,12 +42,16 @@ describe('connections that never become clients', () => {
       limits: { handshakeTimeoutMs: 1_000, connectionIdleTimeoutMs: 2_000 },
     });
     cleanups.push(() => store.stop());
-    const subscriber = EventStoreDBClient.connectionString(store.connectionString);
+    const subscriber = connectClient(store.connectionString);
     cleanups.push(() => subscriber.dispose());
     const received: number[] = [];
-    const subscription = subscriber.subscribeToStream('busy', { fromRevision: START });
+    const subscription = subscribeToStream(subscriber, 'busy', { fromRevision: START });
+    const receiving = (async () => {
+      for await (const event of subscription) received.push((event.data as { n: number }).n);
+    })();
+    // Cleanups run last first: unsubscribing ends the loop, then the client can be disposed.
+    cleanups.push(() => receiving);
     cleanups.push(() => subscription.unsubscribe());
-    subscription.on('data', (resolved) => received.push((resolved.event!.data as { n: number }).n));
 
     const squatters = [
       ...Array.from({ length: 80 }, (_, index) => squatter(store, Buffer.from(`garbage ${index} \0\xff`))),
@@ -60,13 +64,13 @@ describe('connections that never become clients', () => {
     });
     let written = 0;
     while (!closed) {
-      await store.client.appendToStream('busy', jsonEvent({ type: 'Tick', data: { n: written } }));
+      await appendToStream(store.client, 'busy', { type: 'Tick', data: { n: written } });
       written += 1;
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
     await allClosed;
     // Past both timeouts: the subscriber's connection, idle but for its subscription, is still served.
-    await store.client.appendToStream('busy', jsonEvent({ type: 'Tick', data: { n: written } }));
+    await appendToStream(store.client, 'busy', { type: 'Tick', data: { n: written } });
     written += 1;
     while (received.length < written) await new Promise((resolve) => setTimeout(resolve, 20));
     expect(received).toEqual(Array.from({ length: written }, (_, n) => n));

@@ -5,9 +5,9 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { EventStoreDBClient, jsonEvent } from '@eventstore/db-client';
 import { loadConfig } from '../../src/config.ts';
 import { openStore } from '../../src/eventstore/connect.ts';
+import { appendToStream, connectClient } from '../../src/eventstore/store.ts';
 import { createLogger } from '../../src/logger.ts';
 import { runCli, type CliRun } from '../helpers/cli.ts';
 
@@ -30,10 +30,10 @@ function store(dataDir: string): CliRun {
 }
 
 async function appendVia(connectionString: string, stream: string): Promise<bigint> {
-  const client = EventStoreDBClient.connectionString(connectionString);
+  const client = connectClient(connectionString);
   try {
-    const result = await client.appendToStream(stream, jsonEvent({ type: 'Restarted', data: {} }));
-    return result.nextExpectedRevision;
+    const { revision } = await appendToStream(client, stream, { type: 'Restarted', data: {} });
+    return revision;
   } finally {
     await client.dispose();
   }
@@ -87,11 +87,8 @@ describe('the data dir lock', () => {
     const handle = await openStore(loadConfig({ PRICEALERT_DATA_DIR: dataDir }), createLogger('silent'));
     cleanups.push(() => handle.close());
     expect(handle.embedded).toBeDefined();
-    const result = await handle.client.appendToStream(
-      'serve-after-kill',
-      jsonEvent({ type: 'Restarted', data: {} }),
-    );
-    expect(result.nextExpectedRevision).toBe(1n);
+    const result = await appendToStream(handle.client, 'serve-after-kill', { type: 'Restarted', data: {} });
+    expect(result.revision).toBe(1n);
   });
 
   it('takes over a lock naming a live process that is not a node', async () => {
@@ -107,7 +104,7 @@ describe('the data dir lock', () => {
       pid: handle.embedded!.pid,
       connectionString: handle.connectionString,
     });
-    await handle.client.appendToStream('taken-over', jsonEvent({ type: 'Mine', data: {} }));
+    await appendToStream(handle.client, 'taken-over', { type: 'Mine', data: {} });
   });
 
   it('never lets two of many nodes started at once open the same data dir', async () => {

@@ -5,7 +5,6 @@
 import { access, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BACKWARDS, END } from '@eventstore/db-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backtestFromStore } from '../../src/backtest/index.ts';
 import type { BacktestTrigger } from '../../src/backtest/report.ts';
@@ -14,6 +13,7 @@ import { parseEvent } from '../../src/domain/events.ts';
 import { dateToIso, formatMicros, parseTime } from '../../src/domain/time.ts';
 import { recordTrades } from '../../src/domain/trades.ts';
 import { alertStream, tradeStream, type TradeInput } from '../../src/domain/types.ts';
+import { lastEvent, readStream } from '../../src/eventstore/store.ts';
 import { createLogger } from '../../src/logger.ts';
 import { startReactor, type Reactor } from '../../src/runtime/reactor.ts';
 import { startTestStore, type TestStore } from '../helpers/store.ts';
@@ -116,13 +116,8 @@ describe('backtest ≡ live, for every condition', () => {
   const feed = async (trades: TradeInput[]): Promise<void> => {
     for (let from = 0; from < trades.length; from += 500)
       await recordTrades(store.client, trades.slice(from, from + 500), { products: PRODUCTS });
-    for await (const last of store.client.readStream(tradeStream(PRODUCT), {
-      direction: BACKWARDS,
-      fromRevision: END,
-      maxCount: 1,
-    })) {
-      await reactor!.caughtUpTo(last.event!.position!.commit);
-    }
+    const last = await lastEvent(store.client, tradeStream(PRODUCT));
+    await reactor!.caughtUpTo(last!.position!.commit);
   };
 
   beforeAll(async () => {
@@ -144,8 +139,8 @@ describe('backtest ≡ live, for every condition', () => {
     await feed(TRADES.slice(1_500));
 
     for (const index of ALERTS.keys()) {
-      for await (const resolved of store.client.readStream(alertStream(`c-${index}`))) {
-        const parsed = parseEvent(resolved.event!.type, resolved.event!.data);
+      for await (const event of readStream(store.client, alertStream(`c-${index}`))) {
+        const parsed = parseEvent(event.type, event.data);
         if (!parsed.ok) continue;
         eventTypes.set(parsed.event.type, (eventTypes.get(parsed.event.type) ?? 0) + 1);
         if (parsed.event.type === 'AlertTriggered') {

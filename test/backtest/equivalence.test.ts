@@ -2,7 +2,6 @@
 // gives exactly the triggers the live reactor writes — same alerts, same trades, same values, re-arms
 // included. And replaying from a file gives what replaying the store gives.
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { BACKWARDS, END, EventStoreDBClient } from '@eventstore/db-client';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,6 +12,7 @@ import { parseEvent } from '../../src/domain/events.ts';
 import { dateToIso } from '../../src/domain/time.ts';
 import { recordTrades } from '../../src/domain/trades.ts';
 import { alertStream, tradeStream } from '../../src/domain/types.ts';
+import { connectClient, lastEvent, readStream } from '../../src/eventstore/store.ts';
 import { createLogger } from '../../src/logger.ts';
 import { startReactor, type Reactor } from '../../src/runtime/reactor.ts';
 import { startTestStore, type TestStore } from '../helpers/store.ts';
@@ -105,22 +105,17 @@ describe.each(['full', 'recent'] as const)('backtest ≡ live (idempotency %s)',
     await allApplied;
     // A feed replay of the whole tape from a process of its own (every id long out of the recent cache):
     // nothing new, so the reactor has nothing more to apply.
-    const replay = EventStoreDBClient.connectionString(store.connectionString);
+    const replay = connectClient(store.connectionString);
     const again = await recordTrades(replay, TRADES, { products: PRODUCTS });
     await replay.dispose();
     expect(again).toMatchObject({ recorded: 0, alreadyPresent: TRADES.length });
     // Applied is not yet written: the reactor writes a trade's alert changes while it takes the next
     // trades, so wait until it has settled the last one.
-    for await (const last of store.client.readStream(tradeStream(PRODUCT), {
-      direction: BACKWARDS,
-      fromRevision: END,
-      maxCount: 1,
-    })) {
-      await reactor.caughtUpTo(last.event!.position!.commit);
-    }
+    const last = await lastEvent(store.client, tradeStream(PRODUCT));
+    await reactor.caughtUpTo(last!.position!.commit);
     for (const index of ALERTS.keys()) {
-      for await (const resolved of store.client.readStream(alertStream(`eq-${index}`))) {
-        const parsed = parseEvent(resolved.event!.type, resolved.event!.data);
+      for await (const event of readStream(store.client, alertStream(`eq-${index}`))) {
+        const parsed = parseEvent(event.type, event.data);
         if (parsed.ok && parsed.event.type === 'AlertTriggered') {
           const { value, trade } = parsed.event.data;
           live.push({ alertIndex: index, value, trade });

@@ -1,14 +1,14 @@
-// Reading a real trade stream: seeking by trade time in a few single-event reads, and the hand decoder.
+// Reading a real trade stream: seeking by trade time in a few single-event reads, then fast or public reads.
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { EventStoreDBClient } from '@eventstore/db-client';
 import { backtestFromFile, backtestFromStore } from '../../src/backtest/index.ts';
 import { openStoreRange, SEEK_MARGIN } from '../../src/backtest/storeSource.ts';
-import { canReadLean, readStreamForwards } from '../../src/backtest/wireRead.ts';
 import { parseTime } from '../../src/domain/time.ts';
 import type { TradeInput } from '../../src/domain/types.ts';
+import { canReadFast } from '../../src/eventstore/fastRead.ts';
+import type { StoreClient } from '../../src/eventstore/store.ts';
 import { startTestStore, type TestStore } from '../helpers/store.ts';
 import { appendTrades, tape, toCsv } from './tape.ts';
 
@@ -16,12 +16,12 @@ const COUNT = 50_000;
 const micros = (trade: TradeInput): number => parseTime(trade.time)!.micros;
 
 /** The client, with every event the store sends to a read counted. */
-function counting(client: EventStoreDBClient) {
+function counting(client: StoreClient) {
   const counter = { calls: 0, events: 0 };
   const proxy = new Proxy(client, {
     get(target, key, receiver) {
       if (key !== 'readStream') return Reflect.get(target, key, receiver);
-      return (...args: Parameters<EventStoreDBClient['readStream']>) => {
+      return (...args: Parameters<StoreClient['readStream']>) => {
         counter.calls += 1;
         const read = target.readStream(...args);
         read.on('data', () => (counter.events += 1));
@@ -100,31 +100,6 @@ describe('reading trades-{product}', () => {
     }
   });
 
-  it('decodes by hand exactly what the client reads, and ends quietly on a missing stream', async () => {
-    const fromClient = [];
-    for await (const resolved of store.client.readStream('trades-BTC-USD', { fromRevision: 49_990n })) {
-      fromClient.push({
-        revision: Number(resolved.event!.revision),
-        type: resolved.event!.type,
-        data: resolved.event!.data,
-      });
-    }
-    const byHand = [];
-    for await (const event of readStreamForwards(store.client, 'trades-BTC-USD', 49_990)) byHand.push(event);
-    expect(byHand).toHaveLength(10);
-    expect(byHand).toEqual(fromClient);
-
-    const first = [];
-    for await (const event of readStreamForwards(store.client, 'trades-BTC-USD', 0)) {
-      first.push(event.revision);
-      if (first.length === 3) break; // and the call is cancelled, or stopping the store would hang
-    }
-    expect(first).toEqual([0, 1, 2]);
-    const missing = [];
-    for await (const event of readStreamForwards(store.client, 'trades-NONE', 0)) missing.push(event);
-    expect(missing).toEqual([]);
-  });
-
   it('replays the same through the client when the hand decoder cannot be used', async () => {
     // The client as seen from outside without the internal the hand decoder needs; its own methods keep theirs.
     const plain = new Proxy(store.client, {
@@ -134,7 +109,7 @@ describe('reading trades-{product}', () => {
         return typeof value === 'function' ? value.bind(target) : value;
       },
     });
-    expect(canReadLean(plain)).toBe(false);
+    expect(canReadFast(plain)).toBe(false);
     const request = {
       product: 'BTC-USD',
       products: ['BTC-USD'],

@@ -1,9 +1,9 @@
 // Deterministic trade tapes for the backtest tests and benchmark: a random walk with microsecond times.
-import { jsonEvent, type EventStoreDBClient } from '@eventstore/db-client';
 import { formatMicros } from '../../src/domain/time.ts';
 import { seededRandom } from '../../src/feeds/simulated.ts';
 import { decideRecordTrade } from '../../src/domain/trades.ts';
 import { tradeStream, type TradeInput } from '../../src/domain/types.ts';
+import { appendToStream, type StoreClient } from '../../src/eventstore/store.ts';
 
 export interface TapeOptions {
   product?: string;
@@ -51,7 +51,7 @@ export function toCsv(trades: Iterable<TradeInput>, header = true): string {
  * recordTrades would write (same ids, same normalised data), without its per-batch checks.
  */
 export async function appendTrades(
-  client: EventStoreDBClient,
+  client: StoreClient,
   trades: readonly TradeInput[],
   batch = 5_000,
 ): Promise<void> {
@@ -59,8 +59,8 @@ export async function appendTrades(
     const slice = trades.slice(start, start + batch);
     const events = slice.map((trade) => {
       const { id, data } = decideRecordTrade(trade, [trade.product]);
-      return jsonEvent({ id, type: 'TradeRecorded', data });
+      return { id, type: 'TradeRecorded', data };
     });
-    await client.appendToStream(tradeStream(slice[0]!.product), events);
+    await appendToStream(client, tradeStream(slice[0]!.product), events);
   }
 }

@@ -6,8 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { EventStoreDBClient, jsonEvent, type ResolvedEvent } from '@eventstore/db-client';
 import { COMMAND_NAMES } from '../../src/cli/program.ts';
+import { appendToStream, connectClient, readStream } from '../../src/eventstore/store.ts';
 import { buildPackage, userEnv, type BuiltPackage } from '../helpers/build.ts';
 
 const run = promisify(execFile);
@@ -78,12 +78,11 @@ describe('the compiled bin', () => {
       {},
       /^(esdb:\/\/\S+)$/m,
     );
-    const client = EventStoreDBClient.connectionString(match[1]!);
+    const client = connectClient(match[1]!);
     cleanups.push(() => client.dispose());
-    await client.appendToStream('compiled-1', [jsonEvent({ type: 'Built', data: { n: 1 } })]);
+    await appendToStream(client, 'compiled-1', { type: 'Built', data: { n: 1 } });
     const read: string[] = [];
-    for await (const resolved of client.readStream('compiled-1') as AsyncIterable<ResolvedEvent>)
-      read.push(resolved.event!.type);
+    for await (const event of readStream(client, 'compiled-1')) read.push(event.type);
     expect(read).toEqual(['Built']);
   });
 

@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { EventStoreDBClient, jsonEvent } from '@eventstore/db-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DomainError } from '../../src/domain/errors.ts';
 import {
@@ -10,6 +9,7 @@ import {
   tradeIndexStream,
 } from '../../src/domain/trades.ts';
 import type { TradeInput } from '../../src/domain/types.ts';
+import { appendToStream, connectClient, readStream, type StoreClient } from '../../src/eventstore/store.ts';
 import { startTestStore, type TestStore } from '../helpers/store.ts';
 
 const products = ['BTC-USD', 'ETH-USD'];
@@ -66,7 +66,7 @@ describe.each(['full', 'recent'] as const)(
   'recordTrades through the embedded node (idempotency %s)',
   (idempotency) => {
     let store: TestStore;
-    const clients: EventStoreDBClient[] = [];
+    const clients: StoreClient[] = [];
     beforeAll(async () => {
       store = await startTestStore({ idempotency, limits: { idempotencyCacheSize: CACHE } });
     });
@@ -75,23 +75,23 @@ describe.each(['full', 'recent'] as const)(
       await store?.stop();
     });
     /** Another process's connection: its own writer, knowing nothing of the stream yet. */
-    const connect = (): EventStoreDBClient => {
-      const client = EventStoreDBClient.connectionString(store.connectionString);
+    const connect = (): StoreClient => {
+      const client = connectClient(store.connectionString);
       clients.push(client);
       return client;
     };
     const stored = async (product: string): Promise<string[]> => {
       const ids: string[] = [];
-      for await (const resolved of store.client.readStream(`trades-${product}`))
-        if (resolved.event!.type === 'TradeRecorded')
-          ids.push((resolved.event!.data as { tradeId: string }).tradeId);
+      for await (const event of readStream(store.client, `trades-${product}`))
+        if (event.type === 'TradeRecorded') ids.push((event.data as { tradeId: string }).tradeId);
       return ids;
     };
     /** Pushes every earlier event id out of the recent mode's cache. */
     const flushCache = () =>
-      store.client.appendToStream(
+      appendToStream(
+        store.client,
         `filler-${randomUUID()}`,
-        Array.from({ length: CACHE }, () => jsonEvent({ type: 'Filler', data: {} })),
+        Array.from({ length: CACHE }, () => ({ type: 'Filler', data: {} })),
       );
 
     it('given a batch, when recorded twice and then overlapping, then each trade is stored once and counted honestly', async () => {
@@ -130,7 +130,7 @@ describe.each(['full', 'recent'] as const)(
     });
 
     it('given trades appended by someone else in between, then the counts still hold', async () => {
-      await store.client.appendToStream('trades-BTC-USD', jsonEvent({ type: 'SomethingElse', data: {} }));
+      await appendToStream(store.client, 'trades-BTC-USD', { type: 'SomethingElse', data: {} });
       expect(
         await recordTrades(
           store.client,
@@ -185,9 +185,10 @@ describe.each(['full', 'recent'] as const)(
       // What the writer will append next, already in the stream at the revision it expects: as if its
       // append had been written and only the answer lost.
       const next = ['601', '602'].map((id) => decideRecordTrade(input(id, { product }), products));
-      await store.client.appendToStream(
+      await appendToStream(
+        store.client,
         'trades-BTC-USD',
-        next.map(({ id, data }) => jsonEvent({ id, type: 'TradeRecorded', data })),
+        next.map(({ id, data }) => ({ id, type: 'TradeRecorded', data })),
       );
       await flushCache();
       await recordTrades(
@@ -203,7 +204,7 @@ describe.each(['full', 'recent'] as const)(
       const tape = Array.from({ length: 1200 }, (_, n) => input(String(10_000 + n), { product }));
       const [a, b] = [connect(), connect()];
       // Two feed connectors on the same product, in batches of their own sizes, b starting a little later.
-      const feed = async (client: EventStoreDBClient, size: number, from: number) => {
+      const feed = async (client: StoreClient, size: number, from: number) => {
         let recorded = 0;
         for (let start = from; start < tape.length; start += size)
           recorded += (await recordTrades(client, tape.slice(start, start + size), { products })).recorded;
@@ -229,8 +230,8 @@ describe('the trade index snapshot', () => {
   afterAll(() => store?.stop());
   const snapshots = async (): Promise<{ revision: string }[]> => {
     const found: { revision: string }[] = [];
-    for await (const resolved of store.client.readStream(tradeIndexStream('trades-BTC-USD')))
-      found.push(resolved.event!.data as { revision: string });
+    for await (const event of readStream(store.client, tradeIndexStream('trades-BTC-USD')))
+      found.push(event.data as { revision: string });
     return found;
   };
 
@@ -239,17 +240,17 @@ describe('the trade index snapshot', () => {
     expect(await recordTrades(store.client, tape, { products })).toMatchObject({ recorded: 10_100 });
     expect(await snapshots()).toEqual([expect.objectContaining({ revision: '9999' })]);
 
-    const fromSnapshot = EventStoreDBClient.connectionString(store.connectionString);
+    const fromSnapshot = connectClient(store.connectionString);
     const again = await recordTrades(fromSnapshot, [...tape.slice(9_990), input('10101')], { products });
     expect(again).toMatchObject({ recorded: 1, alreadyPresent: 110 });
     await fromSnapshot.dispose();
 
     // Something else wrote to the side stream: not a snapshot, so the next writer reads the whole stream.
-    await store.client.appendToStream(
-      tradeIndexStream('trades-BTC-USD'),
-      jsonEvent({ type: 'TradeIndexSnapshot', data: { revision: '5', index: { sources: { coinbase: 7 } } } }),
-    );
-    const fromGarbage = EventStoreDBClient.connectionString(store.connectionString);
+    await appendToStream(store.client, tradeIndexStream('trades-BTC-USD'), {
+      type: 'TradeIndexSnapshot',
+      data: { revision: '5', index: { sources: { coinbase: 7 } } },
+    });
+    const fromGarbage = connectClient(store.connectionString);
     const third = await recordTrades(fromGarbage, [input('17'), input('10102')], { products });
     expect(third).toMatchObject({ recorded: 1, alreadyPresent: 1 });
     await fromGarbage.dispose();
@@ -258,8 +259,8 @@ describe('the trade index snapshot', () => {
 
   const stored = async (): Promise<string[]> => {
     const ids: string[] = [];
-    for await (const resolved of store.client.readStream('trades-BTC-USD'))
-      ids.push((resolved.event!.data as { tradeId: string }).tradeId);
+    for await (const event of readStream(store.client, 'trades-BTC-USD'))
+      ids.push((event.data as { tradeId: string }).tradeId);
     return ids;
   };
 });

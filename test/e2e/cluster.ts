@@ -4,8 +4,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { EventStoreDBClient, StreamNotFoundError } from '@eventstore/db-client';
 import { signToken } from '../../src/api/auth.ts';
+import { BACKWARDS, connectClient, END, readStream, type StoreClient } from '../../src/eventstore/store.ts';
 import { LEASE_TAKEN, leaseStream } from '../../src/runtime/leases.ts';
 import { startFakeCoinbase, type FakeCoinbase } from '../feeds/fakeCoinbase.ts';
 import { serve, storeProcess, type Served } from './process.ts';
@@ -17,7 +17,7 @@ export interface Cluster {
   coinbase: FakeCoinbase;
   store: Served;
   /** The test's own client of the store. */
-  client: EventStoreDBClient;
+  client: StoreClient;
   apis: Served[];
   reactors: Served[];
   feeds: Served[];
@@ -45,7 +45,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
   };
   const coinbase = await startFakeCoinbase({ heartbeatMs: 500 });
   const store = await storeProcess(dir('store'));
-  const client = EventStoreDBClient.connectionString(store.url);
+  const client = connectClient(store.url);
   const env = {
     EVENTSTORE_URL: store.url,
     PRICEALERT_JWT_SECRET: SECRET,
@@ -107,28 +107,24 @@ export interface LeaseHolder {
 }
 
 /** Who holds each product's lease, from the newest events of its stream. */
-export async function leaseHolders(client: EventStoreDBClient): Promise<Map<string, LeaseHolder>> {
+export async function leaseHolders(client: StoreClient): Promise<Map<string, LeaseHolder>> {
   const holders = new Map<string, LeaseHolder>();
   for (const product of PRODUCTS) {
-    try {
-      for await (const { event } of client.readStream(leaseStream(product), {
-        direction: 'backwards',
-        fromRevision: 'end',
-        maxCount: 16,
-      })) {
-        if (!event?.isJson) continue;
-        const holder = (event.data as { holder: string }).holder;
-        const newest = holders.get(product);
-        if (!newest) {
-          const pid = Number(holder.split(':')[1]);
-          holders.set(product, { type: event.type, holder, pid, takenAt: undefined });
-        }
-        const lease = holders.get(product)!;
-        if (lease.holder === holder && !lease.takenAt && event.type === LEASE_TAKEN)
-          lease.takenAt = event.created;
+    for await (const event of readStream(client, leaseStream(product), {
+      direction: BACKWARDS,
+      fromRevision: END,
+      maxCount: 16,
+    })) {
+      if (!event.isJson) continue;
+      const holder = (event.data as { holder: string }).holder;
+      const newest = holders.get(product);
+      if (!newest) {
+        const pid = Number(holder.split(':')[1]);
+        holders.set(product, { type: event.type, holder, pid, takenAt: undefined });
       }
-    } catch (error) {
-      if (!(error instanceof StreamNotFoundError)) throw error;
+      const lease = holders.get(product)!;
+      if (lease.holder === holder && !lease.takenAt && event.type === LEASE_TAKEN)
+        lease.takenAt = event.created;
     }
   }
   return holders;

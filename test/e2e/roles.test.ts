@@ -6,11 +6,11 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { EventStoreDBClient } from '@eventstore/db-client';
 import { createPriceAlertClient, type AlertTrigger, type PriceAlertClient } from 'pricealert/client';
 import { afterAll, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import type { AlertCreated, TradeRecorded } from '../../src/domain/events.ts';
+import { connectClient, readAll, readStream } from '../../src/eventstore/store.ts';
 import { eventually, gql } from '../api/harness.ts';
 import { tape } from '../feeds/fakeCoinbase.ts';
 import { triggersInFiringOrder } from '../helpers/firingOrder.ts';
@@ -38,8 +38,8 @@ afterAll(async () => {
 /** The events of a stream, oldest first. */
 async function eventsOf<T>(stream: string, type: string): Promise<T[]> {
   const found: T[] = [];
-  for await (const { event } of cluster!.client.readStream(stream)) {
-    if (event?.type === type) found.push(event.data as T);
+  for await (const event of readStream(cluster!.client, stream)) {
+    if (event.type === type) found.push(event.data as T);
   }
   return found;
 }
@@ -165,8 +165,8 @@ it('one store, two APIs, two reactors, two feeds: kill -9 a reactor and a feed m
   const trades: TradeRecorded[] = [];
   for (const product of PRODUCTS)
     trades.push(...(await eventsOf<TradeRecorded>(`trades-${product}`, 'TradeRecorded')));
-  for await (const { event } of client.readAll()) {
-    if (event?.type === 'AlertCreated') alerts.push(event.data as unknown as AlertCreated);
+  for await (const event of readAll(client)) {
+    if (event.type === 'AlertCreated') alerts.push(event.data as unknown as AlertCreated);
   }
   expect(alerts).toHaveLength(12);
   const expected = expectedChanges(alerts, trades);
@@ -268,7 +268,7 @@ it('without EVENTSTORE_URL, roles on one data dir share its node; a reactor stop
     const { connectionString } = JSON.parse(readFileSync(join(dataDir, 'node.lock'), 'utf8')) as {
       connectionString: string;
     };
-    const client = EventStoreDBClient.connectionString(connectionString);
+    const client = connectClient(connectionString);
     try {
       const held = (await leaseHolders(client)).get('BTC-USD');
       expect(held?.pid).toBe(reactor.process.pid);

@@ -25,7 +25,7 @@ import {
   writeCheckpoints,
   writeMixedStreams,
   type Seen,
-} from '../helpers/scavenge.ts';
+} from './scavengeStore.ts';
 import { runCli } from '../helpers/cli.ts';
 import { startTestStore, type TestStore } from '../helpers/store.ts';
 

@@ -7,7 +7,6 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { BACKWARDS, END } from '@eventstore/db-client';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backtestFromStore } from '../../src/backtest/index.ts';
@@ -15,6 +14,7 @@ import { createAlert } from '../../src/domain/alerts.ts';
 import type { AlertCreated, TradeRecorded } from '../../src/domain/events.ts';
 import { recordTrades } from '../../src/domain/trades.ts';
 import { tradeStream } from '../../src/domain/types.ts';
+import { lastEvent } from '../../src/eventstore/store.ts';
 import { startCoinbaseFeed, type CoinbaseFeed } from '../../src/feeds/coinbase.ts';
 import { startReactor, type Reactor } from '../../src/runtime/reactor.ts';
 import { startTestStore, type TestStore } from '../helpers/store.ts';
@@ -118,12 +118,8 @@ describe('a trade recorded twice far apart, from the feed and from an import', {
     const stored = (await storedTrades(store.client, PRODUCT)) as unknown as TradeRecorded[];
     expect(stored.map((trade) => trade.tradeId)).toEqual(TAPE.map((trade) => trade.tradeId));
 
-    for await (const last of store.client.readStream(tradeStream(PRODUCT), {
-      direction: BACKWARDS,
-      fromRevision: END,
-      maxCount: 1,
-    }))
-      await reactor.caughtUpTo(last.event!.position!.commit);
+    const last = await lastEvent(store.client, tradeStream(PRODUCT));
+    await reactor.caughtUpTo(last!.position!.commit);
     expect(reactor.views.price(PRODUCT, 'all')?.count).toBe(TAPE.length);
 
     const expected = expectedChanges(alerts, stored);

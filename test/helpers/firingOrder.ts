@@ -1,8 +1,8 @@
 // What a user should receive, worked out from the store alone: every AlertTriggered of the user's
 // alerts, in firing order (the causing trade's `$all` position, then the alert's creation position).
-import { START, type EventStoreDBClient } from '@eventstore/db-client';
 import { causeOf } from '../../src/domain/alerts.ts';
 import { positionOrder } from '../../src/domain/position.ts';
+import { readAll, START, type StoreClient } from '../../src/eventstore/store.ts';
 
 export interface ExpectedTrigger {
   alertId: string;
@@ -10,16 +10,11 @@ export interface ExpectedTrigger {
   value: string;
 }
 
-export async function triggersInFiringOrder(
-  client: EventStoreDBClient,
-  userId: string,
-): Promise<ExpectedTrigger[]> {
+export async function triggersInFiringOrder(client: StoreClient, userId: string): Promise<ExpectedTrigger[]> {
   const created = new Map<string, bigint>();
   const fired: { alertId: string; tradeId: string; value: string; cause: bigint }[] = [];
-  const read = client.readAll({ fromPosition: START, maxCount: Number.MAX_SAFE_INTEGER });
-  for await (const resolved of read) {
-    const event = resolved.event;
-    if (!event?.position || !event.isJson) continue;
+  for await (const event of readAll(client, { fromPosition: START })) {
+    if (!event.isJson) continue;
     const data = event.data as {
       alertId?: string;
       userId?: string;

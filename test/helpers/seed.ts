@@ -1,10 +1,10 @@
 // Alerts written straight into the store, many at once: a large store to start a server against.
-import { jsonEvent, NO_STREAM, type EventStoreDBClient } from '@eventstore/db-client';
 import { alertStream } from '../../src/domain/types.ts';
+import { appendToStream, NO_STREAM, type StoreClient } from '../../src/eventstore/store.ts';
 
 /** Appends `count` ACTIVE alerts (AlertCreated, LAST ABOVE a high threshold) of `userId`, `inFlight` at a time. */
 export async function seedAlerts(
-  client: EventStoreDBClient,
+  client: StoreClient,
   userId: string,
   count: number,
   inFlight = 64,
@@ -13,9 +13,10 @@ export async function seedAlerts(
   const worker = async (): Promise<void> => {
     for (let index = next++; index < count; index = next++) {
       const alertId = `${userId}-seed-${index}`;
-      await client.appendToStream(
+      await appendToStream(
+        client,
         alertStream(alertId),
-        jsonEvent({
+        {
           type: 'AlertCreated',
           data: {
             alertId,
@@ -29,7 +30,7 @@ export async function seedAlerts(
             rearmBy: '0',
             createdAt: '2026-11-26T08:00:00.000000Z',
           },
-        }),
+        },
         { expectedRevision: NO_STREAM },
       );
     }

@@ -2,12 +2,12 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { EventStoreDBClient } from '@eventstore/db-client';
 import { startEmbeddedNode, type EmbeddedNode } from '../../src/eventstore/embedded/index.ts';
 import type { NodeLimits } from '../../src/eventstore/embedded/limits.ts';
+import { connectClient, type StoreClient } from '../../src/eventstore/store.ts';
 
 export interface TestStore {
-  readonly client: EventStoreDBClient;
+  readonly client: StoreClient;
   readonly connectionString: string;
   readonly dataDir: string;
   readonly node: EmbeddedNode;
@@ -39,7 +39,7 @@ export async function startTestStore(options: TestStoreOptions = {}): Promise<Te
       ...(options.idempotency ? { idempotency: options.idempotency } : {}),
     },
   });
-  const client = EventStoreDBClient.connectionString(node.connectionString);
+  const client = connectClient(node.connectionString);
   let stopping: Promise<void> | undefined;
   return {
     client,

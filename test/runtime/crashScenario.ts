@@ -2,12 +2,12 @@
 // kills) and the soak test (many).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { EventStoreDBClient } from '@eventstore/db-client';
 import { createAlert } from '../../src/domain/alerts.ts';
 import type { AlertCreated } from '../../src/domain/events.ts';
 import { formatMicros } from '../../src/domain/time.ts';
 import { recordTrades } from '../../src/domain/trades.ts';
 import type { TradeInput } from '../../src/domain/types.ts';
+import { connectClient } from '../../src/eventstore/store.ts';
 import { startTestStore } from '../helpers/store.ts';
 import { changesOf, expectedChanges, WINDOWS } from './helpers.ts';
 
@@ -106,7 +106,7 @@ export async function crashScenario(
       await sending;
       if (child.exitCode === null && child.signalCode === null) await once(child, 'exit');
       // The feed restarts too and sends the tape so far again, from a connection of its own.
-      const replay = EventStoreDBClient.connectionString(store.connectionString);
+      const replay = connectClient(store.connectionString);
       await recordTrades(replay, trades.slice(0, sent), { products: ['BTC-USD'] });
       await replay.dispose();
     }

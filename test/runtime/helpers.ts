@@ -1,31 +1,25 @@
 // Shared by the reactor tests: reading what the reactor wrote, and the expected changes from a replay.
-import { BACKWARDS, END, StreamNotFoundError, type EventStoreDBClient } from '@eventstore/db-client';
 import { applyTrade, createMarket, addAlert } from '../../projections/market.ts';
 import type { AlertCreated, TradeRecorded } from '../../src/domain/events.ts';
 import { alertStream } from '../../src/domain/types.ts';
+import { BACKWARDS, END, readAll, readStream, type StoreClient } from '../../src/eventstore/store.ts';
 
 export const WINDOWS = ['1m', '10m'];
 
-export async function lastPosition(client: EventStoreDBClient): Promise<bigint> {
+export async function lastPosition(client: StoreClient): Promise<bigint> {
   let position = -1n;
-  for await (const resolved of client.readAll({ direction: BACKWARDS, fromPosition: END, maxCount: 1 })) {
-    if (resolved.event) position = resolved.event.position.commit;
-  }
+  for await (const event of readAll(client, { direction: BACKWARDS, fromPosition: END, maxCount: 1 }))
+    position = event.position.commit;
   return position;
 }
 
 /** `type tradeId` lines of an alert's stream after AlertCreated, e.g. `AlertTriggered 17`. */
-export async function changesOf(client: EventStoreDBClient, alertId: string): Promise<string[]> {
+export async function changesOf(client: StoreClient, alertId: string): Promise<string[]> {
   const lines: string[] = [];
-  try {
-    for await (const resolved of client.readStream(alertStream(alertId))) {
-      const event = resolved.event;
-      if (!event || event.type === 'AlertCreated') continue;
-      const data = event.data as { trade?: { tradeId: string }; tradeId?: string };
-      lines.push(`${event.type} ${data.trade?.tradeId ?? data.tradeId ?? ''}`.trim());
-    }
-  } catch (error) {
-    if (!(error instanceof StreamNotFoundError)) throw error;
+  for await (const event of readStream(client, alertStream(alertId))) {
+    if (event.type === 'AlertCreated') continue;
+    const data = event.data as { trade?: { tradeId: string }; tradeId?: string };
+    lines.push(`${event.type} ${data.trade?.tradeId ?? data.tradeId ?? ''}`.trim());
   }
   return lines;
 }

@@ -1,13 +1,13 @@
 // A reactor's leases alone in a process of their own, for the lease tests to kill -9:
 // `node --import tsx leaseHolder.ts <connectionString> <holder> <ttlMs> <renewEveryMs> <tickMs> <products…>`.
 // Prints `held <products>` whenever what it holds changes.
-import { EventStoreDBClient } from '@eventstore/db-client';
+import { connectClient } from '../../src/eventstore/store.ts';
 import { createLogger } from '../../src/logger.ts';
 import { startLeases } from '../../src/runtime/leases.ts';
 
 const [connectionString, holder, ttlMs, renewEveryMs, tickMs, ...products] = process.argv.slice(2);
 const leases = await startLeases({
-  client: EventStoreDBClient.connectionString(connectionString!),
+  client: connectClient(connectionString!),
   products,
   holder: holder!,
   ttlMs: Number(ttlMs),

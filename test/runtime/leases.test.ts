@@ -2,8 +2,16 @@
 // clean stop, taken over from a dead one, and never led by two at the same moment.
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { EventStoreDBClient, jsonEvent } from '@eventstore/db-client';
 import { afterEach, beforeEach, expect, it } from 'vitest';
+import {
+  appendToStream,
+  BACKWARDS,
+  connectClient,
+  END,
+  lastEvent,
+  readStream,
+  type StoreClient,
+} from '../../src/eventstore/store.ts';
 import { createLogger } from '../../src/logger.ts';
 import { LEASE_TAKEN, leaseStream, split, startLeases, type Leases } from '../../src/runtime/leases.ts';
 import { eventually } from '../api/harness.ts';
@@ -16,7 +24,7 @@ const HOLDER = join(import.meta.dirname, 'leaseHolder.ts');
 
 let store: TestStore;
 const running: Leases[] = [];
-const clients: EventStoreDBClient[] = [];
+const clients: StoreClient[] = [];
 
 beforeEach(async () => {
   store = await startTestStore();
@@ -31,8 +39,8 @@ afterEach(async () => {
 async function reactor(
   holder: string,
   timing: typeof FAST = FAST,
-): Promise<{ leases: Leases; client: EventStoreDBClient }> {
-  const client = EventStoreDBClient.connectionString(store.connectionString);
+): Promise<{ leases: Leases; client: StoreClient }> {
+  const client = connectClient(store.connectionString);
   clients.push(client);
   const leases = await startLeases({ client, products: PRODUCTS, logger, holder, ...timing });
   running.push(leases);
@@ -43,12 +51,12 @@ async function reactor(
 async function holders(): Promise<Map<string, { type: string; holder: string }>> {
   const found = new Map<string, { type: string; holder: string }>();
   for (const product of PRODUCTS) {
-    for await (const { event } of store.client.readStream(leaseStream(product), {
-      direction: 'backwards',
-      fromRevision: 'end',
+    for await (const event of readStream(store.client, leaseStream(product), {
+      direction: BACKWARDS,
+      fromRevision: END,
       maxCount: 1,
     })) {
-      if (event) found.set(product, { type: event.type, holder: (event.data as { holder: string }).holder });
+      found.set(product, { type: event.type, holder: (event.data as { holder: string }).holder });
     }
   }
   return found;
@@ -145,20 +153,13 @@ it('given a lease taken from under its holder, the holder lets go rather than ov
   // Another writer at the revision r1 last wrote (retried should r1 renew in between): r1's next
   // renewal expects that same revision and is refused.
   for (;;) {
-    let revision = -1n;
-    for await (const { event } of store.client.readStream(leaseStream(product), {
-      direction: 'backwards',
-      fromRevision: 'end',
-      maxCount: 1,
-    })) {
-      revision = event!.revision;
-    }
-    const taken = await store.client
-      .appendToStream(
-        leaseStream(product),
-        jsonEvent({ type: LEASE_TAKEN, data: { holder: 'intruder', product, ttlMs: 600 } }),
-        { expectedRevision: revision },
-      )
+    const revision = (await lastEvent(store.client, leaseStream(product)))?.revision ?? -1n;
+    const taken = await appendToStream(
+      store.client,
+      leaseStream(product),
+      { type: LEASE_TAKEN, data: { holder: 'intruder', product, ttlMs: 600 } },
+      { expectedRevision: revision },
+    )
       .then(() => true)
       .catch(() => false);
     if (taken) break;

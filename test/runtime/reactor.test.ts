@@ -1,4 +1,3 @@
-import { jsonEvent } from '@eventstore/db-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cancelAlert, createAlert, type CreateAlertCommand } from '../../src/domain/alerts.ts';
 import { DomainError } from '../../src/domain/errors.ts';
@@ -6,6 +5,7 @@ import type { AlertCreated, TradeRecorded } from '../../src/domain/events.ts';
 import { formatMicros } from '../../src/domain/time.ts';
 import { recordTrades } from '../../src/domain/trades.ts';
 import type { TradeInput } from '../../src/domain/types.ts';
+import { appendToStream } from '../../src/eventstore/store.ts';
 import { createLogger } from '../../src/logger.ts';
 import { startReactor, type Reactor } from '../../src/runtime/reactor.ts';
 import { startTestStore, type TestStore } from '../helpers/store.ts';
@@ -221,14 +221,14 @@ describe('alert reactor', () => {
       threshold: '2',
       measure: 'LAST',
     });
-    await store.client.appendToStream(
-      'trades-BTC-USD',
-      jsonEvent({ type: 'TradeRecorded', data: { product: 'BTC-USD', price: 'cheap' } }),
-    );
-    await store.client.appendToStream(
-      'alert-after-garbage',
-      jsonEvent({ type: 'AlertSnoozed', data: { alertId: 'after-garbage' } }),
-    );
+    await appendToStream(store.client, 'trades-BTC-USD', {
+      type: 'TradeRecorded',
+      data: { product: 'BTC-USD', price: 'cheap' },
+    });
+    await appendToStream(store.client, 'alert-after-garbage', {
+      type: 'AlertSnoozed',
+      data: { alertId: 'after-garbage' },
+    });
     await recordTrades(store.client, tape('g', ['1'], 'BTC-USD', 1000), { products: rules.products });
     await reactor.caughtUpTo(await lastPosition(store.client));
     expect(await changesOf(store.client, 'after-garbage')).toEqual(['AlertSnoozed', 'AlertTriggered g0']);

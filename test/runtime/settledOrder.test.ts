@@ -2,7 +2,6 @@
 // pipelined, so trade N's AlertRearmed can land after trade N+1, and the checkpoint can cover N while
 // N+1's trigger was never written (the reactor was killed first). The store state is built by hand in
 // exactly that order, then a reactor starts on it.
-import { jsonEvent, type EventStoreDBClient } from '@eventstore/db-client';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,6 +18,7 @@ import { writeCheckpoint } from '../../src/runtime/checkpoint.ts';
 import { startReactor, type Reactor } from '../../src/runtime/reactor.ts';
 import { startTestStore, type TestStore } from '../helpers/store.ts';
 import { changesOf, expectedChanges, lastPosition, WINDOWS } from './helpers.ts';
+import { appendToStream, readAll, type StoreClient } from '../../src/eventstore/store.ts';
 
 const logger = createLogger(process.env.TEST_LOG ?? 'silent');
 const config = { PRICEALERT_WINDOWS: WINDOWS };
@@ -37,11 +37,10 @@ const trade = (index: number, price: string): TradeInput => ({
 });
 
 /** `$all` order of a recorded trade. */
-async function positionOf(client: EventStoreDBClient, tradeId: string): Promise<bigint> {
+async function positionOf(client: StoreClient, tradeId: string): Promise<bigint> {
   let found: bigint | undefined;
-  for await (const resolved of client.readAll()) {
-    const event = resolved.event;
-    if (event?.type === 'TradeRecorded' && (event.data as { tradeId?: string }).tradeId === tradeId)
+  for await (const event of readAll(client)) {
+    if (event.type === 'TradeRecorded' && (event.data as { tradeId?: string }).tradeId === tradeId)
       found = positionOrder(event.position);
   }
   if (found === undefined) throw new Error(`trade ${tradeId} not found`);
@@ -50,18 +49,16 @@ async function positionOf(client: EventStoreDBClient, tradeId: string): Promise<
 
 /** Appends a change to the alert's stream as the reactor does: caused by the trade at `cause`. */
 async function appendChange(
-  client: EventStoreDBClient,
+  client: StoreClient,
   alertId: string,
   event: { type: string; data: Record<string, unknown> },
   cause: bigint,
   expectedRevision: bigint,
 ): Promise<void> {
-  await client.appendToStream(
+  await appendToStream(
+    client,
     alertStream(alertId),
-    jsonEvent({
-      ...event,
-      metadata: { tradePosition: formatPosition(orderPosition(cause)) },
-    }),
+    { ...event, metadata: { tradePosition: formatPosition(orderPosition(cause)) } },
     { expectedRevision },
   );
 }

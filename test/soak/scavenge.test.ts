@@ -8,7 +8,7 @@ import {
   readAll,
   writeCheckpoints,
   writeMixedStreams,
-} from '../helpers/scavenge.ts';
+} from '../eventstore/scavengeStore.ts';
 import { startTestStore, type TestStore } from '../helpers/store.ts';
 
 const EVENTS = Number(process.env.SOAK_SCAVENGE_EVENTS ?? 1_000_000);

@@ -1,8 +1,8 @@
 // Products, prices and trades: public reads, `recordTrade` for feeders, the `price` subscription.
-import { BACKWARDS, END, StreamNotFoundError } from '@eventstore/db-client';
 import { parseEvent, type TradeRecorded } from '../../domain/events.ts';
 import { recordTrade } from '../../domain/trades.ts';
 import { ALL_WINDOW, tradeStream, type TradeInput } from '../../domain/types.ts';
+import { BACKWARDS, END, readStream } from '../../eventstore/store.ts';
 import { followInto } from '../channel.ts';
 import { requireViewer, type ApiContext } from '../context.ts';
 import { badInput, userError } from '../errors.ts';
@@ -48,20 +48,14 @@ export function marketResolvers(services: ApiServices) {
         checkProduct(services, args.product);
         checkPageSize(services, args.last, 'last');
         const trades = [];
-        try {
-          const events = services.client.readStream(tradeStream(args.product), {
-            direction: BACKWARDS,
-            fromRevision: END,
-            maxCount: args.last,
-          });
-          for await (const resolved of events) {
-            const recorded = resolved.event;
-            if (!recorded) continue;
-            const parsed = parseEvent(recorded.type, recorded.data);
-            if (parsed.ok && parsed.event.type === 'TradeRecorded') trades.push(tradeView(parsed.event.data));
-          }
-        } catch (error) {
-          if (!(error instanceof StreamNotFoundError)) throw error;
+        const events = readStream(services.client, tradeStream(args.product), {
+          direction: BACKWARDS,
+          fromRevision: END,
+          maxCount: args.last,
+        });
+        for await (const recorded of events) {
+          const parsed = parseEvent(recorded.type, recorded.data);
+          if (parsed.ok && parsed.event.type === 'TradeRecorded') trades.push(tradeView(parsed.event.data));
         }
         return trades;
       },

@@ -1,7 +1,7 @@
 // What the resolvers are built from; one object per API server.
-import type { EventStoreDBClient } from '@eventstore/db-client';
 import type { BacktestThreads } from '../../backtest/thread.ts';
 import type { Config } from '../../config.ts';
+import type { StoreClient } from '../../eventstore/store.ts';
 import type { Logger } from '../../logger.ts';
 import type { Reactor } from '../../runtime/reactor.ts';
 import type { ApiLimits } from '../limits.ts';
@@ -10,7 +10,7 @@ import type { TriggerFeed } from '../triggerFeed.ts';
 
 export interface ApiServices {
   config: Config;
-  client: EventStoreDBClient;
+  client: StoreClient;
   reactor: Reactor;
   triggers: TriggerFeed;
   prices: PriceHub;

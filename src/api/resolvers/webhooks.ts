@@ -1,7 +1,6 @@
 // Webhook endpoints: register, list, pause/resume, delete, test, and their delivery record. The
 // caller's own only; another user's endpoint is NOT_FOUND. Everything here reads the store itself.
 import { randomUUID } from 'node:crypto';
-import { ANY, jsonEvent } from '@eventstore/db-client';
 import { readAlert } from '../../domain/alerts.ts';
 import { DomainError } from '../../domain/errors.ts';
 import { dateToIso } from '../../domain/time.ts';
@@ -18,6 +17,7 @@ import {
   type WebhookChange,
   type WebhookState,
 } from '../../domain/webhooks.ts';
+import { ANY, appendToStream } from '../../eventstore/store.ts';
 import { createSender } from '../../webhooks/send.ts';
 import { checkTarget } from '../../webhooks/target.ts';
 import { requireViewer, type ApiContext } from '../context.ts';
@@ -141,9 +141,10 @@ export function webhookResolvers(services: ApiServices) {
           ...(outcome.status === undefined ? {} : { status: outcome.status }),
           ...(outcome.error === undefined ? {} : { error: outcome.error }),
         };
-        await client.appendToStream(
+        await appendToStream(
+          client,
           webhookStream(webhookId),
-          jsonEvent({ type: 'WebhookDeliveryAttempted', data: attempted }),
+          { type: 'WebhookDeliveryAttempted', data: attempted },
           { expectedRevision: ANY },
         );
         return deliveryView({

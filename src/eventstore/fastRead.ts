@@ -1,9 +1,17 @@
-// Reading a stream forwards for a replay, without the client's per-event decoding: the client turns
-// every ReadResp into google-protobuf objects, then a ResolvedEvent with Dates and parsed metadata,
-// which costs about as much as the whole replay. Here the same Streams.Read call runs on the client's
-// own connection (its address, TLS and credentials), and each response is decoded by hand to the
-// three fields a replay needs. Field numbers are those of EventStoreDB's streams.proto, as in the
-// embedded node's encoder (src/eventstore/embedded/wire.ts).
+// Reading a stream forwards for a replay, fast: without the client's per-event decoding. The client turns
+// every ReadResp into google-protobuf objects, then a ResolvedEvent with Dates and parsed metadata, which
+// costs about as much as the whole replay. Here the same Streams.Read call runs on the client's own
+// connection (its address, TLS and credentials), and each response is decoded by hand to the three fields
+// a replay needs. Field numbers are those of EventStoreDB's streams.proto, as in the embedded node's
+// encoder (src/eventstore/embedded/wire.ts).
+//
+// Opening the call on the client's connection uses two of its private members. So the fast path is
+// taken only with the client version it was written and tested against, as package-lock.json pins it;
+// with any other version (or without a lockfile) the same events come through the public readStream.
+// test/eventstore/fastRead.test.ts checks both give the same events.
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import {
   makeGenericClientConstructor,
   type CallOptions,
@@ -11,19 +19,51 @@ import {
   type Metadata,
   type ServiceClientConstructor,
 } from '@grpc/grpc-js';
-import type { EventStoreDBClient } from '@eventstore/db-client';
+import { storeError } from './errors.ts';
+import { FORWARDS, readStream, type StoreClient } from './store.ts';
 
-/** One event as read: its revision, type, and JSON data (undefined when the event is not JSON). */
-export interface WireEvent {
+/** One event as a replay needs it: its revision, type, and JSON data (undefined when the event is not JSON). */
+export interface LeanEvent {
   revision: number;
   type: string;
   data: unknown;
 }
 
 /** An event, or undefined for every other response (confirmations, positions, stream not found). */
-type ReadMessage = WireEvent | undefined;
+type ReadMessage = LeanEvent | undefined;
 
-/** The client's internals this relies on (@eventstore/db-client 6): how its own commands open calls. */
+/** The @eventstore/db-client version whose internals {@link readForwardsFast} uses. */
+export const FAST_READ_CLIENT_VERSION = '6.2.1';
+
+/** The version of @eventstore/db-client a lockfile pins, if it names one. */
+export function lockedClientVersion(lockfile: string): string | undefined {
+  try {
+    const parsed = JSON.parse(lockfile) as { packages?: Record<string, { version?: unknown }> };
+    const version = parsed.packages?.['node_modules/@eventstore/db-client']?.version;
+    return typeof version === 'string' ? version : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The package-lock.json of the pricealert install this file belongs to, from here upwards. */
+function findLockfile(): string | undefined {
+  for (let dir = dirname(fileURLToPath(import.meta.url)); ; dir = dirname(dir)) {
+    const candidate = join(dir, 'package-lock.json');
+    if (existsSync(candidate)) return readFileSync(candidate, 'utf8');
+    if (dirname(dir) === dir) return undefined;
+  }
+}
+
+let lockedVersion: string | undefined | null = null;
+
+/** The client version the lockfile pins (read once). */
+function installedClientVersion(): string | undefined {
+  if (lockedVersion === null) lockedVersion = lockedClientVersion(findLockfile() ?? '');
+  return lockedVersion;
+}
+
+/** The client's internals this relies on (@eventstore/db-client 6.2): how its own commands open calls. */
 interface ClientInternals {
   GRPCStreamCreator(
     grpcClient: ServiceClientConstructor,
@@ -52,32 +92,65 @@ const LeanStreams = makeGenericClientConstructor(
   'Streams',
 );
 
-/** Whether this client exposes what {@link readStreamForwards} needs; otherwise use `client.readStream`. */
-export function canReadLean(client: EventStoreDBClient): boolean {
+/**
+ * Whether {@link readForwardsFast} may be used with this client: the lockfile pins (or `clientVersion`
+ * is) the client version it was written against, and the client has the two internals it uses.
+ */
+export function canReadFast(client: StoreClient, clientVersion = installedClientVersion()): boolean {
+  if (clientVersion !== FAST_READ_CLIENT_VERSION) return false;
   const internals = client as unknown as Partial<ClientInternals>;
   return typeof internals.GRPCStreamCreator === 'function' && typeof internals.callArguments === 'function';
 }
 
 /**
  * The events of `stream` from `fromRevision` on, in order; nothing when the stream does not exist.
- * Leaving the loop early cancels the call.
+ * Fast when {@link canReadFast}, else through the public readStream. Leaving the loop early cancels the call.
  */
-export async function* readStreamForwards(
-  client: EventStoreDBClient,
+export function readForwards(
+  client: StoreClient,
   stream: string,
   fromRevision: number,
-): AsyncGenerator<WireEvent> {
+): AsyncGenerator<LeanEvent> {
+  return canReadFast(client)
+    ? readForwardsFast(client, stream, fromRevision)
+    : readForwardsPublic(client, stream, fromRevision);
+}
+
+/** {@link readForwards} through the client's public readStream. */
+export async function* readForwardsPublic(
+  client: StoreClient,
+  stream: string,
+  fromRevision: number,
+): AsyncGenerator<LeanEvent> {
+  for await (const event of readStream(client, stream, {
+    fromRevision: BigInt(fromRevision),
+    direction: FORWARDS,
+  }))
+    yield { revision: Number(event.revision), type: event.type, data: event.isJson ? event.data : undefined };
+}
+
+/** {@link readForwards} by hand, on the client's connection: only where {@link canReadFast} says so. */
+export async function* readForwardsFast(
+  client: StoreClient,
+  stream: string,
+  fromRevision: number,
+): AsyncGenerator<LeanEvent> {
   const internals = client as unknown as ClientInternals;
   const request = encodeReadReq(stream, fromRevision);
-  const open = internals.GRPCStreamCreator(LeanStreams, 'backtest read', (grpcClient) =>
+  const open = internals.GRPCStreamCreator(LeanStreams, 'fast read', (grpcClient) =>
     grpcClient.read(request, ...internals.callArguments({}, { deadline: Infinity })),
   );
-  const call = await open();
+  const call = await open().catch((error: unknown) => {
+    throw storeError(error);
+  });
   let finished = false;
   try {
     // A missing stream is one stream_not_found response, then the end: nothing is yielded.
     for await (const message of call as AsyncIterable<ReadMessage>) if (message) yield message;
     finished = true;
+  } catch (error) {
+    finished = true;
+    throw storeError(error);
   } finally {
     if (!finished) call.cancel();
   }
@@ -185,7 +258,7 @@ function decodeReadResp(bytes: Buffer): ReadMessage {
 }
 
 /** ReadEvent: `event` (1) is the RecordedEvent; `link` (2) and the position are not needed (no links are read). */
-function decodeReadEvent(bytes: Buffer, start: number, end: number): WireEvent | undefined {
+function decodeReadEvent(bytes: Buffer, start: number, end: number): LeanEvent | undefined {
   const reader = new Reader(bytes, start, end);
   while (reader.more()) {
     const tag = reader.varint();
@@ -199,7 +272,7 @@ function decodeReadEvent(bytes: Buffer, start: number, end: number): WireEvent |
 }
 
 /** RecordedEvent: stream_revision (3), metadata map (6: "type", "content-type"), data (8). */
-function decodeRecordedEvent(bytes: Buffer, start: number, end: number): WireEvent {
+function decodeRecordedEvent(bytes: Buffer, start: number, end: number): LeanEvent {
   const reader = new Reader(bytes, start, end);
   let revision = -1;
   let type = '';
