@@ -65,7 +65,7 @@ export interface WebhookWorker {
 const WEBHOOK_STREAM = /^webhook-(.+)$/;
 const RESUBSCRIBE_MS = 1_000;
 const STORE_RETRY_MS = 500;
-/** Attempts to one endpoint made together: a burst of triggers costs two appends, not two each. */
+/** Attempts to one endpoint made together: a burst of triggers costs one append, not one each. */
 const MAX_BATCH = 16;
 /** Enough to spread the endpoints over a handful of workers; each held shard costs a renewal a second. */
 export const SHARDS = 16;
