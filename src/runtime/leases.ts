@@ -16,6 +16,8 @@
 //   split gives it, and releases those it gives to another, which takes them at its next tick.
 // - A dead reactor's leases stop moving: after `ttlMs` its share is dealt to the others and taken.
 //   With a tick of 500 ms and a TTL of 3 s a product is taken over at most ~4 s after its holder died.
+// - Another `kind` of work leases its own names apart: kind `webhooks` writes `webhooks-lease-P`,
+//   `webhooks-members`, WebhooksLeaseTaken… (the webhook workers' shards, src/webhooks/worker.ts).
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { StoreConflict } from '../eventstore/errors.ts';
@@ -66,15 +68,29 @@ export interface LeaseOptions {
   holder?: string;
   /** Monotonic milliseconds. */
   now?: () => number;
+  /** Names the lease streams and events (above). Default `reactor`. */
+  kind?: string;
+  /**
+   * Called when this holder gives a lease to another (or stops), after `leads` has turned false and
+   * before the release is written: the taker starts once the work under way has finished.
+   */
+  drain?: (product: string) => Promise<void>;
 }
 
-export const leaseStream = (product: string): string => `reactor-lease-${product}`;
-export const MEMBERS_STREAM = 'reactor-members';
-export const LEASE_TAKEN = 'ReactorLeaseTaken';
-const LEASE_RENEWED = 'ReactorLeaseRenewed';
-const LEASE_RELEASED = 'ReactorLeaseReleased';
-const MEMBER_ALIVE = 'ReactorMemberAlive';
-const MEMBER_LEFT = 'ReactorMemberLeft';
+export const leaseStream = (product: string, kind = 'reactor'): string => `${kind}-lease-${product}`;
+const membersStream = (kind: string): string => `${kind}-members`;
+/** The event types of a kind's leases: `ReactorLeaseTaken`… for reactors. */
+const eventTypes = (kind: string) => {
+  const prefix = kind.charAt(0).toUpperCase() + kind.slice(1);
+  return {
+    taken: `${prefix}LeaseTaken`,
+    renewed: `${prefix}LeaseRenewed`,
+    released: `${prefix}LeaseReleased`,
+    alive: `${prefix}MemberAlive`,
+    left: `${prefix}MemberLeft`,
+  };
+};
+export const LEASE_TAKEN = eventTypes('reactor').taken;
 /** How many recent member events are read each tick: enough for every member's latest at ~20 members. */
 const MEMBERS_READ = 64;
 
@@ -130,6 +146,10 @@ async function keepNewest(client: StoreClient, stream: string, maxCount: number)
 
 export async function startLeases(options: LeaseOptions): Promise<Leases> {
   const { client } = options;
+  const kind = options.kind ?? 'reactor';
+  const memberStream = membersStream(kind);
+  const streamOf = (product: string): string => leaseStream(product, kind);
+  const types = eventTypes(kind);
   const ttl = options.ttlMs ?? 3_000;
   const renewEvery = options.renewEveryMs ?? 1_000;
   const now = options.now ?? (() => performance.now());
@@ -178,18 +198,18 @@ export async function startLeases(options: LeaseOptions): Promise<Leases> {
   const announce = async (): Promise<void> => {
     if (now() - announcedAt < renewEvery) return;
     announcedAt = now();
-    await appendToStream(client, MEMBERS_STREAM, { type: MEMBER_ALIVE, data: { holder } });
+    await appendToStream(client, memberStream, { type: types.alive, data: { holder } });
   };
 
   const readMembers = async (): Promise<string[]> => {
     const at = now();
     const seen = new Set<string>();
-    for (const event of await newest(client, MEMBERS_STREAM, MEMBERS_READ)) {
+    for (const event of await newest(client, memberStream, MEMBERS_READ)) {
       if (!event.holder || seen.has(event.holder)) continue;
       seen.add(event.holder);
       const known = members.get(event.holder);
       if (known?.revision !== event.revision)
-        members.set(event.holder, { revision: event.revision, seenAt: at, left: event.type === MEMBER_LEFT });
+        members.set(event.holder, { revision: event.revision, seenAt: at, left: event.type === types.left });
     }
     const live = [...members]
       .filter(([, member]) => !member.left && at - member.seenAt < ttl)
@@ -198,13 +218,13 @@ export async function startLeases(options: LeaseOptions): Promise<Leases> {
   };
 
   const readLease = async (product: string): Promise<Observed> => {
-    const [event] = await newest(client, leaseStream(product), 1);
+    const [event] = await newest(client, streamOf(product), 1);
     const before = observed.get(product);
     if (before && before.revision === event?.revision) return before;
     const lease: Observed = {
       revision: event?.revision,
       holder: event?.holder,
-      released: event?.type === LEASE_RELEASED,
+      released: event?.type === types.released,
       seenAt: now(),
     };
     observed.set(product, lease);
@@ -213,14 +233,14 @@ export async function startLeases(options: LeaseOptions): Promise<Leases> {
 
   const renew = async (product: string, lease: Held): Promise<void> => {
     const sentAt = now();
-    const result = await write(leaseStream(product), LEASE_RENEWED, lease.revision, product);
+    const result = await write(streamOf(product), types.renewed, lease.revision, product);
     held.set(product, { revision: result.revision, sentAt });
   };
 
   const take = async (product: string, lease: Observed): Promise<void> => {
     const sentAt = now();
-    if (lease.revision === undefined) await keepNewest(client, leaseStream(product), 16);
-    const result = await write(leaseStream(product), LEASE_TAKEN, lease.revision ?? NO_STREAM, product);
+    if (lease.revision === undefined) await keepNewest(client, streamOf(product), 16);
+    const result = await write(streamOf(product), types.taken, lease.revision ?? NO_STREAM, product);
     held.set(product, { revision: result.revision, sentAt });
     log.info({ product, from: lease.released ? undefined : lease.holder }, 'took the lease');
   };
@@ -228,8 +248,21 @@ export async function startLeases(options: LeaseOptions): Promise<Leases> {
   const release = async (product: string, lease: Held): Promise<void> => {
     held.delete(product);
     notify();
-    await write(leaseStream(product), LEASE_RELEASED, lease.revision, product);
+    await options.drain?.(product);
+    await write(streamOf(product), types.released, lease.revision, product);
     log.info({ product }, 'released the lease');
+  };
+
+  /** Releases given away while their work drains, apart from the ticks so renewals go on meanwhile. */
+  const handing = new Set<Promise<void>>();
+  const handOver = async (product: string, lease: Held): Promise<void> => {
+    if (!options.drain) return release(product, lease);
+    const handed = release(product, lease)
+      .catch((error: unknown) =>
+        log.warn({ err: error, product }, 'releasing the lease failed; it expires by itself'),
+      )
+      .finally(() => handing.delete(handed));
+    handing.add(handed);
   };
 
   /** One product's step: keep, give away or take its lease, as the split says. */
@@ -241,7 +274,7 @@ export async function startLeases(options: LeaseOptions): Promise<Leases> {
       log.warn({ product, by: lease.holder }, 'lost the lease');
       return;
     }
-    if (mine && owner !== holder) return release(product, mine);
+    if (mine && owner !== holder) return handOver(product, mine);
     if (mine) {
       if (now() - mine.sentAt >= renewEvery) await renew(product, mine);
       return;
@@ -275,7 +308,7 @@ export async function startLeases(options: LeaseOptions): Promise<Leases> {
     notify();
   };
 
-  await keepNewest(client, MEMBERS_STREAM, 256);
+  await keepNewest(client, memberStream, 256);
   await tick();
   let ticking: Promise<void> | undefined;
   const timer = setInterval(() => {
@@ -296,6 +329,7 @@ export async function startLeases(options: LeaseOptions): Promise<Leases> {
       (stopping ??= (async () => {
         clearInterval(timer);
         await ticking;
+        await Promise.all([...handing]);
         await Promise.all(
           [...held].map(([product, lease]) =>
             release(product, lease).catch((error: unknown) =>
@@ -303,7 +337,7 @@ export async function startLeases(options: LeaseOptions): Promise<Leases> {
             ),
           ),
         );
-        await appendToStream(client, MEMBERS_STREAM, { type: MEMBER_LEFT, data: { holder } }).catch(
+        await appendToStream(client, memberStream, { type: types.left, data: { holder } }).catch(
           () => undefined,
         );
         listeners.clear();

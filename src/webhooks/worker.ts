@@ -1,16 +1,19 @@
 // The webhook delivery worker: folds the alert and webhook events of `$all` (a catch-up subscription
 // from the start, filtered by event type on the server) into every endpoint's outstanding deliveries,
-// then, once caught up, runs one lane per endpoint that POSTs them. Each attempt is claimed in the
-// endpoint's stream at the revision the worker has folded (WebhookDeliveryStarted), so of several
-// workers exactly one makes it; its outcome is recorded there too (WebhookDeliveryAttempted, then
-// WebhookDelivered / WebhookDeliveryFailed / WebhookDisabled). What is outstanding after a restart or a
-// kill -9 is therefore exactly what the endpoint streams say is not finished.
+// then, once caught up, runs one lane per endpoint that POSTs them. Endpoints fall into SHARDS shards
+// by a hash of their id, leased among the live workers (runtime/leases.ts, kind `webhooks`): a worker
+// POSTs only for the shards it leads, at once, then records the attempt in the endpoint's stream at
+// the revision it has folded (WebhookDeliveryStarted + WebhookDeliveryAttempted, then WebhookDelivered /
+// WebhookDeliveryFailed / WebhookDisabled). What is outstanding after a restart, a kill -9 or a
+// takeover is therefore exactly what the endpoint streams say is not finished: an attempt whose
+// outcome was never recorded is made again by whoever leads the shard next.
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { toAlertView } from '../../projections/alertsView.ts';
 import { StoreConflict } from '../eventstore/errors.ts';
 import {
   appendToStream,
+  lastEvent,
   START,
   subscribeToAll,
   type AllEvent,
@@ -35,6 +38,7 @@ import {
   type WebhookState,
 } from '../domain/webhooks.ts';
 import type { Logger } from '../logger.ts';
+import { leaseStream, startLeases, type LeaseOptions, type Leases } from '../runtime/leases.ts';
 import { decideOutcome, type RetrySchedule } from './outcome.ts';
 import { createSender, type SendOutcome } from './send.ts';
 
@@ -42,28 +46,48 @@ export interface WebhookWorkerOptions {
   client: StoreClient;
   config: Config;
   logger: Logger;
-  /** Names this worker in the attempts it claims; default host:pid:random. */
+  /** Names this worker in its leases and the attempts it records; default host:pid:random. */
   workerId?: string;
+  /** The shard leases' timing (runtime/leases.ts); their defaults take a dead worker's shards over in ~4 s. */
+  leases?: Pick<LeaseOptions, 'ttlMs' | 'renewEveryMs' | 'tickMs'>;
 }
 
 export interface WebhookWorker {
-  /** Resolves once the fold has caught up with the store and deliveries have begun. */
+  /** Resolves once the fold has caught up with the store and the worker has its first shard leases. */
   readonly ready: Promise<void>;
-  /** Stops taking deliveries, lets attempts under way finish and record, and closes connections. */
+  /** The shards this worker leads now, sorted. */
+  shards(): string[];
+  /** Stops taking deliveries, lets attempts under way finish and record, releases its shards, closes connections. */
   stop(): Promise<void>;
 }
 
 const WEBHOOK_STREAM = /^webhook-(.+)$/;
 const RESUBSCRIBE_MS = 1_000;
 const STORE_RETRY_MS = 500;
-/** Attempts to one endpoint made together: a burst of triggers costs two appends, not two each. */
+/** Attempts to one endpoint made together: a burst of triggers costs one append, not one each. */
 const MAX_BATCH = 16;
+/** Enough to spread the endpoints over a handful of workers; each held shard costs a renewal a second. */
+export const SHARDS = 16;
+const LEASE_KIND = 'webhooks';
+const LAPSE_RETRY_MS = 100;
+
+/** The shard of an endpoint: FNV-1a of its id, the same in every worker. */
+export function shardOf(webhookId: string): string {
+  let hash = 0x811c9dc5;
+  for (let index = 0; index < webhookId.length; index += 1)
+    hash = Math.imul(hash ^ webhookId.charCodeAt(index), 0x01000193) >>> 0;
+  return `webhook-shard-${hash % SHARDS}`;
+}
+const SHARD_NAMES = Array.from({ length: SHARDS }, (_, index) => `webhook-shard-${index}`);
 
 interface Endpoint {
   state: WebhookState;
+  shard: string;
   /** Message bodies of the outstanding deliveries, by message id. */
   bodies: Map<string, string>;
   running: boolean;
+  /** The lane while one runs: a shard given away waits for its lanes. */
+  lane?: Promise<void>;
   wake?: () => void;
 }
 
@@ -83,6 +107,12 @@ function triggerBody(cursor: string, alert: AlertState, event: AlertTriggered): 
   });
 }
 
+interface Sent {
+  messageId: string;
+  outcome: SendOutcome;
+  at: Date;
+}
+
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 export function startWebhookWorker(options: WebhookWorkerOptions): WebhookWorker {
@@ -91,8 +121,6 @@ export function startWebhookWorker(options: WebhookWorkerOptions): WebhookWorker
   const workerId = options.workerId ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
   const schedule: RetrySchedule = config.PRICEALERT_WEBHOOK_RETRY;
   const timeoutMs = config.PRICEALERT_WEBHOOK_TIMEOUT;
-  // An attempt not recorded within twice the timeout was lost with its worker; it may be made again.
-  const leaseMs = timeoutMs * 2;
   const sender = createSender({ allowPrivate: config.PRICEALERT_WEBHOOK_ALLOW_PRIVATE, timeoutMs });
 
   const alerts = new Map<string, AlertState>();
@@ -104,8 +132,16 @@ export function startWebhookWorker(options: WebhookWorkerOptions): WebhookWorker
   let stopped = false;
   let subscription: StoreSubscription<AllEvent> | undefined;
   const lanes = new Set<Promise<void>>();
-  let markReady: () => void = () => {};
-  const ready = new Promise<void>((resolve) => (markReady = resolve));
+  let markCaughtUp: () => void = () => {};
+  const caughtUp = new Promise<void>((resolve) => (markCaughtUp = resolve));
+  let leases: Leases | undefined;
+  /**
+   * The shards led, each with the moment its lanes may start: once the fold has taken in the lease
+   * event this worker saw on gaining it, so everything the previous holder recorded before letting go
+   * is folded before anything is POSTed again.
+   */
+  const led = new Map<string, Promise<void>>();
+  const leads = (shard: string): boolean => leases?.leads(shard) ?? false;
 
   /** Resolves once the fold has taken in every event up to this `$all` order (position.ts). */
   const caughtUpTo = (order: bigint): Promise<void> =>
@@ -116,12 +152,52 @@ export function startWebhookWorker(options: WebhookWorkerOptions): WebhookWorker
   const kick = (endpoint: Endpoint): void => {
     if (!live || stopped) return;
     if (endpoint.running) return endpoint.wake?.();
+    if (!led.has(endpoint.shard)) return;
     if (endpoint.state.status !== 'ACTIVE' || endpoint.state.open.size === 0) return;
     const lane = runLane(endpoint).catch((error: unknown) =>
       logger.error({ err: error, webhookId: endpoint.state.created.webhookId }, 'a delivery lane failed'),
     );
     lanes.add(lane);
-    void lane.finally(() => lanes.delete(lane));
+    endpoint.lane = lane;
+    void lane.finally(() => {
+      lanes.delete(lane);
+      if (endpoint.lane === lane) delete endpoint.lane;
+    });
+  };
+
+  /** Resolves once the fold has taken in the newest event of the shard's lease stream. */
+  const foldedLease = async (shard: string): Promise<void> => {
+    while (!stopped) {
+      let order: bigint | undefined;
+      try {
+        const newest = await lastEvent(client, leaseStream(shard, LEASE_KIND));
+        if (newest?.position) order = positionOrder(newest.position);
+      } catch (error) {
+        logger.warn({ err: error, shard }, 'reading the shard lease failed; retrying');
+        await sleep(STORE_RETRY_MS);
+        continue;
+      }
+      if (order !== undefined) await caughtUpTo(order);
+      return;
+    }
+  };
+
+  /** Starts the lanes of shards gained, and wakes those of shards lost so that they end. */
+  const onLeadership = (): void => {
+    for (const shard of SHARD_NAMES) {
+      if (!leads(shard)) led.delete(shard);
+      else if (!led.has(shard)) led.set(shard, foldedLease(shard));
+    }
+    for (const endpoint of endpoints.values())
+      if (led.has(endpoint.shard)) kick(endpoint);
+      else endpoint.wake?.();
+  };
+
+  /** A shard given away: its lanes end after the batch under way, which is recorded first. */
+  const drain = async (shard: string): Promise<void> => {
+    const draining = [...endpoints.values()].filter((endpoint) => endpoint.shard === shard);
+    for (const endpoint of draining) endpoint.wake?.();
+    await Promise.all(draining.map((endpoint) => endpoint.lane));
   };
 
   const onTrigger = (alert: AlertState, event: AlertTriggered, cause: bigint): void => {
@@ -147,7 +223,7 @@ export function startWebhookWorker(options: WebhookWorkerOptions): WebhookWorker
     const state = evolveWebhook(existing?.state, event, revision);
     if (!state) return;
     if (!existing) {
-      endpoints.set(webhookId, { state, bodies: new Map(), running: false });
+      endpoints.set(webhookId, { state, shard: shardOf(webhookId), bodies: new Map(), running: false });
       const ids = byUser.get(state.created.userId) ?? new Set<string>();
       byUser.set(state.created.userId, ids);
       ids.add(webhookId);
@@ -235,18 +311,16 @@ export function startWebhookWorker(options: WebhookWorkerOptions): WebhookWorker
     return due.length > 0 ? { messageIds: due } : { waitMs };
   };
 
-  /** One batch of attempts to an endpoint: claimed in one append, POSTed side by side, recorded in one append. */
-  const attempt = async (endpoint: Endpoint, messageIds: string[]): Promise<void> => {
-    const { state } = endpoint;
-    const { webhookId, url, secret } = state.created;
-    const startedAt = new Date();
-    const batch = messageIds.map((messageId) => {
-      const open = state.open.get(messageId)!;
-      return { messageId, open, attempt: open.attempts + 1 };
-    });
-    const claimed = await appendOwn(
-      endpoint,
-      batch.map(({ messageId, attempt }) => ({
+  /** What a batch of attempts adds to the endpoint's stream, decided against the state folded now. */
+  const record = (state: WebhookState, startedAt: Date, sent: Sent[]): WebhookEvent[] => {
+    const { webhookId } = state.created;
+    const events: WebhookEvent[] = [];
+    for (const { messageId, outcome, at } of sent) {
+      const open = state.open.get(messageId);
+      // Finished meanwhile by a worker that took the shard over: this POST was a second delivery.
+      if (!open) continue;
+      const attempt = open.attempts + 1;
+      events.push({
         type: 'WebhookDeliveryStarted',
         data: {
           webhookId,
@@ -254,24 +328,9 @@ export function startWebhookWorker(options: WebhookWorkerOptions): WebhookWorker
           attempt,
           worker: workerId,
           startedAt: dateToIso(startedAt),
-          leaseUntil: dateToIso(new Date(startedAt.getTime() + leaseMs)),
+          leaseUntil: dateToIso(at),
         },
-      })),
-    );
-    if (!claimed) return;
-    const outcomes = await Promise.all(
-      batch.map(async ({ messageId }) => {
-        const body = endpoint.bodies.get(messageId);
-        const outcome: SendOutcome =
-          body === undefined
-            ? { ok: false, error: 'message body unknown to this worker', ms: 0 }
-            : await sender.send(url, secret, { id: messageId, body });
-        return { outcome, at: new Date() };
-      }),
-    );
-    const events: WebhookEvent[] = [];
-    for (const [index, { messageId, open, attempt }] of batch.entries()) {
-      const { outcome, at } = outcomes[index]!;
+      });
       const decided = decideOutcome(
         { state, messageId, open, attempt, startedAt, outcome, at },
         schedule,
@@ -280,20 +339,45 @@ export function startWebhookWorker(options: WebhookWorkerOptions): WebhookWorker
       // Several failures in one batch disable the endpoint once.
       const disabledAlready = events.some((event) => event.type === 'WebhookDisabled');
       events.push(...decided.filter((event) => event.type !== 'WebhookDisabled' || !disabledAlready));
-      if (!outcome.ok)
-        logger.debug({ webhookId, messageId, attempt, error: outcome.error }, 'delivery attempt failed');
     }
-    // The outcome is a fact: it is recorded even if the endpoint changed meanwhile (paused, deleted).
-    while (!(await appendOwn(endpoint, events)) && !stopped) {
-      /* caught up with the endpoint's stream; append again at its new revision */
-    }
+    return events;
+  };
+
+  /** One batch of attempts to an endpoint: POSTed side by side at once, then recorded in one append. */
+  const attempt = async (endpoint: Endpoint, messageIds: string[]): Promise<void> => {
+    const { webhookId, url, secret } = endpoint.state.created;
+    const startedAt = new Date();
+    const sent = await Promise.all(
+      messageIds.map(async (messageId): Promise<Sent> => {
+        const body = endpoint.bodies.get(messageId);
+        const outcome: SendOutcome =
+          body === undefined
+            ? { ok: false, error: 'message body unknown to this worker', ms: 0 }
+            : await sender.send(url, secret, { id: messageId, body });
+        if (!outcome.ok)
+          logger.debug({ webhookId, messageId, error: outcome.error }, 'delivery attempt failed');
+        return { messageId, outcome, at: new Date() };
+      }),
+    );
+    // The outcome is a fact: it is recorded even if the endpoint changed meanwhile (paused, deleted,
+    // or recorded by another worker after a takeover: then decided again at the new revision).
+    let events = record(endpoint.state, startedAt, sent);
+    while (events.length > 0 && !(await appendOwn(endpoint, events)) && !stopped)
+      events = record(endpoint.state, startedAt, sent);
   };
 
   const runLane = async (endpoint: Endpoint): Promise<void> => {
     endpoint.running = true;
     try {
-      while (!stopped && endpoint.state.status === 'ACTIVE' && endpoint.state.open.size > 0) {
-        const due = nextDue(endpoint.state, Date.now());
+      while (
+        !stopped &&
+        led.has(endpoint.shard) &&
+        endpoint.state.status === 'ACTIVE' &&
+        endpoint.state.open.size > 0
+      ) {
+        await led.get(endpoint.shard);
+        // A renewal come late (a loaded machine): wait for it, or for the word that the shard is gone.
+        const due = leads(endpoint.shard) ? nextDue(endpoint.state, Date.now()) : { waitMs: LAPSE_RETRY_MS };
         if ('messageIds' in due) {
           await attempt(endpoint, due.messageIds);
           continue;
@@ -324,7 +408,7 @@ export function startWebhookWorker(options: WebhookWorkerOptions): WebhookWorker
             live = true;
             logger.info({ endpoints: endpoints.size }, 'webhook deliveries caught up with the store');
             for (const endpoint of endpoints.values()) kick(endpoint);
-            markReady();
+            markCaughtUp();
           },
         });
         for await (const recorded of subscription) {
@@ -348,8 +432,31 @@ export function startWebhookWorker(options: WebhookWorkerOptions): WebhookWorker
   };
   const running = run();
 
+  const leasing = (async () => {
+    while (!stopped) {
+      try {
+        leases = await startLeases({
+          client,
+          products: SHARD_NAMES,
+          logger,
+          holder: workerId,
+          kind: LEASE_KIND,
+          drain,
+          ...options.leases,
+        });
+        leases.onChange(onLeadership);
+        onLeadership();
+        return;
+      } catch (error) {
+        logger.warn({ err: error }, 'starting the shard leases failed; retrying');
+        await sleep(STORE_RETRY_MS);
+      }
+    }
+  })();
+
   return {
-    ready,
+    ready: Promise.all([caughtUp, leasing]).then(() => undefined),
+    shards: () => SHARD_NAMES.filter(leads).sort(),
     async stop() {
       stopped = true;
       await subscription?.unsubscribe().catch(() => undefined);
@@ -357,6 +464,9 @@ export function startWebhookWorker(options: WebhookWorkerOptions): WebhookWorker
       for (const waiter of waiters.splice(0)) waiter.resolve();
       await Promise.all([...lanes]);
       await running;
+      await leasing;
+      // Released only now that every attempt under way is recorded: the next holder starts from there.
+      await leases?.stop();
       sender.close();
     },
   };

@@ -3,6 +3,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { eventually } from '../api/harness.ts';
 import { startReceiver, verifySignature, type Receiver } from './receiver.ts';
+import { readStream } from '../../src/eventstore/store.ts';
+import { webhookStream } from '../../src/domain/webhooks.ts';
+import { SHARDS, shardOf, type WebhookWorker } from '../../src/webhooks/worker.ts';
 import { CREATE_ALERT, CREATE_WEBHOOK, DELIVERIES, startWebhookSetup, type WebhookSetup } from './setup.ts';
 
 let setup: WebhookSetup | undefined;
@@ -22,6 +25,40 @@ const receiver = async (...args: Parameters<typeof startReceiver>): Promise<Rece
 async function register(user: string, url: string, alertIds?: string[]) {
   const data = await setup!.as(user, CREATE_WEBHOOK, { url, description: 'test', alertIds });
   return data.createWebhook as { secret: string; webhook: { id: string; status: string } };
+}
+
+/** Resolves once each of two workers leads half the shards. */
+const halves = (workers: WebhookWorker[]) =>
+  eventually(
+    () => (workers.every((worker) => worker.shards().length === SHARDS / 2) ? true : undefined),
+    20_000,
+  );
+
+/** `worker-<i>`, the worker leading the endpoint's shard. */
+const leaderOf = (workers: WebhookWorker[], webhookId: string): string =>
+  `worker-${workers.findIndex((worker) => worker.shards().includes(shardOf(webhookId)))}`;
+
+const users = (endpoints: { user: string }[]): string[] => [...new Set(endpoints.map(({ user }) => user))];
+
+/** Registers endpoints (up to 10 a user, for two users) until both workers lead the shard of one. */
+async function endpointsOfBoth(workers: WebhookWorker[], target: Receiver) {
+  const endpoints: { user: string; id: string }[] = [];
+  for (const user of ['gina', 'hal'])
+    for (let index = 0; index < 10; index += 1) {
+      const { webhook } = await register(user, `${target.origin}/${user}/${index}`);
+      endpoints.push({ user, id: webhook.id });
+      const leaders = new Set(endpoints.map(({ id }) => leaderOf(workers, id)));
+      if (leaders.has('worker-0') && leaders.has('worker-1')) return endpoints;
+    }
+  throw new Error('no endpoint fell in a shard of each worker');
+}
+
+/** Which worker made each recorded attempt at the endpoint, in order. */
+async function attemptWorkers(webhookId: string): Promise<string[]> {
+  const workers: string[] = [];
+  for await (const event of readStream(setup!.store.client, webhookStream(webhookId)))
+    if (event.type === 'WebhookDeliveryStarted') workers.push((event.data as { worker: string }).worker);
+  return workers;
 }
 
 describe('delivery', { timeout: 60_000 }, () => {
@@ -162,23 +199,70 @@ describe('delivery', { timeout: 60_000 }, () => {
     expect(alertIds).toEqual([chosen, chosen]);
   });
 
-  it('two workers deliver every trigger exactly once between them', async () => {
+  it('two workers split the shards and deliver every trigger exactly once between them', async () => {
     setup = await startWebhookSetup({}, { workers: 2 });
+    await halves(setup.workers);
     const target = await receiver();
-    await register('gina', `${target.origin}/a`);
-    await register('gina', `${target.origin}/b`);
-    for (let index = 0; index < 5; index += 1)
-      await setup.as('gina', CREATE_ALERT, { threshold: String(100 + index) });
-    for (let round = 0; round < 4; round += 1) {
+    const endpoints = await endpointsOfBoth(setup.workers, target);
+    for (const user of users(endpoints))
+      for (let index = 0; index < 3; index += 1)
+        await setup.as(user, CREATE_ALERT, { threshold: String(100 + index) });
+    for (let round = 0; round < 3; round += 1) {
       await setup.trade('120');
       await setup.trade('90');
     }
-    // 4 rounds × 5 alerts × 2 endpoints.
-    await target.waitFor(40);
+    // 3 rounds × 3 alerts × each endpoint.
+    const expected = 9 * endpoints.length;
+    await target.waitFor(expected);
     await new Promise((resolve) => setTimeout(resolve, 500));
     const keys = target.received.map((request) => `${request.path} ${String(request.headers['webhook-id'])}`);
-    expect(keys).toHaveLength(40);
-    expect(new Set(keys).size).toBe(40);
+    expect(keys).toHaveLength(expected);
+    expect(new Set(keys).size).toBe(expected);
+    // Each endpoint's attempts were made by the worker leading its shard, and both had some.
+    const by = await Promise.all(endpoints.map(({ id }) => attemptWorkers(id)));
+    for (const [index, { id }] of endpoints.entries())
+      expect(new Set(by[index])).toEqual(new Set([leaderOf(setup.workers, id)]));
+    expect(new Set(by.flat())).toEqual(new Set(['worker-0', 'worker-1']));
+  });
+
+  it('a worker that stops hands its shards over: the other delivers the triggers it left outstanding', async () => {
+    setup = await startWebhookSetup({ PRICEALERT_WEBHOOK_RETRY: '50ms,200ms,24h' }, { workers: 2 });
+    const [first, second] = setup.workers;
+    await halves(setup.workers);
+    let failing = true;
+    const answered = new Map<string, number>();
+    const target = await receiver((request) => {
+      if (failing) return 503;
+      const key = `${request.path} ${String(request.headers['webhook-id'])}`;
+      answered.set(key, (answered.get(key) ?? 0) + 1);
+      return 200;
+    });
+    const endpoints = await endpointsOfBoth(setup.workers, target);
+    const left = endpoints.filter(({ id }) => leaderOf(setup!.workers, id) === 'worker-0');
+    for (const user of users(endpoints))
+      for (let index = 0; index < 2; index += 1)
+        await setup.as(user, CREATE_ALERT, { threshold: String(100 + index) });
+    await setup.trade('120');
+    // 2 alerts × each endpoint, every one failing for now.
+    const expected = 2 * endpoints.length;
+    await eventually(() => {
+      const keys = new Set(
+        target.received.map((request) => `${request.path} ${String(request.headers['webhook-id'])}`),
+      );
+      return keys.size === expected ? true : undefined;
+    });
+    await first!.stop();
+    await eventually(() => (second!.shards().length === SHARDS ? true : undefined), 20_000);
+    failing = false;
+    await eventually(() => (answered.size === expected ? true : undefined), 20_000);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect([...answered.values()].every((count) => count === 1)).toBe(true);
+    // What the stopped worker had begun, the other finished.
+    for (const { id } of left) {
+      const workers = await attemptWorkers(id);
+      expect(workers[0]).toBe('worker-0');
+      expect(workers.at(-1)).toBe('worker-1');
+    }
   });
 
   it('disables an endpoint whose deliveries fail for the whole retry period, and resumes it on request', async () => {
