@@ -405,6 +405,27 @@ export const CLAIM_TTL_MS = 30_000;
 /** Tries at the claim before giving up when other processes keep claiming for the same user. */
 const MAX_CLAIM_ATTEMPTS = 50;
 
+/**
+ * Runs `claim` — count what the user has, then append a claim at the revision counted at — until the
+ * append is not refused by a conflict (another process claimed meanwhile), at most MAX_CLAIM_ATTEMPTS
+ * times; `what` names the things claimed in the CONFLICT error after that.
+ */
+export async function claimUntilAccepted(what: string, claim: () => Promise<void>): Promise<void> {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      await claim();
+      return;
+    } catch (error) {
+      if (!(error instanceof StoreConflict)) throw error;
+      if (attempt >= MAX_CLAIM_ATTEMPTS)
+        throw new DomainError(
+          'CONFLICT',
+          `too many ${what} are being created at once for this user; try again`,
+        );
+    }
+  }
+}
+
 /** The alert an AlertClaimed event claims, if it is one and sits in its user's claim stream. */
 export function parseAlertClaimed(
   streamId: string,
@@ -445,15 +466,15 @@ export async function createAlert(
   const [created] = decideCreateAlert(command, undefined, { ...rules, activeCount: 0 });
   const stream = alertClaimsStream(command.userId);
   // Without a counter (tools and tests that seed alerts) the limit is not checked.
-  for (let attempt = 0; counter; attempt += 1) {
-    const last = await lastEventOf(client, stream);
-    if (last) await counter.caughtUpTo(last.commit);
-    const since = (Date.parse(command.now) - CLAIM_TTL_MS) * 1000;
-    decideCreateAlert(command, undefined, {
-      ...rules,
-      activeCount: counter.activeAlerts(command.userId, since),
-    });
-    try {
+  if (counter)
+    await claimUntilAccepted('alerts', async () => {
+      const last = await lastEventOf(client, stream);
+      if (last) await counter.caughtUpTo(last.commit);
+      const since = (Date.parse(command.now) - CLAIM_TTL_MS) * 1000;
+      decideCreateAlert(command, undefined, {
+        ...rules,
+        activeCount: counter.activeAlerts(command.userId, since),
+      });
       await appendToStream(
         client,
         stream,
@@ -463,16 +484,7 @@ export async function createAlert(
         },
         { expectedRevision: last ? last.revision : NO_STREAM },
       );
-      break;
-    } catch (error) {
-      if (!(error instanceof StoreConflict)) throw error;
-      if (attempt + 1 >= MAX_CLAIM_ATTEMPTS)
-        throw new DomainError(
-          'CONFLICT',
-          'too many alerts are being created at once for this user; try again',
-        );
-    }
-  }
+    });
   let commit: bigint;
   try {
     const result = await appendToStream(

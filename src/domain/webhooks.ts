@@ -13,6 +13,7 @@ import {
   type ExpectedRevision,
   type StoreClient,
 } from '../eventstore/store.ts';
+import { claimUntilAccepted } from './alerts.ts';
 import { badInput, DomainError } from './errors.ts';
 import { positionOrder } from './position.ts';
 
@@ -199,7 +200,6 @@ export const MAX_DESCRIPTION_LENGTH = 280;
 export const MAX_ALERT_IDS = 100;
 /** A claim whose endpoint was never created (its creator died in between) stops counting after this. */
 const CLAIM_TTL_MS = 30_000;
-const MAX_CLAIM_ATTEMPTS = 50;
 const WEBHOOK_ID = /^[A-Za-z0-9-]{1,64}$/;
 
 export const checkWebhookId = (id: string, field: string): void => {
@@ -314,7 +314,7 @@ export async function createWebhook(
   for (const alertId of new Set(command.alertIds ?? []))
     if (!(await rules.ownsAlert(command.userId, alertId)))
       throw badInput('alertIds', `alert ${alertId} is not one of your alerts`);
-  for (let attempt = 0; ; attempt += 1) {
+  await claimUntilAccepted('webhooks', async () => {
     const claims = await readClaims(client, command.userId);
     const since = ms(command.now) - CLAIM_TTL_MS;
     const existing = await Promise.all(
@@ -325,26 +325,16 @@ export async function createWebhook(
     );
     if (existing.filter(Boolean).length >= rules.maxPerUser)
       throw new DomainError('LIMIT_EXCEEDED', `at most ${rules.maxPerUser} webhooks per user`);
-    try {
-      await appendToStream(
-        client,
-        userWebhooksStream(command.userId),
-        {
-          type: 'WebhookClaimed',
-          data: { webhookId: command.webhookId, userId: command.userId, claimedAt: command.now },
-        },
-        { expectedRevision: claims.revision },
-      );
-      break;
-    } catch (error) {
-      if (!(error instanceof StoreConflict)) throw error;
-      if (attempt + 1 >= MAX_CLAIM_ATTEMPTS)
-        throw new DomainError(
-          'CONFLICT',
-          'too many webhooks are being created at once for this user; try again',
-        );
-    }
-  }
+    await appendToStream(
+      client,
+      userWebhooksStream(command.userId),
+      {
+        type: 'WebhookClaimed',
+        data: { webhookId: command.webhookId, userId: command.userId, claimedAt: command.now },
+      },
+      { expectedRevision: claims.revision },
+    );
+  });
   const created: WebhookCreated = {
     webhookId: command.webhookId,
     userId: command.userId,
