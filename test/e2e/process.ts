@@ -52,18 +52,7 @@ export async function serve(
     },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
-  started.add(child);
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const url = await new Promise<string>((resolve, reject) => {
-    let output = '';
-    child.stdout!.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-      const match = /(?:GraphiQL|health) at (\S+)/.exec(output);
-      if (match) resolve(match[1]!);
-    });
-    void exited.then((code) => reject(new Error(`serve exited with ${code} before listening: ${output}`)));
-  });
-  return { process: child, url, exited };
+  return announced(child, /(?:GraphiQL|health) at (\S+)/, 'serve exited with {code} before listening');
 }
 
 /** `pricealert store --port 0` on `dataDir`, once it has printed its connection string. */
@@ -72,18 +61,7 @@ export async function storeProcess(dataDir: string): Promise<Served> {
     env: { ...process.env, LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
-  started.add(child);
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const url = await new Promise<string>((resolve, reject) => {
-    let output = '';
-    child.stdout!.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-      const match = /^(esdb:\/\/\S+)$/m.exec(output);
-      if (match) resolve(match[1]!);
-    });
-    void exited.then((code) => reject(new Error(`store exited with ${code}: ${output}`)));
-  });
-  return { process: child, url, exited };
+  return announced(child, /^(esdb:\/\/\S+)$/m, 'store exited with {code}');
 }
 
 /** The stdout lines of `pricealert token <userId> --data <dataDir> [...flags]`. */
@@ -101,4 +79,20 @@ export async function freePort(): Promise<number> {
   const { port } = server.address() as AddressInfo;
   await new Promise((resolve) => server.close(resolve));
   return port;
+}
+
+/** Tracks `child` for killAllServes and waits for the first line matching `pattern` (its group 1 is the url). */
+async function announced(child: ChildProcess, pattern: RegExp, failure: string): Promise<Served> {
+  started.add(child);
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const url = await new Promise<string>((resolve, reject) => {
+    let output = '';
+    child.stdout!.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+      const match = pattern.exec(output);
+      if (match) resolve(match[1]!);
+    });
+    void exited.then((code) => reject(new Error(`${failure.replace('{code}', String(code))}: ${output}`)));
+  });
+  return { process: child, url, exited };
 }
